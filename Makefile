@@ -1,0 +1,50 @@
+# autobench: two commands do all the set-up.
+#   make run    install everything, start Airflow standalone on http://127.0.0.1:8080
+#   make test   install everything, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.autobench-installed
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: run test install system-packages lint bench lock clean help
+
+help:
+	@echo "make run    - install and start autobench (Airflow standalone on 127.0.0.1:$(PORT))"
+	@echo "make test   - install and run the whole test suite"
+	@echo "make bench  - run the benchmarks (figures go in docs/benchmarks.md)"
+	@echo "make lint   - ruff over the package, DAGs and tests"
+
+# The venv is (re)installed when a requirements file or pyproject.toml changes.
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -c requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@AUTOBENCH_PORT=$(PORT) scripts/run.sh
+
+system-packages:
+	@scripts/system-packages.sh
+
+test: $(STAMP) system-packages
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check include dags plugins tests benchmarks
+	$(VENV)/bin/ruff check --preview --select AIR dags
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_startup.py
+
+# Refresh requirements.lock from the venv (after changing requirements*.txt).
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/' > requirements.lock
+
+clean:
+	rm -rf $(VENV) airflow_home .pytest_cache

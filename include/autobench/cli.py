@@ -1,0 +1,227 @@
+"""The ``autobench`` command: every step of the loop, runnable without Airflow.
+
+Common options on every command: ``--json`` (one JSON document on stdout), ``--home`` (the state
+folder; default ``$AUTOBENCH_HOME``, else ``./autobench_home``) and ``--now`` (ISO 8601 UTC; the
+time every decision uses). Bad input exits 1 with one line on stderr naming the file and field.
+
+Subcommands import what they need when they run, so ``autobench --help`` and
+``autobench validate`` start fast and the experiment path never pulls in the control plane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from autobench import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A problem with the user's input, reported as one line on stderr."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON document on stdout")
+    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                        help="the state folder (default: $AUTOBENCH_HOME, else ./autobench_home)")
+    common.add_argument("--now", metavar="ISO8601", default=argparse.SUPPRESS,
+                        help="the time decisions use, in UTC, e.g. 2026-01-05T06:00:00Z (default: the current time)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="autobench", parents=[common],
+        description="Keep an ML solution at #1 on its leaderboards: the steps of the loop, one command each.",
+        epilog="State lives in AUTOBENCH_HOME (see `autobench init`). Docs: README.md, docs/.",
+    )
+    parser.add_argument("--version", action="version", version=f"autobench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", parents=[common], help="create a state folder from an example shipped in the package")
+    p.add_argument("--example", default="recall", help="example name (default: recall)")
+    p.add_argument("--list", action="store_true", help="list the examples and exit")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("validate", parents=[common], help="check every state file against its schema, and the folders against the queue")
+    p.set_defaults(handler=cmd_validate)
+
+    q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
+    qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
+    p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
+    p.set_defaults(handler=cmd_queue_list)
+    p = qsub.add_parser("add", parents=[common], help="validate, number, score and queue hypotheses from a YAML file")
+    p.add_argument("file", metavar="FILE", help="YAML file with one hypothesis, `hypotheses: [...]` or a list; - for stdin")
+    p.set_defaults(handler=cmd_queue_add)
+    p = qsub.add_parser("rank", parents=[common], help="re-rank: the top 10 waiting hypotheses queued, the rest backlog")
+    p.set_defaults(handler=cmd_queue_rank)
+    return parser
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write((text() if callable(text) else text) + "\n")
+
+
+def _home(args: argparse.Namespace):
+    from autobench.home import resolve_home
+
+    return resolve_home(getattr(args, "home", None))
+
+
+def _now(args: argparse.Namespace):
+    from autobench import clock
+
+    raw = getattr(args, "now", None)
+    return clock.parse_now(raw) if raw else clock.wall_clock()
+
+
+def _read_input(path: str) -> tuple[str, Any]:
+    """(display name, plain data) of a YAML file or stdin, loaded safely."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from autobench.schemas import StateError
+    from autobench.store import _yaml_error
+
+    name = "<stdin>" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise CommandError(f"{name}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{name}: not UTF-8 text") from None
+    try:
+        return name, YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise _yaml_error(name, exc) from None
+    except StateError:
+        raise
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from autobench import home
+
+    if args.list:
+        names = home.examples()
+        _emit(args, {"examples": names}, "\n".join(names))
+        return EXIT_OK
+    target = _home(args)
+    created = home.init(target, args.example)
+    _emit(args, {"home": str(target), "example": args.example, "created": created},
+          f"created {target} from the {args.example!r} example ({len(created)} files)")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from autobench.home import validate
+
+    report = validate(_home(args))
+
+    def text() -> str:
+        lines = [f"{name}: {state}" for name, state in report.files.items()]
+        lines += [f"warning: {w}" for w in report.warnings]
+        lines.append(f"{report.home}: " + ("valid" if report.ok else f"{len(report.errors)} problem(s)"))
+        return "\n".join(lines)
+
+    _emit(args, report.as_dict(), text)
+    if not report.ok:
+        for line in report.errors:
+            print(line, file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_queue_list(args: argparse.Namespace) -> int:
+    from autobench import hypothesis_queue as hq
+    from autobench.schemas import QUEUE
+    from autobench.store import StateStore
+
+    queue = StateStore(_home(args)).load(QUEUE)
+    _emit(args, hq.listing(queue), lambda: hq.format_table(queue))
+    return EXIT_OK
+
+
+def cmd_queue_add(args: argparse.Namespace) -> int:
+    from autobench import hypothesis_queue as hq
+    from autobench.store import StateStore
+
+    name, data = _read_input(args.file)
+    added = hq.add(StateStore(_home(args)), name, data, _now(args))
+    _emit(args, {"added": [h.model_dump(mode="json") for h in added]},
+          "\n".join(f"added {h.id} ({h.status}, priority {h.priority_score:g}): {h.title}" for h in added))
+    return EXIT_OK
+
+
+def cmd_queue_rank(args: argparse.Namespace) -> int:
+    from autobench import hypothesis_queue as hq
+    from autobench.schemas import QUEUE
+    from autobench.store import StateStore
+
+    store = StateStore(_home(args))
+    changes = hq.rank(store)
+    queue = store.load(QUEUE)
+    data = {"changes": [{"id": i, "from": a, "to": b} for i, a, b in changes], **hq.listing(queue)}
+    _emit(args, data, lambda: "\n".join([f"{i}: {a} -> {b}" for i, a, b in changes] + [hq.format_table(queue)]))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from autobench.clock import TimeError
+    from autobench.home import HomeError
+    from autobench.schemas import StateError
+
+    errors: list[type[BaseException]] = [CommandError, StateError, HomeError, TimeError]
+    try:
+        from filelock import Timeout
+
+        errors.append(Timeout)
+    except ImportError:  # the lean experiment image has no filelock
+        pass
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "now", None):
+            _now(args)  # refuse a bad --now before doing anything
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("autobench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `autobench queue list | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if isinstance(exc, _known_errors()):
+            print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

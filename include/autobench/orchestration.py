@@ -1,0 +1,48 @@
+"""What the DAG files share, without importing Airflow.
+
+DAG files are thin wiring: they take their defaults, pools and Asset URIs from here, so the
+package stays importable in pods and on the command line where Airflow is absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+OWNER = "autobench"
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+RETRY_DELAY_ENV = "AUTOBENCH_RETRY_DELAY_SECONDS"
+DEFAULT_RETRY_DELAY_S = 300.0
+
+# Airflow pools the DAGs use; `make run` and the compose init import config/pools.json.
+GPU_POOL = "gpu"
+
+# Assets: the DAGs talk through these (SPEC "The loop"). Defined here once; DAG files wrap
+# each URI in `airflow.sdk.Asset`.
+ASSET_REGISTRY = "autobench://registry"  # the monitor updated the registry
+ASSET_URGENT = "autobench://urgent"  # our rank dropped; extra: leaderboard, reason
+ASSET_GAP_WIDENED = "autobench://gap-widened"  # the gap to #1 grew past the registry's threshold
+ASSET_QUEUE = "autobench://queue"  # new hypotheses
+
+
+def retry_delay() -> dt.timedelta:
+    """Airflow's retry delay for autobench tasks; tests set ``AUTOBENCH_RETRY_DELAY_SECONDS``."""
+    raw = os.environ.get(RETRY_DELAY_ENV)
+    seconds = DEFAULT_RETRY_DELAY_S if raw in (None, "") else float(raw)
+    if seconds < 0:
+        raise ValueError(f"{RETRY_DELAY_ENV} must be >= 0 (got {raw})")
+    return dt.timedelta(seconds=seconds)
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """``default_args`` for every autobench DAG. Airflow's retries are for infrastructure;
+    an experiment's own crash is data (the runner retries once itself)."""
+    args: dict[str, Any] = {
+        "owner": OWNER,
+        "retries": 1,
+        "retry_delay": retry_delay(),
+        "retry_exponential_backoff": False,
+    }
+    args.update(overrides)
+    return args

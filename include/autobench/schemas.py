@@ -1,0 +1,569 @@
+"""The schemas of every state file, in one place.
+
+Each file under ``AUTOBENCH_HOME`` has one pydantic model here. Unknown keys are errors (they
+are usually typos), and an invalid file is refused whole with ``file: field: what is wrong``.
+Later parts of the loop add the keys they need to these models, never a schema of their own.
+
+The tables of SPEC.md "State" map onto :data:`FILES`: the YAML files people edit, and the
+machine-written JSON bookkeeping under ``state/``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+# --------------------------------------------------------------------------- vocabulary
+
+Effort = Literal["Low", "Medium", "High"]
+Impact = Literal["Low", "Medium", "High"]
+EFFORT_SCORE: dict[str, int] = {"Low": 1, "Medium": 2, "High": 4}
+IMPACT_SCORE: dict[str, int] = {"Low": 1, "Medium": 2, "High": 3}
+
+OPEN_STATUSES: tuple[str, ...] = ("queued", "backlog", "running", "extended")
+CLOSED_STATUSES: tuple[str, ...] = ("promoted", "rejected", "failed", "superseded")
+WAITING_STATUSES: tuple[str, ...] = ("queued", "backlog")
+Status = Literal["queued", "backlog", "running", "extended", "promoted", "rejected", "failed", "superseded"]
+
+ScrapeMethod = Literal["html_table", "api", "rss", "manual"]
+URGENCY_MULTIPLIERS: dict[str, float] = {
+    "rank_dropped": 3.0,
+    "new_entrant_within_5pct": 2.0,
+    "gap_widened": 1.5,
+    "none": 1.0,
+}
+QUEUE_ACTIVE_LIMIT = 10  # seed 002 §4.2: the top 10 waiting hypotheses are `queued`
+PRODUCTION_ID = "production"
+HYPOTHESIS_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+NUMBERED_ID_RE = re.compile(r"^H-(\d+)$")
+
+
+class Strict(BaseModel):
+    """Base of every schema: unknown keys are refused, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
+
+
+NonEmpty = Field(min_length=1)
+
+
+def _unique(values: list[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{what} {v!r} appears twice")
+        seen.add(v)
+    return values
+
+
+# --------------------------------------------------------------------------- competitive_registry.yaml
+
+
+class VictoryConditions(Strict):
+    """What "#1" means on one leaderboard (seed 002 §1.2)."""
+
+    rank: int = Field(1, ge=1, description="the rank we must hold (1 = top entry by the primary metric)")
+    margin: float = Field(0.0, ge=0, description="points we must lead the next entry by, on the leaderboard's own scale")
+    sustained_cycles: int = Field(1, ge=1, description="consecutive monitor cycles the position must hold")
+
+
+class Leaderboard(Strict):
+    name: str = NonEmpty
+    url: str = Field(min_length=1, description="http(s):// or file:// URL, or a path relative to AUTOBENCH_HOME")
+    scrape_method: ScrapeMethod
+    primary_metric: str = NonEmpty
+    higher_is_better: bool = True
+    scale: Literal["fraction", "percent"] = "fraction"
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list, description="other names of this leaderboard (papers, posts)")
+    table: int | None = Field(None, ge=1, description="html_table: which table, counted from 1")
+    selector: str | None = Field(None, description="html_table: CSS selector of the table")
+    system_column: str | None = Field(None, description="column (html_table, csv) or dotted path (api) of the system name")
+    records: str | None = Field(None, description="api: dotted path to the records")
+    pattern: str | None = Field(None, description="rss: regex with named groups `system` and `score`")
+    victory: VictoryConditions = Field(default_factory=VictoryConditions)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        missing = {"system", "score"} - set(compiled.groupindex)
+        if missing:
+            raise ValueError(f"the pattern needs named groups (?P<system>…) and (?P<score>…); missing {sorted(missing)}")
+        return v
+
+    @model_validator(mode="after")
+    def _method_options(self) -> Leaderboard:
+        if self.scrape_method == "rss" and not self.pattern:
+            raise ValueError("scrape_method rss needs a `pattern` with named groups system and score")
+        return self
+
+
+class Competitor(Strict):
+    name: str = NonEmpty
+    latest_score: float | None = None
+    source: str = Field(min_length=1, description="the leaderboard this score is from")
+    last_updated: date | None = None
+    aliases: list[str] = Field(default_factory=list)
+    url: str | None = Field(None, description="technical report or feed, for reverse-engineering (seed 002 §3.3)")
+
+
+class OurSolution(Strict):
+    name: str = NonEmpty
+    solution: str = Field(description="the experiment callable, `module:function`")
+    config: dict[str, Any] = Field(default_factory=dict, description="production's config")
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
+    metric_map: dict[str, str] = Field(default_factory=dict, description="leaderboard -> our metric")
+    current_scores: dict[str, float] = Field(default_factory=dict, description="our own measurements; written only by decide")
+    published_scores: dict[str, float] = Field(default_factory=dict, description="as scraped; written only by the monitor")
+
+    @field_validator("solution")
+    @classmethod
+    def _module_function(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v):
+            raise ValueError(f"must be `module:function`, e.g. autobench.workloads.recall:train_and_evaluate (got {v!r})")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_unique(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must be distinct")
+        if any(s < 0 for s in v):
+            raise ValueError("seeds must be non-negative")
+        return v
+
+
+class KubernetesSettings(Strict):
+    """Pod settings for the `kubernetes` experiment backend."""
+
+    namespace: str = "autobench"
+    image: str = "autobench-experiment:0.1.0"
+    pvc: str = Field("autobench-home", description="PersistentVolumeClaim holding AUTOBENCH_HOME")
+    gpus: int = Field(1, ge=0)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "2", "memory": "8Gi"})
+    limits: dict[str, str] = Field(default_factory=lambda: {"cpu": "4", "memory": "16Gi"})
+    service_account: str | None = None
+    seeds_per_pod: int = Field(1, ge=1, description="1: a pod per seed; more: one pod runs a batch of seeds")
+
+
+class ExperimentsSettings(Strict):
+    backend: Literal["local", "kubernetes"] = "local"
+    seed_policy: Literal["fixed", "adaptive"] = "fixed"
+    compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
+    fast_subset: float = Field(0.1, gt=0, le=1, description="share of the data a fast validation uses")
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+
+
+class TriggerSettings(Strict):
+    gap_widened_pct: float = Field(1.0, gt=0, description="gap to #1 growth (percentage points) that triggers research")
+    new_entrant_within_pct: float = Field(5.0, gt=0, description="a new entrant this close to our score raises urgency")
+
+
+class Registry(Strict):
+    """competitive_registry.yaml: the single source of truth (seed 002 §1.1)."""
+
+    domain: str = NonEmpty
+    description: str = ""
+    target_leaderboards: list[Leaderboard] = Field(min_length=1)
+    competitors: list[Competitor] = Field(default_factory=list)
+    our_solution: OurSolution
+    promotion_threshold: float = Field(gt=0, description="minimum gain in the primary metric's units")
+    triggers: TriggerSettings = Field(default_factory=TriggerSettings)
+    experiments: ExperimentsSettings = Field(default_factory=ExperimentsSettings)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Registry:
+        names = [lb.name for lb in self.target_leaderboards]
+        _unique(names, "leaderboard")
+        known = set(names)
+        for field in ("metric_map", "current_scores", "published_scores"):
+            for key in getattr(self.our_solution, field):
+                if key not in known:
+                    raise ValueError(
+                        f"our_solution.{field}: unknown leaderboard {key!r} (the registry has {', '.join(names)})"
+                    )
+        for i, comp in enumerate(self.competitors):
+            if comp.source not in known:
+                raise ValueError(
+                    f"competitors[{i}].source: unknown leaderboard {comp.source!r} (the registry has {', '.join(names)})"
+                )
+        return self
+
+    def leaderboard(self, name: str) -> Leaderboard:
+        for lb in self.target_leaderboards:
+            if lb.name == name:
+                return lb
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- research_config.yaml
+
+
+class CitationTracking(Strict):
+    """Papers that cite our core method, through the Semantic Scholar Graph API.
+
+    The API key comes from the environment or an Airflow connection, never from this file.
+    """
+
+    papers: list[str] = Field(default_factory=list, description="our core method's paper ids (arXiv:…, DOI:…)")
+    api_url: str = "https://api.semanticscholar.org/graph/v1"
+    connection_id: str = "semantic_scholar"
+
+
+class ResearchSources(Strict):
+    arxiv_queries: list[str] = Field(default_factory=list)
+    venues: list[str] = Field(default_factory=list)
+    competitor_blogs: list[str] = Field(default_factory=list, description="RSS/Atom feed URLs")
+    local_feeds: list[str] = Field(default_factory=list, description="feeds as paths relative to AUTOBENCH_HOME")
+    citation_tracking: CitationTracking | None = None
+
+
+class ArxivSettings(Strict):
+    page_size: int = Field(100, ge=1, le=2000)
+    max_results: int = Field(200, ge=1)
+    delay_seconds: float = Field(3.0, ge=0, description="between requests; arXiv asks for 3 s")
+    retries: int = Field(3, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class LLMExtractor(Strict):
+    enabled: bool = False
+    connection_id: str = "autobench_llm"
+    model: str | None = None
+
+
+class ResearchConfig(Strict):
+    """research_config.yaml: where papers come from (seed 002 §3.1)."""
+
+    research_sources: ResearchSources
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
+    relevance_threshold: float = Field(0.1, ge=0)
+    llm_extractor: LLMExtractor = Field(default_factory=LLMExtractor)
+
+
+# --------------------------------------------------------------------------- experiment_queue.yaml
+
+
+class Implementation(Strict):
+    change: str = NonEmpty
+    effort: Effort
+    estimated_gain: float = Field(description="in the primary metric's units, e.g. 0.027")
+    config_patch: dict[str, Any] = Field(default_factory=dict, description="applied to production's config")
+
+
+class Hypothesis(Strict):
+    """One hypothesis (seed 002 §4.1 plus `implementation.config_patch`)."""
+
+    id: str
+    title: str = NonEmpty
+    claim: str = ""
+    source: str = ""
+    target_leaderboards: list[str] = Field(min_length=1)
+    implementation: Implementation
+    priority_score: float
+    status: Status = "queued"
+    created_at: AwareDatetime | None = None
+    notes: list[str] = Field(default_factory=list, description="what happened to it, oldest first")
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if v == PRODUCTION_ID:
+            raise ValueError(f"{PRODUCTION_ID!r} is reserved for production's own runs")
+        if not HYPOTHESIS_ID_RE.match(v):
+            raise ValueError(f"must look like H-042 (letters, digits, - _ .; got {v!r})")
+        return v
+
+
+class NewHypothesis(Hypothesis):
+    """What `queue add` accepts: the id and the priority may be left for autobench to fill in."""
+
+    id: str | None = None  # type: ignore[assignment]
+    priority_score: float | None = None  # type: ignore[assignment]
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str | None) -> str | None:  # type: ignore[override]
+        return None if v is None else Hypothesis._id_shape(v)
+
+    @field_validator("status")
+    @classmethod
+    def _addable(cls, v: str) -> str:
+        if v in ("running", "extended"):
+            raise ValueError(f"status {v!r} is set by the experiment sweep, not by hand; leave it out or use queued")
+        return v
+
+
+class ExperimentQueue(Strict):
+    """experiment_queue.yaml: every hypothesis ever made; nothing is deleted."""
+
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> ExperimentQueue:
+        _unique([h.id for h in self.hypotheses], "hypothesis id")
+        return self
+
+
+# --------------------------------------------------------------------------- state/ (machine-written)
+
+
+class GapRow(Strict):
+    rank: int = Field(ge=1)
+    system: str
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    delta_to_ours: float | None = None
+    ours: bool = False
+
+
+class GapMatrix(Strict):
+    """state/gap_matrix.json: the latest gap matrix (seed 002 §2.2)."""
+
+    generated_at: AwareDatetime | None = None
+    run_id: str | None = None
+    leaderboards: list[str] = Field(default_factory=list)
+    rows: list[GapRow] = Field(default_factory=list)
+
+
+class VictoryStreak(Strict):
+    streak: int = Field(0, ge=0, description="consecutive cycles meeting the victory conditions")
+    mode: Literal["attack", "defence"] = "attack"
+    last_run_id: str | None = None
+    updated_at: AwareDatetime | None = None
+
+
+class VictoryState(Strict):
+    """state/victory.json: victory streaks per leaderboard."""
+
+    leaderboards: dict[str, VictoryStreak] = Field(default_factory=dict)
+
+
+class UrgencyEntry(Strict):
+    reason: Literal["rank_dropped", "new_entrant_within_5pct", "gap_widened", "none"]
+    multiplier: float
+    since: AwareDatetime
+    detail: str = ""
+    run_id: str | None = None
+
+    @model_validator(mode="after")
+    def _multiplier_matches(self) -> UrgencyEntry:
+        expected = URGENCY_MULTIPLIERS[self.reason]
+        if self.multiplier != expected:
+            raise ValueError(f"multiplier for {self.reason} is {expected:g} (got {self.multiplier:g})")
+        return self
+
+
+class UrgencyState(Strict):
+    """state/urgency.json: urgency per leaderboard, recorded by the monitor, applied by the sweep."""
+
+    leaderboards: dict[str, UrgencyEntry] = Field(default_factory=dict)
+
+
+class HttpValidator(Strict):
+    etag: str | None = None
+    last_modified: str | None = None
+    sha256: str | None = None
+    fetched_at: AwareDatetime | None = None
+
+
+class HttpCacheState(Strict):
+    """state/http_cache.json: validators for conditional GET, per URL."""
+
+    urls: dict[str, HttpValidator] = Field(default_factory=dict)
+
+
+class IngestState(Strict):
+    """state/ingest.json: the ingest watermark and the papers already seen."""
+
+    watermark: AwareDatetime | None = None
+    seen: dict[str, int] = Field(default_factory=dict, description="versionless arXiv id -> latest version seen")
+    last_run_id: str | None = None
+
+
+# --------------------------------------------------------------------------- the file table
+
+
+class FileSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str  # path relative to AUTOBENCH_HOME
+    model: type[BaseModel]
+    required: bool  # must exist in an initialised home
+    written_by: str
+
+    @property
+    def is_yaml(self) -> bool:
+        return self.name.endswith((".yaml", ".yml"))
+
+
+REGISTRY = "competitive_registry.yaml"
+RESEARCH_CONFIG = "research_config.yaml"
+QUEUE = "experiment_queue.yaml"
+GAP_MATRIX = "state/gap_matrix.json"
+VICTORY = "state/victory.json"
+URGENCY = "state/urgency.json"
+HTTP_CACHE = "state/http_cache.json"
+INGEST = "state/ingest.json"
+
+FILES: dict[str, FileSpec] = {
+    spec.name: spec
+    for spec in (
+        FileSpec(name=REGISTRY, model=Registry, required=True, written_by="people, monitor, decide"),
+        FileSpec(name=RESEARCH_CONFIG, model=ResearchConfig, required=True, written_by="people"),
+        FileSpec(name=QUEUE, model=ExperimentQueue, required=True, written_by="people, ingest, sweep"),
+        FileSpec(name=GAP_MATRIX, model=GapMatrix, required=False, written_by="monitor"),
+        FileSpec(name=VICTORY, model=VictoryState, required=False, written_by="monitor"),
+        FileSpec(name=URGENCY, model=UrgencyState, required=False, written_by="monitor"),
+        FileSpec(name=HTTP_CACHE, model=HttpCacheState, required=False, written_by="monitor, ingest"),
+        FileSpec(name=INGEST, model=IngestState, required=False, written_by="ingest"),
+    )
+}
+
+# The folders of an initialised home (SPEC "State").
+FOLDERS: tuple[str, ...] = (
+    "state",
+    "snapshots",
+    "history",
+    "experiments/results",
+    "experiments/promoted",
+    "experiments/archived",
+    "digests",
+    "reports",
+)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class StateError(Exception):
+    """A state file is missing, unreadable or invalid. ``str()`` is one line: file: field: what."""
+
+    def __init__(self, file: str, problems: list[tuple[str, str]]):
+        self.file = file
+        self.problems = problems  # (field path, message)
+        super().__init__(self.lines()[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+
+    def lines(self) -> list[str]:
+        return [f"{self.file}: {field}: {msg}" if field else f"{self.file}: {msg}" for field, msg in self.problems]
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[str, str]]:
+    """Turn pydantic's errors into (field, message) pairs a person can act on."""
+    problems: list[tuple[str, str]] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            parent = _fields_at(model, loc[:-1])
+            hint = f" (allowed here: {', '.join(parent)})" if parent else ""
+            msg = f"unknown key (a typo?){hint}"
+        elif kind == "missing":
+            msg = "required but missing"
+        elif kind == "value_error":
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            # a model-level cross-reference error names its own field path
+            if not loc and ": " in msg:
+                field, msg = msg.split(": ", 1)
+                problems.append((field, msg))
+                continue
+        else:
+            msg = f"{err['msg']} (got {_short(err.get('input'))})"
+        problems.append((_loc(loc), msg))
+    return problems
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at ``loc`` inside ``model`` (for 'did you mean' hints)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = _inner_model(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|api[_-]?key|apikey|credential)", re.I)
+SECRET_VALUE_RE = re.compile(r"^(xox[abposr]-|xapp-|sk-[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}$)")
+
+
+def find_secrets(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """Keys or values that look like credentials: those belong in a connection or the environment."""
+    found: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and SECRET_KEY_RE.search(key) and key != "connection_id":
+                found.append((sub, "secrets never go in state files: put them in an Airflow connection or an environment variable"))
+            found.extend(find_secrets(value, sub))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found.extend(find_secrets(value, f"{path}[{i}]"))
+    elif isinstance(data, str) and SECRET_VALUE_RE.match(data.strip()):
+        found.append((path, "this looks like a credential: put it in an Airflow connection or an environment variable"))
+    return found
+
+
+def parse(spec: FileSpec, data: Any) -> BaseModel:
+    """Validate plain data against a file's schema; raise :class:`StateError` on any problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise StateError(spec.name, [("", f"the top level must be a mapping (got {type(data).__name__})")])
+    secrets = find_secrets(data)
+    if secrets:
+        raise StateError(spec.name, secrets)
+    try:
+        return spec.model.model_validate(data)
+    except ValidationError as exc:
+        raise StateError(spec.name, describe(spec.model, exc)) from None

@@ -36,9 +36,11 @@ USER airflow
 COPY --chown=airflow:0 requirements.txt /tmp/autobench-build/requirements.txt
 
 # Optional: torch from another index first (e.g. the CPU wheels). The `torch==X` pin is read from
-# requirements.txt, and the next step's `torch==X` is then already satisfied by `X+cpu`.
+# requirements.txt, and the next step's `torch==X` is then already satisfied by `X+cpu`. The
+# Airflow pin is already installed, so pip never looks it up on that index.
 RUN if [ -n "${TORCH_INDEX_URL}" ]; then \
         pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" \
+            "apache-airflow==${AIRFLOW_VERSION}" \
             "$(grep -E '^torch==' /tmp/autobench-build/requirements.txt)" ; \
     fi
 

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autobench import __version__
+from autobench.errors import AutobenchError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
-class CommandError(Exception):
+class CommandError(AutobenchError):
     """A problem with the user's input, reported as one line on stderr."""
 
 
@@ -95,7 +96,6 @@ def _read_input(path: str) -> tuple[str, Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    from autobench.schemas import StateError
     from autobench.store import _yaml_error
 
     name = "<stdin>" if path == "-" else path
@@ -109,8 +109,6 @@ def _read_input(path: str) -> tuple[str, Any]:
         return name, YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
         raise _yaml_error(name, exc) from None
-    except StateError:
-        raise
 
 
 # ----------------------------------------------------------------------------- commands
@@ -187,11 +185,7 @@ def cmd_queue_rank(args: argparse.Namespace) -> int:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from autobench.clock import TimeError
-    from autobench.home import HomeError
-    from autobench.schemas import StateError
-
-    errors: list[type[BaseException]] = [CommandError, StateError, HomeError, TimeError]
+    errors: list[type[BaseException]] = [AutobenchError]
     try:
         from filelock import Timeout
 

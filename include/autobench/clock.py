@@ -12,10 +12,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from autobench.errors import AutobenchError
+
 UTC = dt.UTC
 
 
-class TimeError(ValueError):
+class TimeError(AutobenchError, ValueError):
     pass
 
 

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from autobench.errors import HomeError
 from autobench.schemas import (
     FILES,
     FOLDERS,
@@ -20,10 +21,6 @@ from autobench.schemas import (
 
 HOME_ENV = "AUTOBENCH_HOME"
 DEFAULT_HOME = "autobench_home"
-
-
-class HomeError(Exception):
-    pass
 
 
 def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:

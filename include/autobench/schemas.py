@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from autobench.errors import StateError
+
 # --------------------------------------------------------------------------- vocabulary
 
 Effort = Literal["Low", "Medium", "High"]
@@ -452,18 +454,6 @@ FOLDERS: tuple[str, ...] = (
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class StateError(Exception):
-    """A state file is missing, unreadable or invalid. ``str()`` is one line: file: field: what."""
-
-    def __init__(self, file: str, problems: list[tuple[str, str]]):
-        self.file = file
-        self.problems = problems  # (field path, message)
-        super().__init__(self.lines()[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-
-    def lines(self) -> list[str]:
-        return [f"{self.file}: {field}: {msg}" if field else f"{self.file}: {msg}" for field, msg in self.problems]
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

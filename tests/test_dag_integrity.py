@@ -1,0 +1,70 @@
+"""DAG integrity: every DAG file imports, and every DAG follows the house rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+# Each issue adds the DAG ids it builds.
+REQUIRED_DAGS = {"state_check"}
+MAX_TEST_RETRY_DELAY = dt.timedelta(seconds=5)
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}, "\n".join(f"{k}: {v}" for k, v in dagbag.import_errors.items())
+
+
+def test_required_dags_exist(dagbag):
+    assert REQUIRED_DAGS <= set(dagbag.dags), f"missing: {sorted(REQUIRED_DAGS - set(dagbag.dags))}"
+
+
+def test_every_dag_follows_the_house_rules(dagbag):
+    pools = set(json.loads((REPO / "config" / "pools.json").read_text())) | {"default_pool"}
+    problems = []
+    for dag_id, dag in dagbag.dags.items():
+        if not dag.tags or "autobench" not in dag.tags:
+            problems.append(f"{dag_id}: needs tags including 'autobench'")
+        if not dag.doc_md or len(dag.doc_md.strip()) < 40:
+            problems.append(f"{dag_id}: needs a doc_md (the module docstring)")
+        if dag.catchup:
+            problems.append(f"{dag_id}: catchup must be False")
+        for t in dag.tasks:
+            if t.owner in (None, "", "airflow"):
+                problems.append(f"{dag_id}.{t.task_id}: owner is {t.owner!r}")
+            if (t.retries or 0) < 1:
+                problems.append(f"{dag_id}.{t.task_id}: retries must be >= 1 (got {t.retries})")
+            if t.retry_delay > MAX_TEST_RETRY_DELAY:
+                problems.append(f"{dag_id}.{t.task_id}: retry_delay {t.retry_delay} is long under test")
+            if t.pool not in pools:
+                problems.append(f"{dag_id}.{t.task_id}: pool {t.pool!r} is not created (config/pools.json)")
+    assert problems == []
+
+
+def test_dag_files_are_thin_and_named_like_their_dag(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        path = Path(dag.fileloc)
+        assert path.stem == dag_id, f"{path.name} defines {dag_id}"
+        text = path.read_text()
+        for heavy in ("import torch", "import scipy", "import matplotlib", "Variable.get("):
+            assert heavy not in text, f"{path.name}: {heavy} in a DAG file"
+
+
+def test_retry_delay_defaults_to_five_minutes(monkeypatch):
+    from autobench import orchestration
+
+    monkeypatch.delenv(orchestration.RETRY_DELAY_ENV)
+    assert orchestration.retry_delay() == dt.timedelta(minutes=5)
+    monkeypatch.setenv(orchestration.RETRY_DELAY_ENV, "-1")
+    with pytest.raises(ValueError):
+        orchestration.retry_delay()

@@ -22,16 +22,16 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HEAVY = ("torch", "scipy", "matplotlib", "airflow", "pandas")
 
-IMPORT_PROBE = """
+IMPORT_PROBE = f"""
 import runpy, sys
 sys.argv = ['autobench'] + sys.argv[1:]
 try:
     runpy.run_module('autobench', run_name='__main__')
 except SystemExit:
     pass
-heavy = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in %r})
+heavy = sorted({{m.split('.')[0] for m in sys.modules if m.split('.')[0] in {HEAVY!r}}})
 print('HEAVY=' + ','.join(heavy), file=sys.stderr)
-""" % (HEAVY,)
+"""
 
 PARSE_PROBE = """
 import sys, time

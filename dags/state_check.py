@@ -26,7 +26,7 @@ from autobench import orchestration
     tags=["autobench", "housekeeping"],
 )
 def state_check():
-    @task
+    @task(multiple_outputs=False)
     def validate_state() -> dict:
         """Every state file against its schema, and the folders against the queue."""
         from autobench.tasks import check_state

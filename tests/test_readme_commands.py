@@ -137,6 +137,19 @@ def api_get(port: int, token: str, path: str) -> dict:
         return json.load(r)
 
 
+def stop(run: subprocess.Popen, how: str) -> None:
+    """``sigterm``: `kill <make>`; ``ctrl-c``: SIGINT to the whole foreground process group."""
+    if how == "sigterm":
+        os.kill(run.pid, signal.SIGTERM)
+    else:
+        os.killpg(run.pid, signal.SIGINT)
+    try:
+        run.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        raise
+
+
 def test_make_install_then_make_run_from_a_fresh_clone(tmp_path):
     clone = fresh_clone(tmp_path / "autobench")
     env = clean_env()
@@ -178,12 +191,7 @@ def test_make_install_then_make_run_from_a_fresh_clone(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/dags", timeout=10)
         assert refused.value.code in (401, 403)
     finally:
-        os.kill(run.pid, signal.SIGTERM)  # `kill <make>`
-        try:
-            run.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
-            raise
+        stop(run, "sigterm")
     assert wait_gone(clone) == [], "processes left after SIGTERM"
     assert health(port) is None
     assert "autobench: stopped" in out.text
@@ -201,11 +209,6 @@ def test_make_install_then_make_run_from_a_fresh_clone(tmp_path):
         assert "pip install" not in out.text
         assert (clone / "autobench_home" / "competitive_registry.yaml").read_text().endswith("# kept across runs\n")
     finally:
-        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
-        try:
-            run.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
-            raise
+        stop(run, "ctrl-c")
     assert wait_gone(clone) == [], "processes left after Ctrl-C"
     assert health(port) is None

@@ -21,9 +21,13 @@ def example(name: str) -> dict[str, Any]:
     return YAML(typ="safe", pure=True).load((EXAMPLE / name).read_text())
 
 
-def mutate(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+def mutate(data: dict[str, Any], path: str | tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with one value set (or deleted); ``path`` is ``a.b[0].c`` or a key tuple."""
     data = copy.deepcopy(data)
-    parts = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
+    if isinstance(path, tuple):
+        parts = list(path)
+    else:
+        parts = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
     target = data
     for part in parts[:-1]:
         target = target[part]
@@ -208,15 +212,7 @@ STATE_CASES = [  # (file, path as keys, value, field in the message, fragment)
 
 @pytest.mark.parametrize("file,keys,value,field,fragment", STATE_CASES, ids=[f"{c[0]}:{c[3]}" for c in STATE_CASES])
 def test_state_file_field_errors(file, keys, value, field, fragment):
-    data = copy.deepcopy(STATE_VALID[file])
-    target = data
-    for key in keys[:-1]:
-        target = target[key]
-    if value is DELETE:
-        del target[keys[-1]]
-    else:
-        target[keys[-1]] = value
-    expect_error(file, data, field, fragment)
+    expect_error(file, mutate(STATE_VALID[file], keys, value), field, fragment)
 
 
 @pytest.mark.parametrize("name", list(STATE_VALID))

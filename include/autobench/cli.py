@@ -55,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", parents=[common], help="check every state file against its schema, and the folders against the queue")
     p.set_defaults(handler=cmd_validate)
 
+    p = sub.add_parser("run", parents=[common], help="run an experiment: a hypothesis (or production) on seeds")
+    p.add_argument("id", metavar="ID", help="a hypothesis id, or `production`")
+    seeds = p.add_mutually_exclusive_group(required=True)
+    seeds.add_argument("--seed", type=int, help="one seed")
+    seeds.add_argument("--seeds", type=_seed_list, help="several seeds, comma-separated (e.g. 1,2,3)")
+    p.add_argument("--fast", action="store_true", help="fast validation: a data subset, to catch broken configs")
+    p.add_argument("--force", action="store_true", help="run again even if a complete result is cached")
+    p.add_argument("--config", metavar="FILE", help="the config ready-made (YAML or JSON; - for stdin) instead of "
+                   "working it out from the state files: a bare config, or {solution, config, fast_subset}")
+    p.add_argument("--verbose", action="store_true", help="stream the solution's own output to stderr")
+    p.set_defaults(handler=cmd_run)
+
     q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
     qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
     p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
@@ -68,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds: expected integers like 1,2,3 (got {text!r})") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds: expected distinct integers like 1,2,3 (got {text!r})")
+    return seeds
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
@@ -145,6 +167,55 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The lean path with --config: standard library, pyyaml, and torch in the child only."""
+    from autobench import runner
+    from autobench.paths import resolve_home
+
+    home = resolve_home(getattr(args, "home", None))
+    if args.config:
+        import yaml
+
+        name = "<stdin>" if args.config == "-" else args.config
+        try:
+            text = sys.stdin.read() if args.config == "-" else open(args.config, encoding="utf-8").read()
+            data = yaml.safe_load(text)
+        except OSError as exc:
+            raise CommandError(f"{name}: cannot read: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise CommandError(f"{name}: invalid YAML: {str(exc).splitlines()[0]}") from None
+        spec = runner.spec_from_mapping(args.id, data, name, _registry_solution(home))
+    else:
+        from autobench.experiment_config import spec_for
+        from autobench.store import StateStore
+
+        spec = spec_for(StateStore(home), args.id)
+    seeds = [args.seed] if args.seed is not None else args.seeds
+    results = runner.run_seeds(home, spec, seeds, fast=args.fast, force=args.force,
+                               progress=lambda line: print(line, file=sys.stderr, flush=True),
+                               verbose=sys.stderr if args.verbose else None)
+    if args.seed is not None:
+        data = results[args.seed].metrics
+    else:
+        data = {str(seed): r.metrics for seed, r in results.items()}
+    _emit(args, data, lambda: "\n".join(
+        f"seed {seed}: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in sorted(r.metrics.items()))
+        for seed, r in results.items()))
+    return EXIT_OK
+
+
+def _registry_solution(home) -> str | None:
+    """our_solution.solution from the registry, read without the control plane's schemas."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((home / "competitive_registry.yaml").read_text(encoding="utf-8"))
+        return data["our_solution"]["solution"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
 
 
 def cmd_queue_list(args: argparse.Namespace) -> int:

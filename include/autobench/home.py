@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from autobench.errors import HomeError
+from autobench.paths import resolve_home  # noqa: F401  (re-exported)
 from autobench.schemas import (
     FILES,
     FOLDERS,
@@ -18,15 +18,6 @@ from autobench.schemas import (
     REGISTRY,
     StateError,
 )
-
-HOME_ENV = "AUTOBENCH_HOME"
-DEFAULT_HOME = "autobench_home"
-
-
-def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """``--home``, else ``$AUTOBENCH_HOME``, else ``./autobench_home``."""
-    chosen = explicit or os.environ.get(HOME_ENV) or DEFAULT_HOME
-    return Path(chosen).expanduser().resolve()
 
 
 def examples() -> list[str]:

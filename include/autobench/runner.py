@@ -357,14 +357,14 @@ def child_main(spec_path: str, out_path: str) -> int:
         out = {"metrics": metrics, "environment": child_environment()}
         Path(out_path).write_text(json.dumps(out, default=_json_number))
         return 0
-    except MemoryError:
-        error = "out of memory (MemoryError)"
-    except Exception as exc:  # an experiment's crash is data: report it, do not hide it
+    except BaseException as exc:  # an experiment's crash is data: report it, do not hide it
         name = type(exc).__name__
-        error = f"out of memory ({name}: {exc})" if name == "OutOfMemoryError" else f"{name}: {exc}"
-    Path(out_path).write_text(json.dumps({"error": error.splitlines()[0] if error else "error",
-                                          "traceback": traceback.format_exc()}))
-    return 1
+        if isinstance(exc, MemoryError) or name == "OutOfMemoryError":
+            error = f"out of memory ({name}: {exc})"
+        else:
+            error = f"{name}: {exc}"
+        Path(out_path).write_text(json.dumps({"error": error.splitlines()[0], "traceback": traceback.format_exc()}))
+        return 1
 
 
 def _json_number(value: Any) -> Any:

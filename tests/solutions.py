@@ -1,0 +1,61 @@
+"""Small solutions for the runner's tests (importable by the runner's child via PYTHONPATH).
+
+Each follows the experiment contract: ``(config, seed, subset) -> dict of metrics``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+
+def _count(config) -> None:
+    if config.get("counter"):
+        with open(config["counter"], "a") as fh:
+            fh.write("run\n")
+
+
+def seeded(config, seed, subset):
+    """Metrics that depend on every RNG the runner seeds (Python, NumPy, torch)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    _count(config)
+    x = torch.randn(64, 8)
+    w = torch.nn.Linear(8, 1)
+    score = float(w(x).mean()) + random.random() + float(np.random.rand())
+    return {"accuracy": 0.5 + (score % 0.1) + config.get("bonus", 0.0), "latency_ms": 1.0, "memory_mb": 10.0,
+            "subset": subset}
+
+
+def crash(config, seed, subset):
+    _count(config)
+    raise RuntimeError("shape mismatch in layer 3")
+
+
+def nan(config, seed, subset):
+    _count(config)
+    return {"accuracy": float("nan"), "latency_ms": 1.0}
+
+
+def oom_killed(config, seed, subset):
+    """What the kernel's OOM killer does: SIGKILL, no chance to report."""
+    _count(config)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def flaky(config, seed, subset):
+    """Fails on its first attempt only (a transient fault): the runner's one retry recovers."""
+    _count(config)
+    marker = Path(config["marker"])
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise OSError("transient: device busy")
+    return {"accuracy": 0.75, "latency_ms": 1.0, "memory_mb": 1.0}
+
+
+def no_primary(config, seed, subset):
+    return {"latency_ms": 1.0}

@@ -138,7 +138,7 @@ def test_run_id_resolves_production_plus_patch_from_the_state_files(home):
 
     store = StateStore(home)
     prod, h2 = spec_for(store, "production"), spec_for(store, "H-002")
-    assert h2.config == {**prod.config, "width": 128}
+    assert h2.config == {**prod.config, "width": 64}
     assert h2.config_hash != prod.config_hash
     assert prod.primary_metric == "accuracy" and prod.fast_subset == 0.1
     assert merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": 5}, "d": None}) == {"a": {"b": 5, "c": 2}}

@@ -18,6 +18,27 @@ sets are fixed (the same for every run, so seeds pair across configs) and come f
 generators with distinct seeds, so the three never share a stream. Decisions use validation
 only; ``eval_split: test`` is for the one evaluation after a promotion.
 
+What really improves the `recall` example's production config (vocab 256, 48 pairs with a
+8..48-pair training curriculum, width 32, depth 2, lr 3e-3 constant, 800 steps; validation
+accuracy about 0.991, seed std about 0.002 = 0.2% of the mean), measured on this project's
+2-core CPU on seeds 1 and 2 paired (production: 0.9891, 0.9901), 2026-11-22, one torch thread:
+
+=====================================  ====================  =========  =================
+technique (config patch)               accuracy (seeds 1, 2)  mean gain  vs threshold 0.005
+=====================================  ====================  =========  =================
+wider model (width 64)                 0.9985, 0.9989        +0.0091    helps
+longer training (steps 1400)           0.9977, 0.9972        +0.0079    helps
+higher learning rate (lr 0.005)        0.9952, 0.9947        +0.0054    borderline
+deeper model (depth 3)                 0.9901, 0.9920        +0.0015    does not help
+linear warmup alone (warmup 80)        0.9872, 0.9887        -0.0017    hurts a little
+cosine decay + warmup (700 steps)      0.07 to 0.61          collapses  harmful
+=====================================  ====================  =========  =================
+
+The cosine schedule's collapse is real and instructive: the model must first escape a loss
+plateau (the attention has to learn to match keys), and a decaying learning rate stalls it
+there. Without the curriculum that plateau's length varies from seed to seed, which made the
+final accuracy vary by several points; with it the runs end in the smooth tail of learning.
+
 Metrics: ``accuracy`` (validation, the primary metric), ``loss``, ``latency_ms`` (median time of
 one inference batch), ``memory_mb`` (peak: CUDA allocator on a GPU, the process's peak RSS on
 the CPU), ``params``, ``train_seconds``.
@@ -38,6 +59,7 @@ from torch.nn import functional as F
 
 DEFAULTS: dict[str, Any] = {
     "n_pairs": 24,
+    "min_pairs": None,  # training sequences hold min_pairs..n_pairs live pairs (None: always n_pairs)
     "n_queries": 8,
     "vocab": 64,
     "width": 64,
@@ -67,8 +89,10 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     cfg = {**DEFAULTS, **config}
     if cfg["n_pairs"] > cfg["vocab"]:
         raise ValueError(f"recall: n_pairs ({cfg['n_pairs']}) cannot exceed vocab ({cfg['vocab']})")
-    if cfg["n_queries"] > cfg["n_pairs"]:
-        raise ValueError("recall: n_queries cannot exceed n_pairs")
+    if cfg["min_pairs"] is None:
+        cfg["min_pairs"] = cfg["n_pairs"]
+    if not cfg["n_queries"] <= cfg["min_pairs"] <= cfg["n_pairs"]:
+        raise ValueError("recall: need n_queries <= min_pairs <= n_pairs")
     if cfg["width"] % cfg["heads"]:
         raise ValueError(f"recall: width ({cfg['width']}) must be divisible by heads ({cfg['heads']})")
     if cfg["positional_encoding"] not in ("none", "learned", "sinusoidal", "rotary"):
@@ -83,13 +107,23 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- data
 
 
-def make_batch(gen: torch.Generator, batch: int, cfg: dict[str, Any], device: torch.device):
-    """Keys (B, P), values (B, P), query indices into the pairs (B, Q)."""
+def make_batch(gen: torch.Generator, batch: int, cfg: dict[str, Any], device: torch.device, train: bool = False):
+    """Keys (B, P), values (B, P), query indices into the pairs (B, Q), live-pair mask (B, P).
+
+    Training sequences may hold fewer live pairs (``min_pairs``..``n_pairs``; the rest are masked
+    out), which gives attention a strong early signal; evaluation always uses ``n_pairs``.
+    """
     vocab, pairs, queries = cfg["vocab"], cfg["n_pairs"], cfg["n_queries"]
     keys = torch.rand(batch, vocab, generator=gen).argsort(dim=1)[:, :pairs]
     values = torch.randint(0, vocab, (batch, pairs), generator=gen)
-    which = torch.rand(batch, pairs, generator=gen).argsort(dim=1)[:, :queries]
-    return keys.to(device), values.to(device), which.to(device)
+    live = torch.full((batch, 1), pairs)
+    if train and cfg["min_pairs"] < pairs:
+        live = torch.randint(cfg["min_pairs"], pairs + 1, (batch, 1), generator=gen)
+    mask = torch.arange(pairs)[None, :] < live
+    # queries only ask about live pairs: rank live pairs first, then take the first `queries`
+    order = (torch.rand(batch, pairs, generator=gen) + (~mask).float()).argsort(dim=1)
+    which = order[:, :queries]
+    return keys.to(device), values.to(device), which.to(device), mask.to(device)
 
 
 def fixed_split(cfg: dict[str, Any], split: str, size: int, device: torch.device):
@@ -122,13 +156,13 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, t, w = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, w // self.heads).unbind(dim=2)
         q, k, v = (z.transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
         if self.use_rotary:
             q, k = rotary(q, positions), rotary(k, positions)
-        scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(q.shape[-1])
+        scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(q.shape[-1]) + bias
         attn = self.drop(scores.softmax(dim=-1))
         out = torch.einsum("bhqk,bhkd->bhqd", attn, v).transpose(1, 2).reshape(b, t, w)
         x = x + self.drop(self.proj(out))
@@ -157,8 +191,9 @@ class RecallModel(nn.Module):
         self.head = nn.Linear(w, vocab)
         self.vocab = vocab
 
-    def forward(self, keys: torch.Tensor, values: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-        """Logits (B, Q, vocab) for the queried keys."""
+    def forward(self, keys: torch.Tensor, values: torch.Tensor, which: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, Q, vocab) for the queried keys; ``mask`` (B, P) marks live pairs."""
         query_keys = keys.gather(1, which)
         marker = torch.full_like(query_keys, self.vocab)
         x = torch.cat([self.key_emb(keys) + self.value_emb(values),
@@ -168,8 +203,12 @@ class RecallModel(nn.Module):
         elif self.pe == "sinusoidal":
             x = x + self.pos_table
         positions = torch.arange(x.shape[1], device=x.device)
+        live = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        if mask is not None:
+            live[:, : keys.shape[1]] = mask
+        bias = torch.zeros(live.shape, dtype=x.dtype, device=x.device).masked_fill(~live, float("-inf"))[:, None, None, :]
         for block in self.blocks:
-            x = block(x, positions)
+            x = block(x, positions, bias)
         return self.head(self.norm(x[:, keys.shape[1]:]))
 
 
@@ -189,7 +228,7 @@ def lr_at(step: int, cfg: dict[str, Any], steps: int) -> float:
 @torch.no_grad()
 def evaluate(model: RecallModel, data, batch: int) -> tuple[float, float]:
     model.eval()
-    keys, values, which = data
+    keys, values, which, _ = data
     correct = total = 0
     loss_sum = 0.0
     for start in range(0, keys.shape[0], 512):
@@ -205,7 +244,7 @@ def evaluate(model: RecallModel, data, batch: int) -> tuple[float, float]:
 @torch.no_grad()
 def latency_ms(model: RecallModel, data, batch: int, device: torch.device, repeats: int = 20) -> float:
     model.eval()
-    keys, values, which = (t[:batch] for t in data)
+    keys, values, which, _ = (t[:batch] for t in data)
     times = []
     for i in range(repeats + 3):
         if device.type == "cuda":
@@ -250,8 +289,8 @@ def train_and_evaluate(config: dict[str, Any], seed: int, subset: float = 1.0) -
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg, steps)
-        keys, values, which = make_batch(gen, cfg["batch_size"], cfg, device)
-        logits = model(keys, values, which)
+        keys, values, which, mask = make_batch(gen, cfg["batch_size"], cfg, device, train=True)
+        logits = model(keys, values, which, mask)
         loss = F.cross_entropy(logits.reshape(-1, cfg["vocab"]), values.gather(1, which).reshape(-1))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss.item()} at step {step}")

@@ -183,3 +183,16 @@ def test_recall_is_deterministic_on_the_cpu(tmp_path):
     ma, mb = json.loads(a.stdout), json.loads(b.stdout)
     assert ma["accuracy"] == mb["accuracy"] and ma["loss"] == mb["loss"]
     assert {"accuracy", "latency_ms", "memory_mb", "params"} <= set(ma)
+
+
+@pytest.mark.slow
+def test_a_full_production_seed_learns_far_above_chance(home):
+    """The `recall` example's production config, one full seed, the real runner (~30 s here)."""
+    proc = run_cli("run", "production", "--seed", "1", "--json", home=home, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    chance = 1 / 256
+    assert metrics["accuracy"] > 0.95 > 100 * chance  # learns well ...
+    assert metrics["accuracy"] < 0.9999  # ... but not perfectly: techniques have room to help
+    assert metrics["params"] > 10_000 and metrics["latency_ms"] > 0 and metrics["memory_mb"] > 0
+    assert "[1/1] production seed=1 — accuracy=0.9" in proc.stderr

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="stream the solution's own output to stderr")
     p.set_defaults(handler=cmd_run)
 
+    p = sub.add_parser("compare", parents=[common], help="statistics of two sets of per-seed scores")
+    p.add_argument("control", metavar="CONTROL", help="JSON file: a list of scores, or {seed: score}")
+    p.add_argument("candidate", metavar="CANDIDATE", help="JSON file: a list of scores, or {seed: score}")
+    p.add_argument("--paired", action="store_true", help="pair by seed (or position); differing seeds are an error")
+    p.set_defaults(handler=cmd_compare)
+
     q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
     qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
     p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
@@ -216,6 +222,46 @@ def _registry_solution(home) -> str | None:
         return data["our_solution"]["solution"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
+
+
+def _scores(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CommandError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, (list, dict)):
+        raise CommandError(f"{path}: expected a list of scores or an object {{seed: score}}")
+    return data
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from autobench.statistics import StatisticsError, compare
+
+    control, candidate = _scores(args.control), _scores(args.candidate)
+    try:
+        result = compare(control, candidate, paired=True if args.paired else None)
+    except StatisticsError as exc:
+        raise CommandError(f"compare {args.control} {args.candidate}: {exc}") from None
+
+    def text() -> str:
+        r = result
+        return "\n".join([
+            f"{r['test']}: mean diff {r['mean_diff']:+.6g} (candidate - control), 95% CI [{r['ci95_diff'][0]:+.6g}, "
+            f"{r['ci95_diff'][1]:+.6g}], t={r['t_statistic']:.4g}, df={r['df']:.4g}, p={r['p_ttest']:.4g}",
+            f"{r['wilcoxon_method']}: p={r['p_wilcoxon']:.4g}",
+            f"bootstrap ({r['bootstrap_method']}): 95% CI [{r['bootstrap_ci95_diff'][0]:+.6g}, {r['bootstrap_ci95_diff'][1]:+.6g}]",
+            f"Cohen's {r['cohens_d_kind']}: {r['cohens_d']:.4g}",
+            f"control n={r['n_control']} mean={r['mean_control']:.6g} std={r['std_control']:.3g}"
+            + (" HIGH VARIANCE" if r["high_variance_control"] else ""),
+            f"candidate n={r['n_candidate']} mean={r['mean_candidate']:.6g} std={r['std_candidate']:.3g}"
+            + (" HIGH VARIANCE" if r["high_variance_candidate"] else ""),
+        ])
+
+    _emit(args, result, text)
+    return EXIT_OK
 
 
 def cmd_queue_list(args: argparse.Namespace) -> int:

@@ -1,0 +1,133 @@
+"""Statistics against published reference values, against scipy, and with properties."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from scipy import stats
+
+from autobench.statistics import StatisticsError, bootstrap_ci, compare, holm, summarize
+
+# Student's sleep data (Cushny & Peebles, 1905; Student, 1908): extra hours of sleep of 10
+# patients under two drugs. R: t.test(extra ~ group, data = sleep, paired = TRUE) gives
+# t = -4.0621, df = 9, p-value = 0.002833, 95% CI -2.4598858 -0.7001142, mean difference -1.58.
+DRUG1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+DRUG2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+SLEEP1 = {str(i + 1): v for i, v in enumerate(DRUG1)}
+SLEEP2 = {str(i + 1): v for i, v in enumerate(DRUG2)}
+
+
+def test_paired_t_matches_the_published_values():
+    r = compare(SLEEP1, SLEEP2)  # candidate − control = drug 2 − drug 1
+    assert r["paired"] is True and r["test"] == "paired t-test"
+    assert r["t_statistic"] == pytest.approx(4.0621, abs=1e-4)
+    assert r["df"] == 9
+    assert r["p_ttest"] == pytest.approx(0.002833, abs=1e-6)
+    assert r["ci95_diff"] == pytest.approx([0.7001142, 2.4598858], abs=1e-6)
+    assert r["mean_diff"] == pytest.approx(1.58)
+    assert r["cohens_d"] == pytest.approx(1.58 / np.std(np.subtract(DRUG2, DRUG1), ddof=1))
+    assert r["cohens_d_kind"].startswith("d_z")
+
+
+def test_welch_and_mann_whitney_match_scipy():
+    r = compare(DRUG1, DRUG2)  # lists: unpaired
+    assert r["paired"] is False and r["test"] == "Welch's t-test"
+    ref = stats.ttest_ind(DRUG2, DRUG1, equal_var=False)
+    assert r["t_statistic"] == pytest.approx(ref.statistic) and r["p_ttest"] == pytest.approx(ref.pvalue)
+    # R: t.test(extra ~ group, data = sleep): df = 17.776, 95% CI -3.3654832 0.2054832
+    assert r["df"] == pytest.approx(17.776, abs=1e-3)
+    assert r["ci95_diff"] == pytest.approx([-0.2054832, 3.3654832], abs=1e-6)
+    assert r["p_wilcoxon"] == pytest.approx(stats.mannwhitneyu(DRUG2, DRUG1, alternative="two-sided").pvalue)
+
+
+def test_wilcoxon_matches_scipy_and_bootstrap_is_seeded():
+    a = {i: 0.80 + 0.001 * i for i in range(1, 9)}
+    b = {i: a[i] + 0.004 + 0.0007 * ((i * 3) % 5) - 0.009 * (i == 2) for i in a}
+    r = compare(a, b)
+    assert r["p_wilcoxon"] == pytest.approx(stats.wilcoxon(list(b.values()), list(a.values())).pvalue)
+    assert r["wilcoxon_method"].startswith("Wilcoxon signed-rank")
+    # no ties: the exact distribution; 7 of 8 positive with the smallest rank negative -> p = 4/256
+    exact = compare({i: float(i) for i in range(1, 9)}, {i: i + (i if i > 1 else -1) * 0.1 for i in range(1, 9)})
+    assert exact["wilcoxon_method"] == "Wilcoxon signed-rank, exact"
+    assert exact["p_wilcoxon"] == pytest.approx(4 / 256)
+    assert compare(a, b)["bootstrap_ci95_diff"] == r["bootstrap_ci95_diff"]
+    lo, hi = r["bootstrap_ci95_diff"]
+    assert lo <= r["mean_diff"] <= hi
+
+
+def test_bootstrap_agrees_with_scipy_percentile():
+    rng = np.random.default_rng(3)
+    a = rng.normal(0.82, 0.003, 30)
+    b = a + rng.normal(0.006, 0.003, 30)
+    ours = bootstrap_ci(a, b, paired=True)
+    ref = stats.bootstrap((b - a,), np.mean, n_resamples=10_000, method="percentile", random_state=0).confidence_interval
+    assert ours == pytest.approx([ref.low, ref.high], abs=4e-4)
+
+
+def test_properties_swap_and_shift():
+    r = compare(SLEEP1, SLEEP2)
+    s = compare(SLEEP2, SLEEP1)
+    assert s["mean_diff"] == pytest.approx(-r["mean_diff"]) and s["t_statistic"] == pytest.approx(-r["t_statistic"])
+    assert s["p_ttest"] == pytest.approx(r["p_ttest"]) and s["p_wilcoxon"] == pytest.approx(r["p_wilcoxon"])
+    assert s["ci95_diff"] == pytest.approx([-r["ci95_diff"][1], -r["ci95_diff"][0]])
+    shifted = compare({k: v + 100 for k, v in SLEEP1.items()}, {k: v + 100 for k, v in SLEEP2.items()})
+    for key in ("mean_diff", "t_statistic", "p_ttest", "p_wilcoxon", "cohens_d"):
+        assert shifted[key] == pytest.approx(r[key])
+    assert shifted["ci95_diff"] == pytest.approx(r["ci95_diff"])
+
+
+def test_summary_flags():
+    s = summarize([0.820, 0.821, 0.822])
+    assert s["n"] == 3 and s["mean"] == pytest.approx(0.821) and s["std"] == pytest.approx(0.001)
+    assert s["reproducible"] is True and s["high_variance"] is False
+    half = stats.t.ppf(0.975, 2) * 0.001 / 3**0.5
+    assert s["ci95"] == pytest.approx([0.821 - half, 0.821 + half])
+    noisy = summarize([0.70, 0.80, 0.90])
+    assert noisy["high_variance"] is True and noisy["reproducible"] is False
+
+
+@pytest.mark.parametrize("control,candidate,paired,message", [
+    ([], [1.0, 2.0], None, "control: no scores"),
+    ([1.0, float("nan")], [1.0, 2.0], None, "control: score 2 is nan"),
+    ([1.0], [1.0, 2.0], None, "at least 2 scores"),
+    ({"1": 0.8, "2": 0.81}, {"1": 0.82, "3": 0.83}, True, "the seeds differ (control only: ['2']; candidate only: ['3'])"),
+    ([0.8, 0.81, 0.82], [0.8, 0.81], True, "3 control scores but 2 candidate scores"),
+    ([0.8, "x"], [0.8, 0.9], None, "score 2 is 'x', not a number"),
+])
+def test_bad_inputs_give_clear_errors(control, candidate, paired, message):
+    with pytest.raises(StatisticsError, match=None) as info:
+        compare(control, candidate, paired)
+    assert message in str(info.value)
+
+
+def test_mismatched_seeds_without_paired_fall_back_to_unpaired():
+    r = compare({"1": 0.8, "2": 0.81, "3": 0.805}, {"1": 0.82, "4": 0.83, "5": 0.825})
+    assert r["paired"] is False and r["test"] == "Welch's t-test"
+
+
+def test_holm_matches_the_textbook_procedure():
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5]) == [0.5]
+
+
+def test_compare_cli_json_keys_and_errors(tmp_path):
+    c, d = tmp_path / "control.json", tmp_path / "candidate.json"
+    c.write_text(json.dumps(SLEEP1))
+    d.write_text(json.dumps(SLEEP2))
+    out = json.loads(run_cli("compare", str(c), str(d), "--json", check=True).stdout)
+    assert set(out) >= {"n_control", "n_candidate", "mean_control", "mean_candidate", "std_control", "std_candidate",
+                        "mean_diff", "ci95_diff", "test", "t_statistic", "df", "p_ttest", "p_wilcoxon",
+                        "wilcoxon_method", "cohens_d", "cohens_d_kind", "bootstrap_ci95_diff", "bootstrap_method",
+                        "paired", "high_variance_control", "high_variance_candidate"}
+    assert out["p_ttest"] == pytest.approx(0.002833, abs=1e-6)
+    text = run_cli("compare", str(c), str(d), check=True).stdout
+    assert text.startswith("paired t-test: mean diff +1.58")
+    d.write_text(json.dumps({"1": 1.0, "99": 2.0}))
+    proc = run_cli("compare", str(c), str(d), "--paired")
+    assert proc.returncode == 1 and "the seeds differ" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    d.write_text("{not json")
+    proc = run_cli("compare", str(c), str(d))
+    assert proc.returncode == 1 and "not JSON" in proc.stderr

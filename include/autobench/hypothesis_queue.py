@@ -152,7 +152,7 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
                 raise StateError(source_name, [(_join(prefix, f"target_leaderboards[{i}]"),
                                                 f"unknown leaderboard {board!r} (the registry has {', '.join(known_boards)})")])
     urgency = store.load(URGENCY)
-    added: list[Hypothesis] = []
+    added: list[tuple[Hypothesis, Any]] = []
     with store.edit(QUEUE) as doc:
         if doc.get("hypotheses") is None:
             doc["hypotheses"] = CommentedSeq()
@@ -171,12 +171,12 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
                 {**h.model_dump(exclude={"id", "priority_score", "created_at"}),
                  "id": hid, "priority_score": score, "created_at": h.created_at or now}
             )
-            items.append(_to_document(full))
-            added.append(full)
+            entry = _to_document(full)
+            items.append(entry)
+            added.append((full, entry))
         apply_ranking(doc)
-    # report statuses as ranked
-    final = {h.id: h for h in store.load(QUEUE).hypotheses}
-    return [final[h.id] for h in added]
+    # the statuses the ranking gave them, without reading the file again
+    return [h.model_copy(update={"status": str(entry["status"])}) for h, entry in added]
 
 
 def rank(store: StateStore) -> list[tuple[str, str, str]]:

@@ -232,8 +232,7 @@ class StateStore:
             fsio.remove_stale_temps(self.path(name).parent, Path(name).name)
             old = self.read_text(name)
             if spec.is_yaml:
-                _, indent = self._load_rt(name, old) if old is not None else (None, DEFAULT_INDENT)
-                new = self._render(name, data, indent)
+                new = self._render(name, data, guess_indent(old) if old else DEFAULT_INDENT)
             else:
                 new = self._render(name, data, None)
             return self._write_locked(name, new, old)

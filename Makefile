@@ -41,6 +41,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_startup.py
+	$(PY) benchmarks/bench_bootstrap.py
+	$(PY) benchmarks/bench_seed_policies.py
 
 # Refresh requirements.lock from the venv (after changing requirements*.txt).
 lock: $(STAMP)

@@ -73,6 +73,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paired", action="store_true", help="pair by seed (or position); differing seeds are an error")
     p.set_defaults(handler=cmd_compare)
 
+    p = sub.add_parser("decide", parents=[common], help="the promotion decision for one experiment: promote, reject or extend")
+    p.add_argument("id", metavar="ID", help="a hypothesis id")
+    p.add_argument("--policy", choices=["fixed", "adaptive"], help="seed policy (default: the registry's experiments.seed_policy)")
+    p.add_argument("--dry-run", action="store_true", help="print the decision and write nothing")
+    p.set_defaults(handler=cmd_decide)
+
+    p = sub.add_parser("simulate", parents=[common], help="measure a seed policy on a simulated stream of hypotheses")
+    p.add_argument("--hypotheses", type=int, required=True, metavar="N", help="how many hypotheses")
+    p.add_argument("--policy", choices=["fixed", "adaptive"], required=True)
+    p.add_argument("--scenario", default="default", help="default (fixed by the issue), measured, noisy")
+    p.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="a policy knob, e.g. futility_full=0.6 or stages=1,3,5,8 (repeatable)")
+    p.set_defaults(handler=cmd_simulate)
+
+    p = sub.add_parser("variance", parents=[common], help="coefficient of variation of the mean vs seeds, minimum N, PNG plot")
+    p.add_argument("scores", metavar="SCORES", help="JSON file of per-seed scores, or a run id (its full runs in the home)")
+    p.add_argument("--threshold", type=float, default=0.05, help="CV of the mean to get under (default 0.05 = 5%%)")
+    p.add_argument("--metric", help="with a run id: the metric (default: the primary metric)")
+    p.add_argument("--plot", metavar="PNG", help="write the plot here")
+    p.set_defaults(handler=cmd_variance)
+
+    p = sub.add_parser("power", parents=[common], help="seeds needed to detect an effect at 80%% power, from pilot variance")
+    p.add_argument("pilot", metavar="PILOT", help="JSON file of per-seed scores, or a run id (its full runs in the home)")
+    p.add_argument("--candidate", metavar="FILE", help="a paired pilot of the candidate (same seeds): measures the sd of differences")
+    p.add_argument("--effect", type=float, help="the gain to detect (default: the registry's promotion_threshold)")
+    p.add_argument("--power", type=float, default=0.8, dest="target_power")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--correlation", type=float, default=0.0,
+                   help="assumed correlation of two configs on one seed, without a paired pilot (default 0: conservative)")
+    p.set_defaults(handler=cmd_power)
+
     q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
     qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
     p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
@@ -261,6 +293,146 @@ def cmd_compare(args: argparse.Namespace) -> int:
         ])
 
     _emit(args, result, text)
+    return EXIT_OK
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from autobench.decide import decide
+    from autobench.store import StateStore
+
+    home = _home(args)
+    record = decide(StateStore(home), args.id, _now(args), policy=args.policy, write=not args.dry_run)
+
+    def text() -> str:
+        lines = [f"{record['hypothesis']}: {record['decision'].upper()} (status {record['status']})"
+                 + (" [already decided]" if record.get("replayed") else "")]
+        for c in record["criteria"]:
+            value = c["value"] if not isinstance(c["value"], dict) else ", ".join(f"{k}={v}" for k, v in c["value"].items())
+            lines.append(f"  {'PASS' if c['passed'] else 'FAIL'} {c['name']:<16} {value}  (needs {c['requirement']})")
+        pj = record["projection"]
+        lines.append(f"  projection: {pj.get('leaderboard')} rank #{pj.get('current_rank')} -> #{pj.get('projected_rank')}, "
+                     f"P(#1) = {pj.get('p_first')}")
+        lines.append(record["reason"])
+        if args.dry_run:
+            lines.append("(dry run: nothing written)")
+        return "\n".join(lines)
+
+    _emit(args, record, text)
+    return EXIT_OK
+
+
+def _knobs(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"--knob: expected NAME=VALUE (got {item!r})")
+        try:
+            out[name] = [int(v) for v in raw.split(",")] if "," in raw else json.loads(raw)
+        except ValueError:
+            raise CommandError(f"--knob {name}: {raw!r} is not a number or a list of integers") from None
+    return out
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from autobench.seed_policies import get
+    from autobench.simulator import simulate
+
+    try:
+        policy = get(args.policy, **_knobs(args.knob))
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"simulate: {exc}") from None
+    quiet = getattr(args, "json", False)
+    result = simulate(args.hypotheses, policy, args.scenario, args.seed,
+                      progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
+
+    def text() -> str:
+        r = result
+        fp, pw, sr = r["false_promotion_rate_ci95"], r["power_ci95"], r["seed_runs_per_hypothesis_ci95"]
+        return "\n".join([
+            f"{r['policy']} on {r['hypotheses']} hypotheses (scenario {r['scenario']['name']}, seed {r['seed']})",
+            f"  false promotion rate {r['false_promotion_rate']:.4f} (95% CI {fp[0]}-{fp[1]}) of {r['promotions']} promotions",
+            f"  power                {r['power']:.4f} (95% CI {pw[0]}-{pw[1]})",
+            f"  seed runs            {r['seed_runs']} = {r['seed_runs_per_hypothesis']:.3f} per hypothesis "
+            f"(95% CI {sr[0]}-{sr[1]})",
+            f"  broken caught        {r['broken_caught']} of {r['broken']}",
+        ])
+
+    _emit(args, result, text)
+    return EXIT_OK
+
+
+def _scores_or_runs(args: argparse.Namespace, source: str) -> tuple[Any, str]:
+    """A JSON file of scores, or a run id's full runs of its current config (seed -> metric)."""
+    import os
+
+    if os.path.exists(source) or source.endswith(".json"):
+        return _scores(source), source
+    from autobench.decide import runs
+    from autobench.experiment_config import spec_for
+    from autobench.store import StateStore
+
+    home = _home(args)
+    spec = spec_for(StateStore(home), source)
+    metric = getattr(args, "metric", None) or spec.primary_metric
+    done, _ = runs(home, source, spec.config_hash, "full")
+    scores = {str(s): m[metric] for s, m in done.items() if isinstance(m.get(metric), (int, float))}
+    if not scores:
+        raise CommandError(f"{source}: no complete full runs of config {spec.config_hash} with {metric!r} in {home}")
+    return scores, f"{source} ({metric}, config {spec.config_hash})"
+
+
+def cmd_variance(args: argparse.Namespace) -> int:
+    from autobench.statistics import StatisticsError, plot_variance, variance_vs_n
+
+    scores, label = _scores_or_runs(args, args.scores)
+    try:
+        result = variance_vs_n(scores, args.threshold)
+    except StatisticsError as exc:
+        raise CommandError(f"variance {label}: {exc}") from None
+    result["source"] = label
+    if args.plot:
+        result["plot"] = plot_variance(result, args.plot, title=f"Variance vs seeds: {label}")
+
+    def text() -> str:
+        r = result
+        rows = [f"{label}: {r['n_pilot']} seeds, mean {r['mean']:.6g}, sd {r['std']:.3g} (CV per seed {100 * r['cv_per_seed']:.3g}%)",
+                "  N  CV of mean (expected)  (resampled)"]
+        for n, e, m in zip(r["n"], r["cv_of_mean"], r["cv_of_mean_resampled"], strict=True):
+            rows.append(f"{n:>3}  {100 * e:>10.4f}%  {100 * m:>14.4f}%")
+        rows.append(f"minimum N for CV < {100 * r['threshold']:g}%: {r['min_n']}"
+                    + ("" if r["min_n_within_pilot"] else " (extrapolated beyond the pilot)"))
+        if args.plot:
+            rows.append(f"plot: {args.plot}")
+        return "\n".join(rows)
+
+    _emit(args, result, text)
+    return EXIT_OK
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from autobench.statistics import StatisticsError, power_from_pilot
+
+    pilot, label = _scores_or_runs(args, args.pilot)
+    candidate = _scores(args.candidate) if args.candidate else None
+    effect = args.effect
+    if effect is None:
+        from autobench.schemas import REGISTRY
+        from autobench.store import StateStore
+
+        try:
+            effect = StateStore(_home(args)).load(REGISTRY).promotion_threshold
+        except AutobenchError as exc:
+            raise CommandError(f"power: give --effect, or a home with a registry ({str(exc).splitlines()[0]})") from None
+    try:
+        result = power_from_pilot(pilot, effect, candidate, alpha=args.alpha, power=args.target_power,
+                                  assumed_correlation=args.correlation)
+    except StatisticsError as exc:
+        raise CommandError(f"power {label}: {exc}") from None
+    result["source"] = label
+    _emit(args, result, lambda: (f"{result['n']} paired seeds detect a gain of {effect:g} with power "
+                                 f"{result['achieved_power']:.3f} (target {args.target_power:g}, two-sided alpha "
+                                 f"{args.alpha:g}); sd of a paired difference {result['sd_diff']:.3g} from {result['sd_source']}"))
     return EXIT_OK
 
 

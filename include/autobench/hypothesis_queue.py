@@ -208,3 +208,34 @@ def format_table(queue: ExperimentQueue) -> str:
                  + (" (" + ", ".join(f"{s} {sum(h.status == s for h in closed)}" for s in CLOSED_STATUSES
                                      if any(h.status == s for h in closed)) + ")" if closed else ""))
     return "\n".join(lines)
+
+
+def set_status(store: StateStore, changes: list[tuple[str, str, str]], now: dt.datetime) -> list[tuple[str, str, str]]:
+    """Set statuses, appending a dated note to each: ``changes`` is (id, new status, note).
+
+    Returns (id, old, new) for what changed; a change already made (same status, same note) is
+    skipped, so a retried task writes nothing twice. Waiting hypotheses are re-ranked after.
+    """
+    from ruamel.yaml.comments import CommentedSeq
+
+    from autobench.clock import iso
+
+    done: list[tuple[str, str, str]] = []
+    with store.edit(QUEUE) as doc:
+        by_id = {str(h["id"]): h for h in doc.get("hypotheses") or []}
+        for hid, status, note in changes:
+            h = by_id.get(hid)
+            if h is None:
+                raise StateError(QUEUE, [("hypotheses", f"no hypothesis {hid!r}")])
+            old = str(h.get("status", "queued"))
+            notes = h.get("notes")
+            stamped = f"{iso(now)} {status}: {note}"
+            if old == status and notes and str(notes[-1]) == stamped:
+                continue
+            h["status"] = status
+            if notes is None:
+                h["notes"] = notes = CommentedSeq()
+            notes.append(stamped)
+            done.append((hid, old, status))
+        apply_ranking(doc)
+    return done

@@ -170,9 +170,22 @@ class KubernetesSettings(Strict):
 class ExperimentsSettings(Strict):
     backend: Literal["local", "kubernetes"] = "local"
     seed_policy: Literal["fixed", "adaptive"] = "fixed"
+    seed_policy_options: dict[str, Any] = Field(
+        default_factory=dict, description="the policy's knobs, e.g. {stages: [1, 3, 5, 8], futility_full: 0.7}")
     compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
     fast_subset: float = Field(0.1, gt=0, le=1, description="share of the data a fast validation uses")
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+
+
+    @model_validator(mode="after")
+    def _policy_knobs(self) -> ExperimentsSettings:
+        from autobench import seed_policies
+
+        try:
+            seed_policies.get(self.seed_policy, **self.seed_policy_options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"seed_policy_options: {exc}") from None
+        return self
 
 
 class TriggerSettings(Strict):
@@ -399,6 +412,48 @@ class IngestState(Strict):
     watermark: AwareDatetime | None = None
     seen: dict[str, int] = Field(default_factory=dict, description="versionless arXiv id -> latest version seen")
     last_run_id: str | None = None
+
+
+# --------------------------------------------------------------------------- decision.json
+
+
+class DecisionCriterion(Strict):
+    name: Literal["improvement", "significance", "regression", "reproducibility", "projection"]
+    passed: bool
+    value: Any = None
+    requirement: str
+    detail: str = ""
+
+
+class DecisionEvidence(Strict):
+    metric: str
+    higher_is_better: bool = True
+    seeds: list[int] = Field(default_factory=list)
+    control: dict[str, float] = Field(default_factory=dict, description="production's full runs, by seed")
+    candidate: dict[str, float] = Field(default_factory=dict, description="the candidate's full runs, by seed")
+    diffs: list[float] = Field(default_factory=list, description="paired differences, positive = better")
+    fast_diff: float | None = None
+    fast: dict[str, Any] = Field(default_factory=dict)
+    noise: dict[str, Any] | None = None
+
+
+class Decision(Strict):
+    """``experiments/results/<id>/<config_hash>/decision.json``: what ``decide`` printed."""
+
+    hypothesis: str
+    decision: Literal["promote", "reject", "extend"]
+    status: Status
+    criteria: list[DecisionCriterion]
+    projection: dict[str, Any]
+    reason: str
+    policy: dict[str, Any]
+    evidence: DecisionEvidence
+    config_hash: str
+    production_hash: str
+    next_runs: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None
+    decided_at: AwareDatetime
+    files_written: list[str] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- the file table

@@ -201,3 +201,144 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         adjusted[i] = running
     return adjusted
+
+
+# --------------------------------------------------------------------------- variance vs N, power
+
+
+def variance_vs_n(scores: Scores, threshold: float = 0.05, *, resamples: int = 2000, seed: int = 0,
+                  name: str = "scores") -> dict[str, Any]:
+    """Coefficient of variation of the mean against the number of seeds (seed 004 ``variance.py``).
+
+    For each N from 2 to the pilot's size: the CV of the mean expected from the pilot's sd,
+    ``sd / (√N · |mean|)``, and measured, the sd of the means of ``resamples`` random N-subsets
+    (without replacement, finite-population corrected) over ``|mean|``. ``min_n`` is the smallest
+    N whose expected CV is under ``threshold``; beyond the pilot it is extrapolated.
+    """
+    import numpy as np
+
+    values = np.asarray(_values(scores, name))
+    n = len(values)
+    if n < 3:
+        raise StatisticsError(f"{name}: variance vs N needs at least 3 scores (got {n})")
+    if not 0 < threshold < 1:
+        raise StatisticsError(f"threshold is a fraction in (0, 1), e.g. 0.05 for 5% (got {threshold})")
+    mean = float(values.mean())
+    sd = float(values.std(ddof=1))
+    if mean == 0:
+        raise StatisticsError(f"{name}: the mean is 0, so a coefficient of variation is undefined")
+    rng = np.random.default_rng(seed)
+    sizes = list(range(2, n + 1))
+    expected, measured = [], []
+    for k in sizes:
+        expected.append(sd / math.sqrt(k) / abs(mean))
+        if k == n:
+            measured.append(0.0)  # every subset is the pilot itself
+            continue
+        idx = np.argsort(rng.random((resamples, n)), axis=1)[:, :k]
+        means = values[idx].mean(axis=1)
+        # a subset of a finite pilot varies less than fresh seeds would: undo the correction
+        fpc = math.sqrt((n - 1) / (n - k))
+        measured.append(float(means.std(ddof=1)) * fpc / abs(mean))
+    cv1 = sd / abs(mean)
+    min_n = max(1, math.ceil((cv1 / threshold) ** 2)) if sd > 0 else 1
+    return {
+        "n_pilot": n, "mean": mean, "std": sd, "cv_per_seed": cv1, "threshold": threshold,
+        "n": sizes, "cv_of_mean": expected, "cv_of_mean_resampled": measured,
+        "min_n": min_n, "min_n_within_pilot": min_n <= n,
+        "method": f"expected sd/(sqrt(N)*|mean|); resampled: {resamples} random N-subsets, seed {seed}",
+    }
+
+
+def plot_variance(result: dict[str, Any], path: str, title: str = "Variance vs number of seeds") -> str:
+    """A PNG of :func:`variance_vs_n`'s curves with the threshold and the minimum N marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    ax.plot(result["n"], [100 * v for v in result["cv_of_mean"]], marker="o", label="expected (pilot sd / √N)")
+    ax.plot(result["n"][:-1], [100 * v for v in result["cv_of_mean_resampled"][:-1]], marker="s",
+            linestyle="--", label="resampled subsets")
+    ax.axhline(100 * result["threshold"], color="tab:red", linewidth=1, label=f"threshold {100 * result['threshold']:g}%")
+    if result["min_n_within_pilot"]:
+        ax.axvline(result["min_n"], color="tab:green", linewidth=1, label=f"minimum N = {result['min_n']}")
+    ax.set_xlabel("seeds (N)")
+    ax.set_ylabel("coefficient of variation of the mean (%)")
+    ax.set_title(f"{title}\n(pilot: {result['n_pilot']} seeds; minimum N = {result['min_n']})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+def power_of_paired_t(n: int, effect: float, sd_diff: float, alpha: float = 0.05) -> float:
+    """Power of a two-sided paired t-test with ``n`` pairs (noncentral t)."""
+    from scipy import stats
+
+    if n < 2:
+        return 0.0
+    df = n - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    nc = effect / (sd_diff / math.sqrt(n))
+    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+
+
+def seeds_for_power(effect: float, sd_diff: float, *, alpha: float = 0.05, power: float = 0.8,
+                    max_n: int = 10_000) -> dict[str, Any]:
+    """Paired seeds needed to detect ``effect`` with a two-sided paired t-test at ``power``."""
+    if not (effect > 0 and math.isfinite(effect)):
+        raise StatisticsError(f"the effect to detect must be a positive number (got {effect})")
+    if not (sd_diff >= 0 and math.isfinite(sd_diff)):
+        raise StatisticsError(f"the sd of the paired differences must be a non-negative number (got {sd_diff})")
+    if not 0 < power < 1 or not 0 < alpha < 1:
+        raise StatisticsError("power and alpha are probabilities in (0, 1)")
+    if sd_diff == 0:
+        return {"n": 2, "achieved_power": 1.0, "effect": effect, "sd_diff": 0.0, "alpha": alpha, "power": power,
+                "method": "no noise: 2 seeds (the t-test needs 2)"}
+    lo, hi = 2, 2
+    while power_of_paired_t(hi, effect, sd_diff, alpha) < power:
+        lo, hi = hi, hi * 2
+        if hi > max_n:
+            raise StatisticsError(f"more than {max_n} seeds would be needed (effect {effect:g}, sd {sd_diff:g})")
+    while lo < hi:  # smallest n with enough power
+        mid = (lo + hi) // 2
+        if power_of_paired_t(mid, effect, sd_diff, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return {"n": hi, "achieved_power": power_of_paired_t(hi, effect, sd_diff, alpha), "effect": effect,
+            "sd_diff": sd_diff, "alpha": alpha, "power": power,
+            "method": "two-sided paired t-test, noncentral t"}
+
+
+def power_from_pilot(control: Scores, effect: float, candidate: Scores | None = None, *, alpha: float = 0.05,
+                     power: float = 0.8, assumed_correlation: float = 0.0) -> dict[str, Any]:
+    """Seeds needed, from pilot variance.
+
+    With a paired pilot (control and candidate on the same seeds) the sd of the differences is
+    measured; with production's runs alone it is ``sd·√(2(1 − ρ))``, ρ assumed (0 by default,
+    which overstates the noise and so the seeds).
+    """
+    if candidate is not None:
+        a, b, paired = align(control, candidate, paired=True)
+        diffs = [y - x for x, y in zip(a, b, strict=True)]
+        if len(diffs) < 2:
+            raise StatisticsError("a paired pilot needs at least 2 seeds")
+        m = sum(diffs) / len(diffs)
+        sd_diff = math.sqrt(sum((d - m) ** 2 for d in diffs) / (len(diffs) - 1))
+        source = f"paired pilot: sd of {len(diffs)} paired differences"
+    else:
+        values = _values(control, "pilot")
+        if len(values) < 2:
+            raise StatisticsError("a pilot needs at least 2 scores")
+        m = sum(values) / len(values)
+        sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+        sd_diff = sd * math.sqrt(2 * (1 - assumed_correlation))
+        source = f"pilot of {len(values)} runs: sd × √(2(1 − ρ)), ρ = {assumed_correlation:g}"
+    out = seeds_for_power(effect, sd_diff, alpha=alpha, power=power)
+    out["sd_source"] = source
+    return out

@@ -36,3 +36,40 @@ def test_state_check_fails_with_the_field_named(airflow_env, home):
     message = "experiment_queue.yaml: hypotheses[0].implementation.effort: Input should be 'Low', 'Medium' or 'High' (got 'Lowest')"
     assert out.count(message) == 2  # the try and its one retry (retry_delay is 1 s under test)
     assert path.read_bytes() == before  # it reports; it never rewrites
+
+
+def asset_events(airflow_env, uri: str) -> list[dict]:
+    """Asset events recorded in the metadata DB (SQLite) for one URI."""
+    import json
+    import sqlite3
+
+    db = Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE rtrim(a.uri, '/') = ? ORDER BY e.id",
+            (uri.rstrip("/"),)).fetchall()
+    return [json.loads(extra) if extra else {} for (extra,) in rows]
+
+
+@pytest.mark.slow
+def test_leaderboard_monitor_two_days_a_competitor_overtakes_us(airflow_env, home, tmp_path):
+    """Day 1 from the example's pages; day 2 a new entrant pushes us from #3 to #4."""
+    page = home / "pages" / "memorybench.html"
+    proc = dags_test(airflow_env, "leaderboard_monitor", "2026-01-05T06:00:00+00:00", home)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "[STATUS] Our rank: #3 | Gap to #1: -0.024 on MemoryBench" in out
+    before_urgent = len(asset_events(airflow_env, "autobench://urgent"))
+
+    text = page.read_text()
+    row = "<tr><td>1</td><td>StartupX</td><td>Startup</td><td>0.851</td><td>2026-01-06</td></tr>"
+    page.write_text(text.replace("<tbody>", "<tbody>\n    " + row, 1))
+    proc = dags_test(airflow_env, "leaderboard_monitor", "2026-01-06T06:00:00+00:00", home)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "[ALERT] New entrant: StartupX at 0.851 — now ranked #1, ahead of us on MemoryBench" in out
+    assert "[ALERT] Our rank dropped on MemoryBench: #3 → #4" in out
+    events = asset_events(airflow_env, "autobench://urgent")
+    assert len(events) == before_urgent + 1
+    assert events[-1]["leaderboard"] == "MemoryBench" and events[-1]["reason"] == "rank_dropped"
+    assert len(list((home / "snapshots" / "MemoryBench").glob("*.json"))) == 2

@@ -192,6 +192,8 @@ STATE_VALID = {
     schemas.URGENCY: {"leaderboards": {"MemoryBench": {"reason": "rank_dropped", "multiplier": 3, "since": NOW}}},
     schemas.HTTP_CACHE: {"urls": {"http://x/": {"etag": '"abc"', "fetched_at": NOW}}},
     schemas.INGEST: {"watermark": NOW, "seen": {"2602.00001": 2}},
+    schemas.MONITOR: {"cycles": [{"run_id": "r1", "at": NOW, "boards": {"MemoryBench": {"status": "new", "rows": 4}},
+                                  "alerts": ["[ALERT] x"], "finished": True}]},
 }
 
 STATE_CASES = [  # (file, path as keys, value, field in the message, fragment)
@@ -207,6 +209,9 @@ STATE_CASES = [  # (file, path as keys, value, field in the message, fragment)
     (schemas.HTTP_CACHE, ("urls", "http://x/", "fetched_at"), "soon", "urls.http://x/.fetched_at", "valid datetime"),
     (schemas.INGEST, ("seen", "2602.00001"), "v2", "seen.2602.00001", "valid integer"),
     (schemas.INGEST, ("watermark",), "2026-01-05", "watermark", "timezone"),
+    (schemas.MONITOR, ("cycles", 0, "boards", "MemoryBench", "status"), "odd", "cycles[0].boards.MemoryBench.status",
+     "'new', 'unchanged' or 'refused'"),
+    (schemas.MONITOR, ("cycles", 0, "at"), "yesterday", "cycles[0].at", "valid datetime"),
 ]
 
 

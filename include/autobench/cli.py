@@ -105,6 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="assumed correlation of two configs on one seed, without a paired pilot (default 0: conservative)")
     p.set_defaults(handler=cmd_power)
 
+    p = sub.add_parser("scrape", parents=[common], help="scrape one leaderboard page and print its rows")
+    p.add_argument("url", metavar="URL", help="http(s)://, file:// or a path")
+    p.add_argument("--method", required=True, choices=["html_table", "api", "rss", "manual"])
+    p.add_argument("--metric", required=True, help="the score's column (html_table: header text; api: dotted path)")
+    p.add_argument("--system-column", help="the system's column (default: the first mostly-text column)")
+    p.add_argument("--table", type=int, help="html_table: which table, counted from 1")
+    p.add_argument("--selector", help="html_table: a CSS selector for the table")
+    p.add_argument("--records", help="api: dotted path to the records")
+    p.add_argument("--pattern", help="rss: regex with named groups system and score")
+    p.set_defaults(handler=cmd_scrape)
+
+    p = sub.add_parser("monitor", parents=[common], help="one monitor cycle: scrape every leaderboard, delta report, gap matrix, triggers")
+    p.add_argument("--run-id", help="key of this cycle (default: manual__<now>)")
+    p.set_defaults(handler=cmd_monitor)
+
+    p = sub.add_parser("gap", parents=[common], help="the gap matrix from the latest snapshots")
+    p.set_defaults(handler=cmd_gap)
+
     q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
     qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
     p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
@@ -433,6 +451,53 @@ def cmd_power(args: argparse.Namespace) -> int:
     _emit(args, result, lambda: (f"{result['n']} paired seeds detect a gain of {effect:g} with power "
                                  f"{result['achieved_power']:.3f} (target {args.target_power:g}, two-sided alpha "
                                  f"{args.alpha:g}); sd of a paired difference {result['sd_diff']:.3g} from {result['sd_source']}"))
+    return EXIT_OK
+
+
+def cmd_scrape(args: argparse.Namespace) -> int:
+    from autobench.scrape import ScrapeOptions, scrape
+
+    options = ScrapeOptions(metric=args.metric, system_column=args.system_column, table=args.table,
+                            selector=args.selector, records=args.records, pattern=args.pattern)
+    home = _home(args) if getattr(args, "home", None) else None
+    got = scrape(args.url, args.method, options, home=home)
+    rows = [{"rank": r.rank, "system": r.system, "score": r.score} for r in got.rows or []]
+    _emit(args, rows, lambda: "\n".join(f"{'' if r['rank'] is None else r['rank']:>4}  {r['score']:>10g}  {r['system']}"
+                                        for r in rows) or "(no rows)")
+    return EXIT_OK
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from autobench.clock import iso
+    from autobench.leaderboard_monitor import run_cycle
+    from autobench.store import StateStore
+
+    now = _now(args)
+    result = run_cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
+
+    def text() -> str:
+        from autobench.standings import markdown
+
+        lines = result["alerts"] + result["status"]
+        lines += [f"[REFUSED] {r['leaderboard']}: {r['reason']}" for r in result["refused"]]
+        lines += [f"[TRIGGER] {t}" for t in result["triggers"]]
+        return "\n".join(lines + ["", markdown(result["gap_matrix"])])
+
+    _emit(args, result, text)
+    return EXIT_ERROR if result["refused"] else EXIT_OK
+
+
+def cmd_gap(args: argparse.Namespace) -> int:
+    from autobench.leaderboard_monitor import boards_at
+    from autobench.schemas import REGISTRY
+    from autobench.standings import gap_matrix, markdown
+    from autobench.store import StateStore
+
+    store = StateStore(_home(args))
+    registry = store.load(REGISTRY)
+    pairs = boards_at(store.home, registry, run_id="")
+    matrix = gap_matrix([after for _, after in pairs], registry.our_solution.name, registry.our_solution.current_scores)
+    _emit(args, matrix, lambda: markdown(matrix) if matrix["rows"] else "no snapshots yet: run `autobench monitor`")
     return EXIT_OK
 
 

@@ -130,6 +130,7 @@ class OurSolution(Strict):
     name: str = NonEmpty
     solution: str = Field(description="the experiment callable, `module:function`")
     config: dict[str, Any] = Field(default_factory=dict, description="production's config")
+    aliases: list[str] = Field(default_factory=list, description="other names our system has on leaderboards")
     seeds: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
     metric_map: dict[str, str] = Field(default_factory=dict, description="leaderboard -> our metric")
     current_scores: dict[str, float] = Field(default_factory=dict, description="our own measurements; written only by decide")
@@ -348,6 +349,8 @@ class GapRow(Strict):
     scores: dict[str, float | None] = Field(default_factory=dict)
     delta_to_ours: float | None = None
     ours: bool = False
+    current_scores: dict[str, float] | None = Field(
+        None, description="our row: our own measurements where they differ from the published scores")
 
 
 class GapMatrix(Strict):
@@ -404,6 +407,49 @@ class HttpCacheState(Strict):
     """state/http_cache.json: validators for conditional GET, per URL."""
 
     urls: dict[str, HttpValidator] = Field(default_factory=dict)
+
+
+class MonitorBoard(Strict):
+    status: Literal["new", "unchanged", "refused"]
+    reason: str = ""
+    snapshot: str | None = Field(None, description="path relative to AUTOBENCH_HOME")
+    rows: int | None = None
+
+
+class MonitorCycle(Strict):
+    run_id: str
+    at: AwareDatetime
+    boards: dict[str, MonitorBoard] = Field(default_factory=dict)
+    alerts: list[str] = Field(default_factory=list)
+    status: list[str] = Field(default_factory=list)
+    triggers: list[dict[str, Any]] = Field(default_factory=list)
+    finished: bool = False
+
+
+class MonitorState(Strict):
+    """state/monitor.json: what each monitor cycle found (the latest 120 cycles)."""
+
+    cycles: list[MonitorCycle] = Field(default_factory=list)
+
+
+class SnapshotRow(Strict):
+    rank: int | None = None
+    system: str
+    score: float = Field(description="as written on the page")
+    value: float = Field(description="on the fraction scale autobench compares with")
+
+
+class Snapshot(Strict):
+    """snapshots/<leaderboard>/<time>.json: one scrape of one leaderboard."""
+
+    leaderboard: str
+    url: str
+    method: ScrapeMethod
+    run_id: str
+    taken_at: AwareDatetime
+    scale: Literal["fraction", "percent"] = "fraction"
+    sha256: str | None = None
+    rows: list[SnapshotRow]
 
 
 class IngestState(Strict):
@@ -480,6 +526,7 @@ VICTORY = "state/victory.json"
 URGENCY = "state/urgency.json"
 HTTP_CACHE = "state/http_cache.json"
 INGEST = "state/ingest.json"
+MONITOR = "state/monitor.json"
 
 FILES: dict[str, FileSpec] = {
     spec.name: spec
@@ -492,6 +539,7 @@ FILES: dict[str, FileSpec] = {
         FileSpec(name=URGENCY, model=UrgencyState, required=False, written_by="monitor"),
         FileSpec(name=HTTP_CACHE, model=HttpCacheState, required=False, written_by="monitor, ingest"),
         FileSpec(name=INGEST, model=IngestState, required=False, written_by="ingest"),
+        FileSpec(name=MONITOR, model=MonitorState, required=False, written_by="monitor"),
     )
 }
 

@@ -211,7 +211,7 @@ def gap_matrix(boards: Sequence[Board], our_name: str, current: Mapping[str, flo
                     deltas.append(sign * (ours["scores"][board.name] - row["scores"][board.name]))
         rows.append({
             "system": row["system"] if key != ours_key else our_name,
-            "scores": {b.name: row["scores"].get(b.name) for b in boards},
+            "scores": {b.name: row["scores"][b.name] for b in boards if b.name in row["scores"]},
             "delta_to_ours": round(sum(deltas) / len(deltas), 6) if deltas else None,
             "ours": key == ours_key,
             "_sort": (sum(row["ranks"]) / len(row["ranks"]), -len(row["ranks"]), row["system"].casefold()),

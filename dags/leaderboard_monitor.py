@@ -1,0 +1,93 @@
+"""
+### leaderboard_monitor: where we stand, every morning (seed 002 phase 2)
+
+One mapped task per leaderboard in `competitive_registry.yaml` fetches its page (conditional
+GET: an unchanged page is not parsed), parses it with the registry's `scrape_method` and stores a
+snapshot under `snapshots/`. A page that lost its rows, more than half of them, or the metric's
+column is **refused**: that task fails saying which leaderboard and why, what we knew stays as it
+was, and the other leaderboards go on.
+
+`finish_cycle` then diffs each leaderboard against its previous snapshot (the delta report:
+`[ALERT] CompetitorA improved on MemoryBench: 0.847 → 0.861 (+0.014)`, `[STATUS] Our rank: #3 |
+Gap to #1: -0.038 on MemoryBench`), updates the competitors and our published scores in the
+registry, writes the gap matrix, the victory streaks (attack/defence mode) and the urgency per
+leaderboard to `state/`, and raises the triggers as Asset events:
+
+| Asset | when | extra |
+| --- | --- | --- |
+| `autobench://urgent` | our rank dropped | leaderboard, reason, detail |
+| `autobench://gap-widened` | the gap to #1 grew by `triggers.gap_widened_pct` points | leaderboard, detail |
+| `autobench://registry` | every successful update | leaderboards |
+
+Everything is keyed on the run id, so a retried or re-run task writes nothing twice. The same
+cycle from the command line: `autobench monitor`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, TriggerRule, dag, task
+
+from autobench import orchestration
+
+URGENT = Asset(orchestration.ASSET_URGENT)
+GAP_WIDENED = Asset(orchestration.ASSET_GAP_WIDENED)
+REGISTRY = Asset(orchestration.ASSET_REGISTRY)
+
+
+@dag(
+    schedule="0 6 * * *",
+    start_date=orchestration.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=orchestration.default_args(),
+    doc_md=__doc__,
+    tags=["autobench", "monitor"],
+)
+def leaderboard_monitor():
+    @task
+    def leaderboards() -> list[str]:
+        """The registry's leaderboards: one mapped scrape each."""
+        from autobench.tasks import monitor_leaderboards
+
+        return monitor_leaderboards()
+
+    @task(multiple_outputs=False, map_index_template="{{ name }}")
+    def scrape(name: str, **context) -> dict:
+        """Fetch, parse and snapshot one leaderboard (refusals fail this task only)."""
+        from autobench import clock
+        from autobench.tasks import monitor_scrape
+
+        return monitor_scrape(name, clock.from_context(context), context["run_id"])
+
+    @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
+    def finish_cycle(**context) -> dict:
+        """Delta report, registry, gap matrix, victory, urgency, triggers."""
+        from autobench import clock
+        from autobench.tasks import monitor_finish
+
+        return monitor_finish(clock.from_context(context), context["run_id"])
+
+    def emitter(asset: Asset, task_id: str):
+        @task(task_id=task_id, outlets=[asset], multiple_outputs=False)
+        def emit(result: dict, **context) -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            # Airflow normalises the URI (autobench://urgent -> autobench://urgent/)
+            event = next((t for t in result["trigger_events"] if t["asset"].rstrip("/") == asset.uri.rstrip("/")), None)
+            if event is None:
+                raise AirflowSkipException(f"no {asset.uri} event this cycle")
+            context["outlet_events"][asset].extra = event["extra"]
+            print(f"{asset.uri}: {event['extra']}")
+            return event
+
+        return emit
+
+    names = leaderboards()
+    scraped = scrape.expand(name=names)
+    result = finish_cycle()
+    scraped >> result
+    for asset, task_id in ((URGENT, "emit_urgent"), (GAP_WIDENED, "emit_gap_widened"), (REGISTRY, "emit_registry")):
+        emitter(asset, task_id)(result)
+
+
+leaderboard_monitor()

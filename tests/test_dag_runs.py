@@ -73,3 +73,20 @@ def test_leaderboard_monitor_two_days_a_competitor_overtakes_us(airflow_env, hom
     assert len(events) == before_urgent + 1
     assert events[-1]["leaderboard"] == "MemoryBench" and events[-1]["reason"] == "rank_dropped"
     assert len(list((home / "snapshots" / "MemoryBench").glob("*.json"))) == 2
+
+
+@pytest.mark.slow
+def test_research_ingest_ends_with_new_hypotheses_in_the_queue(airflow_env, home):
+    """arXiv unreachable (a closed loopback port): that source fails, the demo feed goes on."""
+    env = {**airflow_env, "AUTOBENCH_ARXIV_URL": "http://127.0.0.1:9/api/query", "AUTOBENCH_ARXIV_DELAY": "0"}
+    config = home / "research_config.yaml"
+    config.write_text(config.read_text().replace("retries: 3", "retries: 0"))
+    before = (home / "experiment_queue.yaml").read_text().count("- id: H-")
+    proc = dags_test(env, "research_ingest", "2026-01-05T07:00:00+00:00", home)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "[ERROR] arxiv: memory augmented neural networks: connection failed" in out
+    queue = (home / "experiment_queue.yaml").read_text()
+    assert queue.count("- id: H-") > before and "steps: 1400" in queue
+    assert "Train Longer, Recall More" in (home / "research_log.md").read_text()
+    assert asset_events(airflow_env, "autobench://queue")

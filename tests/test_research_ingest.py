@@ -289,3 +289,18 @@ def test_a_waiting_hypothesis_production_already_has_is_superseded(offline):
     run_cycle(store, MONDAY, "s1")
     h = hypotheses(store)["H-002"]
     assert h.status == "superseded" and "already has its patch" in h.notes[-1]
+
+
+def test_an_on_topic_paper_from_a_watched_venue_is_relevant_and_its_venue_logged(arxiv_server, store):
+    with store.edit(RESEARCH_CONFIG) as doc:
+        doc["research_sources"]["arxiv_queries"] = ["memory"]
+        doc["research_sources"]["local_feeds"] = []
+    on_topic = entry("2601.00003", 1, "Associative memory and long-context recall in small transformers",
+                     "We study associative recall and memory in transformers with a deeper model.",
+                     "2026-01-02T00:00:00Z").replace(
+        "<category term=\"cs.LG\"/>", "<category term=\"cs.LG\"/><arxiv:comment xmlns:arxiv=\"http://arxiv.org/schemas/atom\">"
+        "Accepted at ICLR 2026</arxiv:comment>")
+    arxiv_server.body = feed([on_topic])
+    result = run_cycle(store, MONDAY, "v1")
+    assert result["relevant"] == ["2601.00003"]
+    assert "**Venue:** ICLR 2026" in (store.home / "research_log.md").read_text()

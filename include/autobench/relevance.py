@@ -190,12 +190,14 @@ def _sota_in_domain(text: str, domain_terms: frozenset[str]) -> bool:
 
 
 def screen(papers: Sequence[Any], registry: Any, threshold: float = 0.1, *,
-           require_sota: bool = True) -> list[Relevance]:
+           require_sota: bool = True, venues: Sequence[str | None] | None = None) -> list[Relevance]:
     """One :class:`Relevance` per paper, in the order given (see the module doc for the rules).
 
     ``papers`` are mappings or objects with ``title`` and ``summary`` (``abstract`` also works)
     and optionally ``comment``, ``journal_ref`` and an id (``id``, ``arxiv_id``, ``entry_id``...).
-    ``registry`` is a :class:`~autobench.schemas.Registry` or its plain-dict form.
+    ``registry`` is a :class:`~autobench.schemas.Registry` or its plain-dict form. ``venues``:
+    per paper, the watched venue it appeared at (or None); an on-topic paper from a watched
+    venue is relevant without a SOTA claim.
     """
     query = Query.from_registry(registry)
     texts = [paper_text(p) for p in papers]
@@ -212,6 +214,8 @@ def screen(papers: Sequence[Any], registry: Any, threshold: float = 0.1, *,
             relevant, reason = True, f"claims SOTA in {query.domain} (score {score:.2f})"
         elif not on_topic:
             relevant, reason = False, f"score {score:.2f} < threshold {threshold:g}"
+        elif venues is not None and venues[i]:
+            relevant, reason = True, f"on topic at {venues[i]} (score {score:.2f} >= threshold {threshold:g})"
         elif not require_sota:
             relevant, reason = True, f"on topic (score {score:.2f} >= threshold {threshold:g})"
         else:

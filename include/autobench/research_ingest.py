@@ -287,7 +287,8 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
 
     boards = [(lb.name, [lb.name, *lb.aliases]) for lb in registry.target_leaderboards]
     catalog = load_catalog(store.home)
-    verdicts = screen(papers, registry, config.relevance_threshold) if papers else []
+    venues = [_venue(p, config.research_sources.venues) for p in papers]
+    verdicts = screen(papers, registry, config.relevance_threshold, venues=venues) if papers else []
     queue = store.load(QUEUE)
     production = registry.our_solution.config
     gap_by_board = gaps(registry)
@@ -301,7 +302,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
         planned_patches.append(patch)
         return True
 
-    for paper, verdict in zip(papers, verdicts, strict=True):
+    for index, (paper, verdict) in enumerate(zip(papers, verdicts, strict=True)):
         pid = paper["id"]
         seen[pid] = _version_key(paper)
         competitor = kinds.get(pid) == "competitor"
@@ -345,7 +346,8 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
                                               f"{source}" + (f" + gap analysis ({gap_text})" if gap_text else ""),
                                               paper["title"]))
             dispositions.append((item, "PRIORITIZED"))
-        log_entries.append(_log_entry(paper, verdict, gains_found, dispositions, now, competitor))
+        log_entries.append(_log_entry(paper, verdict, gains_found, dispositions, now, competitor,
+                                      venues[index]))
 
     # the gap-size strategy (§4.3): hypotheses that do not come from papers
     for board, gap in sorted(gap_by_board.items(), key=lambda kv: -kv[1]):
@@ -390,6 +392,17 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
     return cycle.as_dict()
 
 
+def _venue(paper: dict[str, Any], venues: list[str]) -> str | None:
+    """The watched venue (research_config's ``venues``) named in the comment or journal_ref."""
+    if not venues or not (paper.get("comment") or paper.get("journal_ref")):
+        return None
+    from types import SimpleNamespace
+
+    from autobench.paper_sources import matches_venue
+
+    return matches_venue(SimpleNamespace(comment=paper.get("comment"), journal_ref=paper.get("journal_ref")), venues)
+
+
 def _estimated_gain(item, gains_found, targets: list[str]) -> float:
     attributed = [g.gain for g in gains_found if g.gain > 0 and (g.leaderboard is None or g.leaderboard in targets)]
     if attributed:
@@ -432,12 +445,15 @@ def _md(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _log_entry(paper, verdict, gains_found, dispositions, now: dt.datetime, competitor: bool) -> str:
+def _log_entry(paper, verdict, gains_found, dispositions, now: dt.datetime, competitor: bool,
+               venue: str | None = None) -> str:
     pid = paper["id"]
     lines = [f"## [{iso(now)[:10]}] {'Competitor post' if competitor else 'Paper'}: \"{_md(paper['title'])}\"",
              f"<!-- autobench: paper {pid} -->",
              f"**Source:** {_source_label(paper, False)}",
              f"**Relevant leaderboard:** {', '.join(verdict.leaderboards) or 'none named (' + verdict.reason + ')'}"]
+    if venue:
+        lines.append(f"**Venue:** {venue}")
     if gains_found:
         shown = "; ".join(f"{g.gain * 100:+.1f}% on {g.leaderboard or 'an unnamed benchmark'} (\"{_md(_short(g.text, 80))}\")"
                           for g in gains_found[:3])

@@ -59,3 +59,31 @@ def flaky(config, seed, subset):
 
 def no_primary(config, seed, subset):
     return {"latency_ms": 1.0}
+
+
+def synthetic(config, seed, subset):
+    """A solution with known effects for the sweep's tests: score = base + gain + seed noise.
+
+    The noise has a part shared by every config on the same seed (so pairs correlate) and a part
+    of its own; ``mode: raise`` crashes, ``mode: nan`` returns NaN; the fast run (subset < 1)
+    scores lower but tracks the same gain; ``eval_split: test`` reads a slightly harder split.
+    """
+    import hashlib
+    import random
+
+    mode = config.get("mode")
+    if mode == "raise":
+        raise RuntimeError("synthetic: the patched layer does not exist")
+    if mode == "nan":
+        return {"accuracy": float("nan"), "latency_ms": 1.0, "memory_mb": 1.0}
+    own = int(hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:8], 16)
+    shared = random.Random(seed).gauss(0, config.get("noise", 0.002))
+    private = random.Random(seed * 1_000_003 + own).gauss(0, config.get("noise", 0.002) / 2)
+    score = config.get("base", 0.8) + config.get("gain", 0.0) + shared + private
+    if subset < 1:
+        score -= 0.1
+    if config.get("eval_split") == "test":
+        score -= 0.01
+    if os.environ.get("AUTOBENCH_TEST_DRIFT"):  # the defence test: the environment changed under production
+        score -= 0.02
+    return {"accuracy": round(score, 6), "latency_ms": 1.0, "memory_mb": 10.0, "train_seconds": 0.01}

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from autobench.schemas import QUEUE
+from autobench.store import StateStore
+
 
 def dags_test(env, dag_id: str, date: str, home: Path) -> subprocess.CompletedProcess:
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -90,3 +93,45 @@ def test_research_ingest_ends_with_new_hypotheses_in_the_queue(airflow_env, home
     assert queue.count("- id: H-") > before and "steps: 1400" in queue
     assert "Train Longer, Recall More" in (home / "research_log.md").read_text()
     assert asset_events(airflow_env, "autobench://queue")
+
+
+@pytest.mark.slow
+def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store):
+    """Four sweeps on the CPU with a synthetic solution whose effects are known."""
+    import json
+    import os
+
+    from conftest import REPO
+    from test_experiment_sweep import synthetic_home
+
+    home = synthetic_home(store).home
+    env = {**airflow_env, "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "fake_torch"), str(REPO / "tests"),
+                                                          airflow_env.get("PYTHONPATH", "")])}
+    airflow = str(Path(sys.executable).with_name("airflow"))
+
+    def sweep(date: str, hypothesis: str) -> str:
+        proc = subprocess.run([airflow, "dags", "test", "experiment_sweep", date, "-c", json.dumps({"hypothesis": hypothesis})],
+                              env={**env, "AUTOBENCH_HOME": str(home)}, capture_output=True, text=True, timeout=900)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-5000:]
+        return out
+
+    out = sweep("2026-01-05T08:00:00+00:00", "H-001")
+    assert "H-001: promote" in out and "PASS improvement" in out and "PASS projection" in out
+    out = sweep("2026-01-06T08:00:00+00:00", "H-002")
+    assert "H-002: reject (1 runs)" in out and out.count("RuntimeError: synthetic: the patched layer does not exist") >= 2
+    out = sweep("2026-01-07T08:00:00+00:00", "H-003")
+    assert "H-003: reject" in out and "NaN" in out
+    out = sweep("2026-01-08T08:00:00+00:00", "H-004")
+    assert "H-004: reject" in out and "FAIL improvement" in out
+    statuses = {h.id: h.status for h in StateStore(home).load(QUEUE).hypotheses}
+    assert statuses == {"H-001": "promoted", "H-002": "failed", "H-003": "failed", "H-004": "rejected"}
+    archived = sorted(p.name.split("-2026")[0] for p in (home / "experiments/archived").glob("*.md"))
+    assert archived == ["H-002", "H-003", "H-004"]
+    trained = sorted((home / "experiments/results").rglob("metrics.json"))
+    # a second sweep: the queue is empty, nothing runs twice
+    proc = subprocess.run([airflow, "dags", "test", "experiment_sweep", "2026-01-09T08:00:00+00:00"],
+                          env={**env, "AUTOBENCH_HOME": str(home)}, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0 and "nothing to sweep" in proc.stdout + proc.stderr
+    assert sorted(p for p in (home / "experiments/results").rglob("metrics.json") if "production" not in p.parts) == \
+        [p for p in trained if "production" not in p.parts]

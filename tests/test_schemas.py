@@ -192,6 +192,8 @@ STATE_VALID = {
     schemas.URGENCY: {"leaderboards": {"MemoryBench": {"reason": "rank_dropped", "multiplier": 3, "since": NOW}}},
     schemas.HTTP_CACHE: {"urls": {"http://x/": {"etag": '"abc"', "fetched_at": NOW}}},
     schemas.INGEST: {"watermark": NOW, "seen": {"2602.00001": 2}},
+    schemas.SWEEP: {"running": {"H-001": {"run_id": "r1", "since": NOW}}, "gpu_seconds": {"2026-01-05": 120.5},
+                    "defence": [{"run_id": "r1", "at": NOW, "config_hash": "abc", "seed": 10001, "score": 0.99}]},
     schemas.MONITOR: {"cycles": [{"run_id": "r1", "at": NOW, "boards": {"MemoryBench": {"status": "new", "rows": 4}},
                                   "alerts": ["[ALERT] x"], "finished": True}]},
 }
@@ -212,6 +214,7 @@ STATE_CASES = [  # (file, path as keys, value, field in the message, fragment)
     (schemas.MONITOR, ("cycles", 0, "boards", "MemoryBench", "status"), "odd", "cycles[0].boards.MemoryBench.status",
      "'new', 'unchanged' or 'refused'"),
     (schemas.MONITOR, ("cycles", 0, "at"), "yesterday", "cycles[0].at", "valid datetime"),
+    (schemas.SWEEP, ("running", "H-001", "policy"), "greedy", "running.H-001.policy", "'fixed' or 'adaptive'"),
 ]
 
 

@@ -136,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="key of this cycle (default: manual__<now>)")
     p.set_defaults(handler=cmd_ingest)
 
+    p = sub.add_parser("sweep", parents=[common], help="one experiment sweep: pick, fast validation, paired seeds, decide, defend")
+    p.add_argument("--hypothesis", metavar="ID", help="sweep this hypothesis instead of the top of the queue")
+    p.add_argument("--policy", choices=["fixed", "adaptive"], help="seed policy (default: the registry's)")
+    p.add_argument("--backend", choices=["local"], help="only local runs from the command line")
+    p.add_argument("--no-defence", action="store_true", help="skip production's re-evaluation on a fresh seed")
+    p.add_argument("--run-id", help="key of this sweep (default: manual__<now>)")
+    p.set_defaults(handler=cmd_sweep)
+
     q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
     qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
     p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
@@ -571,6 +579,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                  f"{r['techniques']} techniques, hypotheses added: {', '.join(r['hypotheses_added']) or 'none'}"]
         lines += [f"[ERROR] {e['source']}: {e['reason']}" for e in r["errors"]]
         lines += [f"[GAP] {note}" for note in r["gap_notes"]]
+        return "\n".join(lines)
+
+    _emit(args, result, show)
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from autobench.clock import iso
+    from autobench.experiment_sweep import sweep
+    from autobench.store import StateStore
+
+    now = _now(args)
+    quiet = getattr(args, "json", False)
+    result = sweep(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}", hypothesis=args.hypothesis,
+                   policy=args.policy, backend=args.backend, defence=not args.no_defence,
+                   progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
+
+    def show() -> str:
+        if result["hypothesis"] is None:
+            lines = ["nothing to sweep: the queue has no open hypothesis (or today's compute budget is spent)"]
+        else:
+            lines = [f"{result['hypothesis']}: {result['decision'].upper()} ({result['runs']} runs) — report {result['report']}",
+                     result["reason"]]
+        d = result.get("defence")
+        if d:
+            lines.append(d["alert"] or f"defence: production seed {d['seed']} scored {d['score']} (no regression)")
         return "\n".join(lines)
 
     _emit(args, result, show)

@@ -46,3 +46,20 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     }
     args.update(overrides)
     return args
+
+
+def experiment_settings(home: str | None = None):
+    """The registry's ``experiments`` block for DAG parse time (pod settings of the mapped
+    ``KubernetesPodOperator``): read cheaply, and the defaults when the state folder is not
+    there (a dag-processor without the volume). Runtime choices are re-read by the tasks."""
+    from autobench.paths import resolve_home
+    from autobench.schemas import REGISTRY, ExperimentsSettings
+
+    path = resolve_home(home) / REGISTRY
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return ExperimentsSettings.model_validate(data.get("experiments") or {})
+    except Exception:  # noqa: BLE001 - parse time must never fail on the state folder; `validate` reports it
+        return ExperimentsSettings()

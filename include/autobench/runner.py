@@ -169,6 +169,8 @@ def environment() -> dict[str, Any]:
         "hostname": platform.node(),
         "git_commit": _git_commit(),
     }
+    if os.environ.get("AUTOBENCH_IMAGE"):  # the container image a pod ran (set in the experiment image)
+        env["image"] = os.environ["AUTOBENCH_IMAGE"]
     return env
 
 
@@ -216,6 +218,21 @@ def _attempt(spec: RunSpec, seed: int, subset: float, log: list[str], verbose: T
     if problem:
         return None, None, problem
     return out["metrics"], out.get("environment"), ""
+
+
+def evaluate_once(spec: RunSpec, seed: int, overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One child run of ``spec`` with ``overrides`` merged into its config (e.g. the test split
+    after a promotion), outside the run cache. Returns (metrics, environment); raises
+    :class:`RunFailed` after the usual one retry."""
+    probe = RunSpec(spec.run_id, spec.solution, {**spec.config, **overrides}, spec.fast_subset, spec.primary_metric)
+    log: list[str] = []
+    errors = []
+    for _ in range(ATTEMPTS):
+        metrics, env, error = _attempt(probe, seed, 1.0, log, None)
+        if metrics is not None:
+            return metrics, {**environment(), **(env or {})}
+        errors.append(error)
+    raise RunFailed(f"{spec.run_id} seed={seed} with {overrides}: failed {len(errors)} times: {errors[-1]}")
 
 
 def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force: bool = False,

@@ -80,6 +80,14 @@ class VictoryConditions(Strict):
     sustained_cycles: int = Field(1, ge=1, description="consecutive monitor cycles the position must hold")
 
 
+class Submission(Strict):
+    """A leaderboard that accepts API submissions: a POST after each promotion."""
+
+    url: str = Field(min_length=1, description="the endpoint the promoted result is POSTed to")
+    connection_id: str = Field("autobench_submission", description="Airflow connection whose password is the token "
+                               "(the command line reads AUTOBENCH_SUBMISSION_TOKEN)")
+
+
 class Leaderboard(Strict):
     name: str = NonEmpty
     url: str = Field(min_length=1, description="http(s):// or file:// URL, or a path relative to AUTOBENCH_HOME")
@@ -95,6 +103,7 @@ class Leaderboard(Strict):
     records: str | None = Field(None, description="api: dotted path to the records")
     pattern: str | None = Field(None, description="rss: regex with named groups `system` and `score`")
     victory: VictoryConditions = Field(default_factory=VictoryConditions)
+    submission: Submission | None = None
 
     @field_validator("pattern")
     @classmethod
@@ -452,6 +461,32 @@ class Snapshot(Strict):
     rows: list[SnapshotRow]
 
 
+class SweepRunning(Strict):
+    run_id: str
+    since: AwareDatetime
+    policy: Literal["fixed", "adaptive"] | None = None
+    backend: Literal["local", "kubernetes"] | None = None
+
+
+class DefenceCheck(Strict):
+    run_id: str
+    at: AwareDatetime
+    config_hash: str
+    seed: int
+    score: float | None = None
+    regressed: bool = False
+    alert: str | None = None
+    p_value: float | None = None
+
+
+class SweepState(Strict):
+    """state/sweep.json: what the experiment sweep has in flight, its compute use, its defence checks."""
+
+    running: dict[str, SweepRunning] = Field(default_factory=dict, description="hypothesis id -> the sweep running it")
+    gpu_seconds: dict[str, float] = Field(default_factory=dict, description="UTC day (YYYY-MM-DD) -> run seconds used")
+    defence: list[DefenceCheck] = Field(default_factory=list, description="production re-evaluations (the latest 200)")
+
+
 class IngestState(Strict):
     """state/ingest.json: the ingest watermark and the papers already seen."""
 
@@ -527,6 +562,7 @@ URGENCY = "state/urgency.json"
 HTTP_CACHE = "state/http_cache.json"
 INGEST = "state/ingest.json"
 MONITOR = "state/monitor.json"
+SWEEP = "state/sweep.json"
 
 FILES: dict[str, FileSpec] = {
     spec.name: spec
@@ -540,6 +576,7 @@ FILES: dict[str, FileSpec] = {
         FileSpec(name=HTTP_CACHE, model=HttpCacheState, required=False, written_by="monitor, ingest"),
         FileSpec(name=INGEST, model=IngestState, required=False, written_by="ingest"),
         FileSpec(name=MONITOR, model=MonitorState, required=False, written_by="monitor"),
+        FileSpec(name=SWEEP, model=SweepState, required=False, written_by="sweep"),
     )
 }
 

@@ -102,3 +102,95 @@ def ingest_process(now, run_id: str, llm_connection: dict[str, Any] | None = Non
     for note in result["gap_notes"]:
         print(f"[GAP] {note}")
     return result
+
+
+# ----------------------------------------------------------------------------- experiment_sweep
+
+
+def sweep_prepare(now, run_id: str, params: dict[str, Any] | None = None, home: str | None = None) -> dict[str, Any] | None:
+    from autobench.experiment_sweep import prepare
+    from autobench.store import StateStore
+
+    params = params or {}
+    pick = prepare(StateStore(resolve_home(home)), now, run_id, hypothesis=params.get("hypothesis") or None,
+                   policy=params.get("seed_policy") or None, backend=params.get("backend") or None)
+    print(f"picked {pick['hypothesis']} (policy {pick['policy']}, backend {pick['backend']})" if pick
+          else "nothing to sweep: no open hypothesis, or today's compute budget is spent")
+    return pick
+
+
+def sweep_plan(pick: dict[str, Any] | None, now, home: str | None = None) -> dict[str, list]:
+    """The next round's runs, split by backend: {"local": requests, "pods": kwargs, "pod_requests": requests}."""
+    from autobench.experiment_sweep import plan
+    from autobench.schemas import REGISTRY
+    from autobench.store import StateStore
+
+    store = StateStore(resolve_home(home))
+    requests = plan(store, now, pick)
+    out: dict[str, list] = {"local": [], "pods": [], "pod_requests": []}
+    if not requests:
+        print("the seed policy needs no more runs")
+        return out
+    for r in requests:
+        print(f"plan: {r['run_id']} {r['mode']} seed {r['seed']} (config {r['config_hash']})")
+    if pick and pick.get("backend") == "kubernetes":
+        from autobench.backends.kubernetes import mapped_pod_kwargs, pod_requests
+
+        settings = store.load(REGISTRY).experiments.kubernetes
+        out["pods"] = mapped_pod_kwargs(settings, requests)
+        out["pod_requests"] = pod_requests(settings, requests)
+    else:
+        out["local"] = requests
+    return out
+
+
+def sweep_run_local(request: dict[str, Any], now, home: str | None = None) -> dict[str, Any]:
+    from autobench.experiment_sweep import run_request
+    from autobench.store import StateStore
+
+    out = run_request(StateStore(resolve_home(home)), request, now)
+    shown = out["error"] or ", ".join(f"{k}={v}" for k, v in sorted((out["metrics"] or {}).items()))
+    print(f"{request['run_id']} {request['mode']} seed {request['seed']}{' (cached)' if out['cached'] else ''}: {shown}")
+    return out
+
+
+def sweep_collect_pods(requests: list[dict[str, Any]], xcoms: list[Any] | None, now,
+                       home: str | None = None) -> list[dict[str, Any]]:
+    """Record what the pods pushed (metrics come back through XCom when volumes are not shared)."""
+    from autobench.backends.base import split_result
+    from autobench.backends.kubernetes import result_from_xcom
+    from autobench.experiment_sweep import record_pod_result
+    from autobench.store import StateStore
+
+    store = StateStore(resolve_home(home))
+    out = []
+    for request, xcom in zip(requests, list(xcoms or []) + [None] * (len(requests) - len(xcoms or [])), strict=False):
+        for one in split_result(result_from_xcom(request, xcom)):
+            single = {**request, "seed": one["seed"]}
+            single.pop("seeds", None)
+            out.append(record_pod_result(store, single, {"metrics": one.get("metrics"), "error": one.get("error")}, now))
+    return out
+
+
+def sweep_finalize(pick: dict[str, Any] | None, now, submission_token: str | None = None,
+                   home: str | None = None) -> dict[str, Any]:
+    from autobench.experiment_sweep import finalize
+    from autobench.store import StateStore
+
+    result = finalize(StateStore(resolve_home(home)), now, pick, submission_token=submission_token)
+    if result["hypothesis"]:
+        print(f"{result['hypothesis']}: {result['decision']} ({result['runs']} runs); report {result['report']}")
+        for c in result["criteria"]:
+            print(f"  {'PASS' if c['passed'] else 'FAIL'} {c['name']}: {c['value']} (needs {c['requirement']})")
+        print(result["reason"])
+    return result
+
+
+def sweep_defend(now, run_id: str, home: str | None = None) -> dict[str, Any]:
+    from autobench.experiment_sweep import defend
+    from autobench.store import StateStore
+
+    check = defend(StateStore(resolve_home(home)), now, run_id)
+    print(check["alert"] or f"defence: production seed {check['seed']} scored {check['score']} (no regression; "
+                            f"p = {check.get('p_value')})")
+    return check

@@ -1,0 +1,197 @@
+"""The experiment sweep on the CPU with a synthetic solution whose effects are known."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_cli
+
+from autobench.clock import parse_now
+from autobench.experiment_sweep import defend, plan, prepare, run_request, sweep
+from autobench.schemas import QUEUE, REGISTRY, SWEEP, URGENCY
+from autobench.store import StateStore
+
+TESTS = str(REPO / "tests")
+FAKE_TORCH = str(REPO / "tests" / "fake_torch")  # the synthetic solution needs no torch: children start fast
+NOW = parse_now("2026-01-05T08:00:00Z")
+HYPOTHESES = [
+    ("H-001", "A real gain", {"gain": 0.02}, 0.02),
+    ("H-002", "Breaks the model", {"mode": "raise"}, 0.015),
+    ("H-003", "Returns NaN", {"mode": "nan"}, 0.012),
+    ("H-004", "Does nothing", {"variant": 1}, 0.01),
+]
+
+
+def synthetic_home(store: StateStore, hypotheses=HYPOTHESES) -> StateStore:
+    with store.edit(REGISTRY) as doc:
+        ours = doc["our_solution"]
+        ours["solution"] = "solutions:synthetic"
+        ours["config"] = {"base": 0.8, "noise": 0.002}
+        doc["experiments"]["fast_subset"] = 0.5
+    with store.edit(QUEUE) as doc:
+        doc["hypotheses"] = [
+            {"id": hid, "title": title, "claim": "", "source": "test", "target_leaderboards": ["MemoryBench"],
+             "implementation": {"change": title, "effort": "Low", "estimated_gain": gain, "config_patch": patch},
+             "priority_score": 100 * gain, "status": "queued"}
+            for hid, title, patch, gain in hypotheses]
+    return store
+
+
+@pytest.fixture
+def synth(store, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([FAKE_TORCH, TESTS, os.environ.get("PYTHONPATH", "")]))
+    return synthetic_home(store)
+
+
+def status(store, hid):
+    return next(h.status for h in store.load(QUEUE).hypotheses if h.id == hid)
+
+
+def test_a_real_gain_is_promoted_with_its_five_criteria(synth):
+    store = synth
+    result = sweep(store, NOW, "s1", defence=False)
+    assert result["hypothesis"] == "H-001" and result["decision"] == "promote"
+    assert [c["name"] for c in result["criteria"]] == ["improvement", "significance", "regression", "reproducibility",
+                                                       "projection"]
+    assert all(c["passed"] for c in result["criteria"])
+    assert result["runs"] == 4  # one fast + three full; production's runs come from its own folder
+    assert status(store, "H-001") == "promoted"
+    assert store.load(REGISTRY).our_solution.config == {"base": 0.8, "noise": 0.002, "gain": 0.02}
+    folder = store.home / "experiments/results/H-001"
+    evaluation = json.loads(next(folder.glob("*/eval_on_leaderboard.json")).read_text())
+    assert evaluation["split"] == "test" and evaluation["metrics"]["accuracy"] < 0.83  # the harder split, once
+    report = next(folder.glob("*/BENCHMARK_REPORT.md")).read_text()
+    for heading in ("# Benchmark Report", "## Summary", "## Results Table", "## Statistical Analysis",
+                    "## Configuration Details", "## Failure Log", "## Reproduction Instructions"):
+        assert heading in report
+    assert store.load(SWEEP).running == {}
+
+
+def test_broken_nan_and_useless_hypotheses(synth):
+    store = synth
+    with store.edit(QUEUE) as doc:
+        doc["hypotheses"][0]["status"] = "superseded"  # take the real gain out of the way
+    crashed = sweep(store, NOW, "s2", defence=False)
+    assert crashed["hypothesis"] == "H-002" and crashed["status"] == "failed" and crashed["runs"] == 1
+    assert "failed twice" in crashed["reason"] and "no more compute" in crashed["reason"]
+    assert list((store.home / "experiments/archived").glob("H-002-*.md"))
+    nan = sweep(store, NOW, "s3", defence=False)
+    assert nan["hypothesis"] == "H-003" and nan["status"] == "failed" and "NaN" in nan["reason"]
+    useless = sweep(store, NOW, "s4", defence=False)
+    assert useless["hypothesis"] == "H-004" and useless["decision"] == "reject" and useless["status"] == "rejected"
+    failed = {c["name"] for c in useless["criteria"] if not c["passed"]}
+    assert "improvement" in failed
+    assert sweep(store, NOW, "s5", defence=False)["hypothesis"] is None  # the queue is empty
+
+
+def test_a_second_sweep_runs_nothing_twice(synth):
+    store = synth
+    sweep(store, NOW, "s1", defence=False)
+    files = {p for p in (store.home / "experiments/results").rglob("metrics.json")}
+    with store.edit(QUEUE) as doc:  # ask for the same hypothesis again as if it were new
+        doc["hypotheses"][0]["status"] = "queued"
+    # its config is production's now: every run it needs is in the cache
+    store2 = StateStore(store.home)
+    pick = prepare(store2, NOW, "s6", hypothesis="H-001")
+    requests = plan(store2, NOW, pick)
+    for req in requests:
+        assert run_request(store2, req, NOW)["cached"] is True
+    after = {p for p in (store.home / "experiments/results").rglob("metrics.json")}
+    assert after - files <= {p for p in after if "production" in p.parts}  # only adoptions, no new training
+
+
+def test_a_stale_running_hypothesis_is_recovered(synth):
+    store = synth
+    pick = prepare(store, NOW, "crashed-run")
+    assert status(store, pick["hypothesis"]) == "running"
+    # that sweep's worker died; the next sweep finds it running with no live run
+    again = prepare(store, NOW, "next-run")
+    assert again["hypothesis"] == pick["hypothesis"] and again["run_id"] == "next-run"
+    h = next(h for h in store.load(QUEUE).hypotheses if h.id == pick["hypothesis"])
+    assert any("recovered: its sweep (crashed-run) ended without a decision" in n for n in h.notes)
+    # a retried task of the same sweep keeps its pick
+    assert prepare(store, NOW, "next-run")["hypothesis"] == pick["hypothesis"]
+
+
+def test_urgency_reranks_and_the_budget_holds_back_the_backlog(synth):
+    store = synth
+    with store.edit(QUEUE) as doc:
+        doc["hypotheses"][3]["target_leaderboards"] = ["LongContextEval"]
+    store.write(URGENCY, {"leaderboards": {"LongContextEval": {"reason": "rank_dropped", "multiplier": 3.0,
+                                                                 "since": "2026-01-05T06:00:00Z"}}})
+    pick = prepare(store, NOW, "u1")
+    assert pick["hypothesis"] == "H-004"  # 1.0 × 3 beats 2.0: urgent first
+    # today's budget spent: urgent work still runs, the rest waits for tomorrow's budget
+    with store.edit(SWEEP) as doc:
+        doc["gpu_seconds"] = {"2026-01-05": 8 * 3600.0}
+    assert prepare(store, NOW, "u2")["hypothesis"] == "H-004"  # the stale pick recovered, still urgent
+    store.write(URGENCY, {"leaderboards": {}})
+    assert prepare(store, NOW, "u3") is None
+    assert prepare(store, parse_now("2026-01-06T08:00:00Z"), "u4") is not None  # a new day, a new budget
+
+
+def test_defence_alerts_on_a_regression_beyond_noise_and_names_the_cause(synth, monkeypatch):
+    store = synth
+    monkeypatch.setenv("AUTOBENCH_IMAGE", "autobench-experiment:0.1.0")
+    from autobench.experiment_config import spec_for
+    from autobench.runner import run_seeds
+
+    spec = spec_for(store, "production")
+    run_seeds(store.home, spec, [1, 2, 3, 4, 5, 6])
+    checks = [defend(store, NOW, f"d{i}") for i in range(3)]
+    assert not any(c["regressed"] for c in checks) and checks[-1]["p_value"] is not None
+    # a new image ships and production loses 0.02 on fresh seeds (same config, same hash)
+    monkeypatch.setenv("AUTOBENCH_IMAGE", "autobench-experiment:0.2.0")
+    monkeypatch.setenv("AUTOBENCH_TEST_DRIFT", "1")
+    checks = [defend(store, NOW, f"e{i}") for i in range(3)]
+    assert [c["regressed"] for c in checks] == [False, False, True]  # not a single low run: the window of three
+    assert "Production regressed on accuracy" in checks[-1]["alert"]
+    assert "image" in checks[-1]["alert"] and "autobench-experiment:0.2.0" in checks[-1]["alert"]
+    assert defend(store, NOW, "e2") == checks[-1]  # a retried task checks nothing twice
+
+
+class Board(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        Board.received.append((self.headers.get("Authorization"), json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+        body = b'{"accepted": true}'
+        self.send_response(201)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_promotion_is_submitted_to_a_leaderboard_that_accepts_it(synth, monkeypatch):
+    store = synth
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Board)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with store.edit(REGISTRY) as doc:
+            doc["target_leaderboards"][0]["submission"] = {"url": f"http://127.0.0.1:{server.server_address[1]}/submit"}
+        monkeypatch.setenv("AUTOBENCH_SUBMISSION_TOKEN", "t0k3n")
+        result = sweep(store, NOW, "p1", defence=False)
+        assert result["decision"] == "promote" and result["submissions"][0]["ok"] is True
+        auth, payload = Board.received[-1]
+        assert auth == "Bearer t0k3n" and payload["hypothesis"] == "H-001" and payload["scores"]["accuracy"] > 0
+        assert "t0k3n" not in (store.home / "competitive_registry.yaml").read_text()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sweep_command_json(synth):
+    store = synth
+    proc = run_cli("sweep", "--json", "--no-defence", "--now", "2026-01-05T08:00:00Z", home=store.home, check=True,
+                   timeout=300)
+    out = json.loads(proc.stdout)
+    assert set(out) >= {"hypothesis", "decision", "runs", "criteria", "report"}
+    assert out["hypothesis"] == "H-001" and Path(store.home / out["report"]).exists()

@@ -128,7 +128,7 @@ def test_command_for_one_seed_and_a_batch():
     assert command_for(request(seed=2, mode="fast")) == [
         "autobench", "run", "H-003", "--seed", "2", "--fast", "--config", "-", "--json"]
     assert command_for(request(seeds=[1, 2, 3])) == [
-        "autobench", "run", "H-003", "--seeds", "1,2,3", "--config", "-", "--json"]
+        "autobench", "run", "H-003", "--seeds", "1,2,3", "--batched", "--config", "-", "--json"]
 
 
 def test_the_spec_text_reads_back_exactly_through_yaml_and_jinja_leaves_it_alone():

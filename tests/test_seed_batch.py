@@ -136,3 +136,32 @@ def test_a_diverging_seed_is_reported_with_its_step(monkeypatch):
     monkeypatch.setattr(recall_batched, "per_seed_loss", second_seed_diverges)
     with pytest.raises(FloatingPointError, match=r"^seed 2: training loss is nan at step 0$"):
         train_and_evaluate_batched({**SMALL, "steps": 5}, [1, 2])
+
+
+def test_run_batched_command_writes_each_seeds_folder_like_separate_runs(tmp_path):
+    """`autobench run ... --seeds 1,2 --batched`: one child, per-seed folders, the same metrics."""
+    import json as _json
+
+    import yaml as _yaml
+    from conftest import run_cli
+
+    config = {"n_pairs": 8, "min_pairs": 8, "n_queries": 4, "vocab": 32, "width": 16, "depth": 1, "heads": 2,
+              "steps": 6, "batch_size": 8, "val_size": 256}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(_yaml.safe_dump({"solution": "autobench.workloads.recall:train_and_evaluate", "config": config,
+                                     "primary_metric": "accuracy"}))
+    env = {"OMP_NUM_THREADS": "1"}
+    batched = run_cli("run", "production", "--seeds", "1,2", "--batched", "--config", str(spec), "--json",
+                      home=tmp_path / "a", env=env, check=True, timeout=600)
+    separate = run_cli("run", "production", "--seeds", "1,2", "--config", str(spec), "--json",
+                       home=tmp_path / "b", env=env, check=True, timeout=600)
+    got, want = _json.loads(batched.stdout), _json.loads(separate.stdout)
+    for seed in ("1", "2"):
+        assert got[seed]["accuracy"] == want[seed]["accuracy"]
+        assert abs(got[seed]["loss"] - want[seed]["loss"]) <= 1e-5 * max(1.0, abs(want[seed]["loss"]))
+    record = _yaml.safe_load(next((tmp_path / "a").rglob("seed_1/config.yaml")).read_text())
+    assert record["batched"]["seeds"] == [1, 2]
+    assert "[batch] 2 seeds in" in batched.stderr
+    again = run_cli("run", "production", "--seeds", "1,2", "--batched", "--config", str(spec), "--json",
+                    home=tmp_path / "a", env=env, check=True, timeout=600)
+    assert "(cached)" in again.stderr or "[batch]" not in again.stderr  # nothing runs twice

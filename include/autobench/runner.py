@@ -317,6 +317,122 @@ def run_seeds(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: bool = F
     return results
 
 
+def batched_solution(name: str) -> str | None:
+    """The seed-batched variant of a solution, if it has one: ``module:function_batched`` or
+    ``module_batched:function_batched`` (``(config, seeds, subset) -> {seed: metrics}``)."""
+    import importlib
+    import importlib.util
+
+    module_name, _, func = name.partition(":")
+    for mod in (module_name, f"{module_name}_batched"):
+        try:
+            if importlib.util.find_spec(mod) is None:
+                continue
+        except (ImportError, ValueError):
+            continue
+        # importing the module would pull torch into this (lean) parent: read its source instead
+        spec = importlib.util.find_spec(mod)
+        origin = getattr(spec, "origin", None)
+        try:
+            source = Path(origin).read_text(encoding="utf-8") if origin else ""
+        except OSError:
+            source = ""
+        if f"def {func}_batched(" in source:
+            return f"{mod}:{func}_batched"
+    return None
+
+
+def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: bool = False, force: bool = False,
+                      progress: Callable[[str], None] | None = None,
+                      verbose: TextIO | None = None) -> dict[int, SeedResult]:
+    """Several seeds of one config in one child process, vectorised over seeds (the GPU path).
+
+    Cached seeds are not run again; the others run together through the solution's batched
+    variant (each seed with the init and data a separate run would have had), and each gets its
+    own folder as if it had run alone (its ``config.yaml`` says ``batched``). Without a batched
+    variant, or if the batch fails, the seeds run one by one (each retried once as usual).
+    """
+    mode = "fast" if fast else "full"
+    results: dict[int, SeedResult] = {}
+    todo = []
+    for seed in seeds:
+        cached = None if force else find_cached(home, spec, mode, seed)
+        if cached is not None:
+            folder = run_dir(home, spec.run_id, spec.config_hash, mode, seed)
+            if cached != folder:
+                _adopt(cached, folder)
+            results[seed] = SeedResult(seed, is_complete(folder) or {}, folder, cached=True)
+        else:
+            todo.append(seed)
+    batched = batched_solution(spec.solution)
+    if len(todo) < 2 or batched is None:
+        if todo and batched is None and progress:
+            progress(f"{spec.solution} has no batched variant: running {len(todo)} seed(s) one by one")
+        results.update(run_seeds(home, spec, todo, fast=fast, force=force, progress=progress, verbose=verbose))
+        return dict(sorted(results.items()))
+    subset = spec.fast_subset if fast else 1.0
+    log = [f"autobench {__version__}: run {spec.run_id} seeds={todo} mode={mode} config_hash={spec.config_hash} (batched)",
+           f"solution {batched} subset={subset:g}", f"config {canonical_json(spec.config)}"]
+    t0 = time.perf_counter()
+    out, child_env, error = _attempt_batch(spec, batched, todo, subset, log, verbose)
+    seconds = time.perf_counter() - t0
+    if out is None:
+        if progress:
+            progress(f"batch of seeds {todo} failed ({error}); running them one by one")
+        results.update(run_seeds(home, spec, todo, fast=fast, force=force, progress=progress, verbose=verbose))
+        return dict(sorted(results.items()))
+    import yaml
+
+    for seed in todo:
+        metrics = out[str(seed)]
+        folder = run_dir(home, spec.run_id, spec.config_hash, mode, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"run_id": spec.run_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
+                  "seed": seed, "subset": subset, "config": spec.config, "batched": {"solution": batched, "seeds": todo},
+                  "environment": {**environment(), **(child_env or {})}}
+        fsio.atomic_write(folder / "config.yaml", yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+        fsio.atomic_write(folder / "train.log", "\n".join(log) + "\n")
+        try:
+            (folder / "failure.json").unlink()
+        except FileNotFoundError:
+            pass
+        fsio.atomic_write(folder / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        results[seed] = SeedResult(seed, metrics, folder, cached=False, seconds=seconds / len(todo))
+        if progress:
+            value = metrics.get(spec.primary_metric) if spec.primary_metric else None
+            shown = f"{spec.primary_metric}={value:.4f}" if isinstance(value, (int, float)) else "done"
+            progress(f"[batch] {spec.run_id} seed={seed} — {shown}")
+    if progress:
+        progress(f"[batch] {len(todo)} seeds in {seconds:.1f}s")
+    return dict(sorted(results.items()))
+
+
+def _attempt_batch(spec: RunSpec, batched: str, seeds: list[int], subset: float, log: list[str],
+                   verbose: TextIO | None) -> tuple[dict | None, dict | None, str]:
+    probe = RunSpec(spec.run_id, batched, spec.config, spec.fast_subset, spec.primary_metric)
+    with tempfile.TemporaryDirectory(prefix="autobench-batch-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps({**probe.as_dict(), "seeds": seeds, "subset": subset}))
+        env = {**os.environ, **DETERMINISM_ENV}
+        proc = subprocess.run([sys.executable, "-m", "autobench.runner", str(spec_path), str(out_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        log.extend(proc.stdout.splitlines())
+        if verbose is not None:
+            verbose.write(proc.stdout)
+        try:
+            out = json.loads(out_path.read_text())
+        except (OSError, ValueError):
+            out = {}
+    if proc.returncode != 0:
+        return None, None, out.get("error") or _describe_exit(proc.returncode)
+    per_seed = out.get("metrics") or {}
+    for seed in seeds:
+        problem = bad_metrics(per_seed.get(str(seed)), spec.primary_metric)
+        if problem:
+            return None, None, f"seed {seed}: {problem}"
+    return per_seed, out.get("environment"), ""
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -368,6 +484,15 @@ def load_solution(name: str) -> Callable[..., dict[str, Any]]:
 def child_main(spec_path: str, out_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     try:
+        if "seeds" in spec:  # a seed batch: the batched solution seeds each seed's init and data itself
+            seeds = [int(x) for x in spec["seeds"]]
+            seed_everything(seeds[0])
+            fn = load_solution(spec["solution"])
+            per_seed = fn(dict(spec["config"]), seeds, float(spec["subset"]))
+            metrics = {str(k): v for k, v in per_seed.items()}
+            Path(out_path).write_text(json.dumps({"metrics": metrics, "environment": child_environment()},
+                                                 default=_json_number))
+            return 0
         seed_everything(int(spec["seed"]))
         fn = load_solution(spec["solution"])
         metrics = fn(dict(spec["config"]), int(spec["seed"]), float(spec["subset"]))

@@ -178,7 +178,9 @@ def command_for(request: Mapping[str, Any]) -> list[str]:
     req = check_request(request)
     argv = ["autobench", "run", req["run_id"]]
     if is_batch(req):
-        argv += ["--seeds", ",".join(str(s) for s in req["seeds"])]
+        # one process for the batch: vectorised over seeds when the solution has a batched
+        # variant (the same per-seed results), one by one otherwise
+        argv += ["--seeds", ",".join(str(s) for s in req["seeds"]), "--batched"]
     else:
         argv += ["--seed", str(req["seed"])]
     if req["mode"] == "fast":

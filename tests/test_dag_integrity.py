@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 
 # Each issue adds the DAG ids it builds.
-REQUIRED_DAGS = {"state_check", "leaderboard_monitor", "research_ingest", "experiment_sweep"}
+REQUIRED_DAGS = {"state_check", "leaderboard_monitor", "research_ingest", "experiment_sweep", "weekly_digest"}
 MAX_TEST_RETRY_DELAY = dt.timedelta(seconds=5)
 
 

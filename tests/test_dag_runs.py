@@ -135,3 +135,17 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
     assert proc.returncode == 0 and "nothing to sweep" in proc.stdout + proc.stderr
     assert sorted(p for p in (home / "experiments/results").rglob("metrics.json") if "production" not in p.parts) == \
         [p for p in trained if "production" not in p.parts]
+
+
+@pytest.mark.slow
+def test_weekly_digest_writes_the_digest_and_skips_slack_without_a_connection(airflow_env, home):
+    proc = dags_test(airflow_env, "leaderboard_monitor", "2026-01-05T06:00:00+00:00", home)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = dags_test(airflow_env, "weekly_digest", "2026-01-12T09:00:00+00:00", home)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    digest = (home / "digests" / "2026-01-05.md").read_text()
+    assert digest.startswith("# Benchmark Digest — Week of 2026-01-05")
+    assert "- MemoryBench: #3 ⚠️ (our score: 0.823 | gap to #1: -0.024)" in digest
+    assert "no autobench_slack connection" in out
+    assert "## Week of 2026-01-05" in (home / "TECHNICAL_LOG.md").read_text()

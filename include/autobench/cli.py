@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="key of this sweep (default: manual__<now>)")
     p.set_defaults(handler=cmd_sweep)
 
+    p = sub.add_parser("digest", parents=[common], help="the weekly digest (digests/<week>.md, TECHNICAL_LOG.md, escalation briefs)")
+    p.add_argument("--send", action="store_true", help="post it to Slack: AUTOBENCH_SLACK_TOKEN, AUTOBENCH_SLACK_CHANNEL, "
+                   "AUTOBENCH_SLACK_API_URL (default Slack's own API)")
+    p.set_defaults(handler=cmd_digest)
+
     q = sub.add_parser("queue", parents=[common], help="the hypothesis queue")
     qsub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
     p = qsub.add_parser("list", parents=[common], help="open hypotheses ranked, and the closed ones")
@@ -611,6 +616,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     _emit(args, result, show)
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from autobench.store import StateStore
+    from autobench.weekly_digest import run
+
+    result = run(StateStore(_home(args)), _now(args), send=args.send)
+    data = {"markdown": result["markdown"], "blocks": result["blocks"], "digest": result["digest"],
+            "briefs": result["briefs"], "sent": result["sent"]}
+    _emit(args, data, lambda: result["markdown"] + "".join(f"\n[ESCALATION] {b}" for b in result["briefs"])
+          + (f"\n[SENT] {result['sent'].get('channel')} {result['sent'].get('ts')}" if result["sent"] else ""))
     return EXIT_OK
 
 

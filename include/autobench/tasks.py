@@ -194,3 +194,29 @@ def sweep_defend(now, run_id: str, home: str | None = None) -> dict[str, Any]:
     print(check["alert"] or f"defence: production seed {check['seed']} scored {check['score']} (no regression; "
                             f"p = {check.get('p_value')})")
     return check
+
+
+# ----------------------------------------------------------------------------- weekly_digest
+
+
+def digest_write(now, home: str | None = None) -> dict[str, Any]:
+    from autobench.store import StateStore
+    from autobench.weekly_digest import run
+
+    result = run(StateStore(resolve_home(home)), now)
+    print(result["markdown"])
+    for brief in result["briefs"]:
+        print(f"[ESCALATION] {brief}")
+    return {"digest": result["digest"], "briefs": result["briefs"]}
+
+
+def digest_send(now, slack: dict[str, Any], home: str | None = None) -> dict[str, Any]:
+    """``slack``: {token, channel, api_url} from the DAG's connection."""
+    from autobench.notifiers.slack import SlackNotifier
+    from autobench.store import StateStore
+    from autobench.weekly_digest import run
+
+    notifier = SlackNotifier(slack["token"], slack["channel"], slack.get("api_url"))
+    result = run(StateStore(resolve_home(home)), now, send=True, notifier=notifier)
+    print(f"posted the digest to {slack['channel']}: {result['sent']}")
+    return result["sent"]

@@ -1,0 +1,418 @@
+"""Notifiers against a fake Slack Web API on loopback: what arrives, and what never leaks.
+
+The fake implements what slack-sdk's ``chat_postMessage`` and ``files_upload_v2`` call
+(``chat.postMessage``, ``files.getUploadURLExternal``, a POST of the bytes to the upload URL it
+handed out, ``files.completeUploadExternal``) and records every request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from autobench.errors import AutobenchError
+from autobench.escaping import slack_text
+from autobench.notifiers import Message, Notifier, NotifyError, get, validate_blocks
+from autobench.notifiers.record import RecordNotifier
+from autobench.notifiers.slack import SDK_LOGGER, SlackNotifier
+
+TOKEN = "xoxb-000000000000-1111111111111-TopSecretTokenValue42"
+CHANNEL_ID = "C0FAKE0001"
+
+
+# ----------------------------------------------------------------------------- the fake Slack
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.uploads: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        self.errors: dict[str, dict] = {}  # API method -> the answer to give instead
+        self.upload_status = 200
+        self.count = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                path = urlparse(self.path).path
+                ctype = self.headers.get("Content-Type", "")
+                if ctype.startswith("application/json"):
+                    body = json.loads(raw or b"{}")
+                elif path.startswith("/api/"):
+                    body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                else:
+                    body = None
+                with fake.lock:
+                    fake.requests.append({"path": path, "headers": dict(self.headers), "body": body, "raw": raw})
+                    fake.count += 1
+                    n = fake.count
+                if path.startswith("/upload/"):
+                    fake.uploads[path.rsplit("/", 1)[1]] = raw
+                    self._reply(fake.upload_status, f"OK - {len(raw)}".encode(), "text/plain")
+                    return
+                method = path.removeprefix("/api/")
+                if method in fake.errors:
+                    self._json(fake.errors[method])
+                elif method == "chat.postMessage":
+                    self._json({"ok": True, "channel": CHANNEL_ID, "ts": f"1767772800.{n:06d}",
+                                "message": {"text": body.get("text"), "blocks": body.get("blocks")}})
+                elif method == "files.getUploadURLExternal":
+                    file_id = f"F{n:08d}"
+                    host, port = self.server.server_address[:2]
+                    self._json({"ok": True, "file_id": file_id, "upload_url": f"http://{host}:{port}/upload/{file_id}"})
+                elif method == "files.completeUploadExternal":
+                    files = json.loads(body["files"])
+                    self._json({"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]})
+                else:
+                    self._json({"ok": False, "error": "unknown_method"})
+
+            def _json(self, data: dict) -> None:
+                self._reply(200, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+            def _reply(self, status: int, body: bytes, ctype: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def calls(self, method: str) -> list[dict]:
+        return [r for r in self.requests if r["path"] == f"/api/{method}"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_slack(monkeypatch):
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)  # slack-sdk would send loopback traffic through a proxy
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def debug_logs(caplog):
+    """Every log record at DEBUG, the SDK's own logger included (its default is INFO)."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger=SDK_LOGGER)
+    return caplog
+
+
+def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def pngs(tmp_path) -> list[Path]:
+    paths = []
+    for name, colour in (("gap_over_time.png", (200, 30, 30)), ("latest_experiment.png", (30, 30, 200))):
+        p = tmp_path / name
+        p.write_bytes(png_bytes(8, 4, colour))
+        paths.append(p)
+    return paths
+
+
+def digest_message(files: list[Path] | None = None, competitor: str = "<!channel> <script>x</script>") -> Message:
+    name = slack_text(competitor)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Benchmark Digest — Week of 2026-01-05"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Competitive Position*\n• MemoryBench: #3 ⚠️"}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*New entrant*\n{name}"},
+                                       {"type": "mrkdwn", "text": "*Score*\n0.855"}]},
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "autobench · run scheduled__2026-01-05"}]},
+    ]
+    return Message(text=f"Benchmark digest: new entrant {name}", blocks=blocks, files=files or [])
+
+
+def assert_no_token(caplog, *texts: str) -> None:
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage(), record.getMessage()
+        assert TOKEN not in (record.exc_text or "")
+    assert TOKEN not in caplog.text
+    for text in texts:
+        assert TOKEN not in text
+
+
+# ----------------------------------------------------------------------------- Slack: success
+
+
+def test_send_posts_the_message_then_both_pngs_into_its_thread(fake_slack, pngs, debug_logs):
+    notifier = SlackNotifier(TOKEN, "#autobench", fake_slack.url)
+    result = notifier.send(digest_message(pngs))
+
+    assert result["ok"] is True and result["channel"] == CHANNEL_ID and result["ts"].startswith("1767772800.")
+    assert [f["name"] for f in result["files"]] == ["gap_over_time.png", "latest_experiment.png"]
+    assert all(f["id"].startswith("F") for f in result["files"])
+
+    # the calls files_upload_v2 makes, in order, once per file after the message
+    order = [r["path"].split("/")[-1] if r["path"].startswith("/api/") else "upload" for r in fake_slack.requests]
+    assert order == ["chat.postMessage"] + ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"] * 2
+
+    # every Web API call carries the token as a bearer token (the upload URL needs none)
+    for r in fake_slack.requests:
+        if r["path"].startswith("/api/"):
+            assert r["headers"]["Authorization"] == f"Bearer {TOKEN}"
+        assert TOKEN not in r["raw"].decode("latin-1")  # never in a body or a URL
+
+    post = fake_slack.calls("chat.postMessage")[0]["body"]
+    assert post["channel"] == "#autobench"
+    assert validate_blocks(post["blocks"]) == []
+    assert post["blocks"] == digest_message().blocks
+    received = post["text"] + json.dumps(post["blocks"], ensure_ascii=False)
+    assert "&lt;!channel&gt;" in received and "&lt;script&gt;" in received
+    assert "<!channel>" not in received and "<script>" not in received
+
+    # both PNGs arrived whole, and went to the message's channel and thread
+    uploaded = [fake_slack.uploads[f["id"]] for f in result["files"]]
+    assert uploaded == [p.read_bytes() for p in pngs]
+    assert all(u.startswith(b"\x89PNG\r\n\x1a\n") for u in uploaded)
+    asks = [c["body"] for c in fake_slack.calls("files.getUploadURLExternal")]
+    assert [(a["filename"], int(a["length"])) for a in asks] == [(p.name, p.stat().st_size) for p in pngs]
+    for done in fake_slack.calls("files.completeUploadExternal"):
+        assert done["body"]["channel_id"] == CHANNEL_ID and done["body"]["thread_ts"] == result["ts"]
+
+    assert any(r.name == SDK_LOGGER and r.levelno == logging.DEBUG for r in debug_logs.records)  # DEBUG was on
+    assert_no_token(debug_logs, repr(notifier), str(result))
+
+
+def test_a_reply_goes_into_the_given_thread(fake_slack, pngs):
+    result = SlackNotifier(TOKEN, CHANNEL_ID, fake_slack.url).send(
+        Message(text="follow-up", blocks=[], files=pngs[:1], thread="1767772800.000001"))
+    post = fake_slack.calls("chat.postMessage")[0]["body"]
+    assert post["thread_ts"] == "1767772800.000001" and "blocks" not in post  # no blocks: text only
+    done = fake_slack.calls("files.completeUploadExternal")[0]["body"]
+    assert done["thread_ts"] == "1767772800.000001" and len(result["files"]) == 1
+
+
+def test_default_logging_keeps_the_sdk_quiet_and_the_token_out(fake_slack, pngs, caplog):
+    logging.getLogger(SDK_LOGGER).setLevel(logging.NOTSET)  # as in a fresh process
+    caplog.set_level(logging.DEBUG)  # root at DEBUG, as a verbose Airflow task log might be
+    notifier = SlackNotifier(TOKEN, "#autobench", fake_slack.url)
+    notifier.send(digest_message(pngs))
+    assert logging.getLogger(SDK_LOGGER).level == logging.INFO
+    assert not [r for r in caplog.records if r.name == SDK_LOGGER and r.levelno < logging.INFO]
+    assert any("posted to" in r.getMessage() for r in caplog.records)
+    assert_no_token(caplog)
+
+
+def test_a_token_echoed_by_the_server_is_redacted_from_logs_and_errors(fake_slack, debug_logs):
+    fake_slack.errors["chat.postMessage"] = {"ok": False, "error": "invalid_auth", "warning": f"token {TOKEN} revoked",
+                                             "response_metadata": {"messages": [f"[ERROR] bad token {TOKEN}"]}}
+    with pytest.raises(NotifyError) as info:
+        SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(digest_message())
+    message = str(info.value)
+    assert "invalid_auth" in message and "[redacted]" in message
+    assert info.value.__cause__ is None and info.value.__context__ is None  # no chained SlackApiError
+    assert "[redacted]" in debug_logs.text  # the SDK logged the response body, with the token replaced
+    assert_no_token(debug_logs, message)
+
+
+# ----------------------------------------------------------------------------- Slack: failures
+
+
+def test_a_slack_error_answer_becomes_one_autobench_error(fake_slack, pngs, debug_logs):
+    fake_slack.errors["chat.postMessage"] = {"ok": False, "error": "channel_not_found"}
+    with pytest.raises(AutobenchError) as info:
+        SlackNotifier(TOKEN, "#nowhere", fake_slack.url).send(digest_message(pngs))
+    message = str(info.value)
+    assert isinstance(info.value, NotifyError)
+    assert "channel_not_found" in message and "chat.postMessage" in message and "#nowhere" in message
+    assert "\n" not in message
+    assert fake_slack.calls("files.getUploadURLExternal") == []  # nothing uploaded after a failed post
+    assert_no_token(debug_logs, message)
+
+
+def test_a_failed_upload_says_the_message_was_posted(fake_slack, pngs, debug_logs):
+    fake_slack.errors["files.completeUploadExternal"] = {"ok": False, "error": "not_in_channel"}
+    with pytest.raises(NotifyError) as info:
+        SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(digest_message(pngs))
+    message = str(info.value)
+    assert "not_in_channel" in message and "the message was posted" in message and "gap_over_time.png" in message
+    assert "\n" not in message
+    assert_no_token(debug_logs, message)
+
+
+def test_an_upload_url_refusing_the_bytes_is_an_error(fake_slack, pngs, debug_logs):
+    fake_slack.upload_status = 500
+    with pytest.raises(NotifyError) as info:
+        SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(digest_message(pngs))
+    assert "files_upload_v2" in str(info.value) and "HTTP 500" in str(info.value) and "\n" not in str(info.value)
+    assert_no_token(debug_logs, str(info.value))
+
+
+def test_an_unreachable_server_is_an_error_without_the_token(debug_logs, monkeypatch):
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(AutobenchError) as info:
+        SlackNotifier(TOKEN, "#autobench", f"http://127.0.0.1:{port}/api", timeout=2).send(digest_message())
+    message = str(info.value)
+    assert "cannot reach" in message and f"127.0.0.1:{port}/api/" in message and "\n" not in message
+    assert_no_token(debug_logs, message)
+
+
+def test_invalid_blocks_are_refused_before_anything_is_sent(fake_slack):
+    message = digest_message()
+    message.blocks[0]["text"]["text"] = "H" * 151
+    message.blocks.append({"type": "table"})
+    with pytest.raises(NotifyError) as info:
+        SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(message)
+    assert "blocks[0].text.text: 151 characters (at most 150)" in str(info.value)
+    assert "blocks[5].type" in str(info.value)
+    assert fake_slack.requests == []
+
+
+def test_a_missing_file_is_refused_before_anything_is_sent(fake_slack, tmp_path):
+    with pytest.raises(NotifyError, match="no such file"):
+        SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(digest_message([tmp_path / "absent.png"]))
+    assert fake_slack.requests == []
+
+
+def test_empty_text_is_refused(fake_slack):
+    with pytest.raises(NotifyError, match="text: required"):
+        SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(Message(text="  ", blocks=[]))
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_from_env_names_every_missing_variable():
+    with pytest.raises(AutobenchError) as info:
+        SlackNotifier.from_env({})
+    assert "AUTOBENCH_SLACK_TOKEN and AUTOBENCH_SLACK_CHANNEL are not set" in str(info.value)
+    with pytest.raises(AutobenchError) as info:
+        SlackNotifier.from_env({"AUTOBENCH_SLACK_TOKEN": TOKEN})
+    assert "AUTOBENCH_SLACK_CHANNEL is not set" in str(info.value) and TOKEN not in str(info.value)
+    with pytest.raises(AutobenchError, match="AUTOBENCH_SLACK_TOKEN is not set"):
+        SlackNotifier.from_env({"AUTOBENCH_SLACK_TOKEN": " ", "AUTOBENCH_SLACK_CHANNEL": "#a"})
+
+
+def test_from_env_reads_the_api_url_and_sends_there(fake_slack, monkeypatch):
+    monkeypatch.setenv("AUTOBENCH_SLACK_TOKEN", TOKEN)
+    monkeypatch.setenv("AUTOBENCH_SLACK_CHANNEL", "#autobench")
+    monkeypatch.setenv("AUTOBENCH_SLACK_API_URL", fake_slack.url.rstrip("/"))  # the slash is added
+    notifier = get("slack")
+    assert isinstance(notifier, SlackNotifier) and notifier.api_url == fake_slack.url
+    assert notifier.send(Message(text="hello"))["ok"] is True
+    monkeypatch.delenv("AUTOBENCH_SLACK_API_URL")
+    assert SlackNotifier.from_env().api_url == "https://slack.com/api/"
+
+
+def test_the_token_is_not_in_repr_and_a_bad_url_is_refused():
+    notifier = SlackNotifier(TOKEN, "#autobench")
+    assert TOKEN not in repr(notifier) and TOKEN not in str(vars(notifier).get("channel"))
+    with pytest.raises(NotifyError, match="http"):
+        SlackNotifier(TOKEN, "#autobench", "ftp://example.org/api/")
+    with pytest.raises(NotifyError, match="AUTOBENCH_SLACK_TOKEN"):
+        SlackNotifier("", "#autobench")
+
+
+def test_get_builds_by_name_and_refuses_unknowns(tmp_path):
+    assert isinstance(get("record", path=tmp_path / "m.jsonl"), RecordNotifier)
+    slack = get("slack", token=TOKEN, channel="#a", api_url="http://127.0.0.1:1/api/")
+    assert isinstance(slack, SlackNotifier) and isinstance(slack, Notifier)
+    with pytest.raises(NotifyError, match="unknown notifier 'email'"):
+        get("email")
+    with pytest.raises(NotifyError, match="unknown argument 'webhook'"):
+        get("slack", token=TOKEN, channel="#a", webhook="x")
+
+
+# ----------------------------------------------------------------------------- the record notifier
+
+
+def test_record_notifier_writes_jsonl_and_checks_like_slack(tmp_path, pngs):
+    notifier = RecordNotifier(tmp_path / "out" / "messages.jsonl")
+    first = notifier.send(digest_message(pngs))
+    second = notifier.send(Message(text="second", thread=first["ts"]))
+    assert (first["ts"], second["ts"]) == ("1", "2")
+    assert [f["name"] for f in first["files"]] == ["gap_over_time.png", "latest_experiment.png"]
+    lines = (tmp_path / "out" / "messages.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    recorded = notifier.messages()
+    assert recorded[0]["blocks"] == digest_message().blocks and recorded[1]["thread"] == "1"
+    assert recorded[0]["files"][0]["bytes"] == pngs[0].stat().st_size and len(recorded[0]["files"][0]["sha256"]) == 64
+    bad = Message(text="x", blocks=[{"type": "section"}])
+    with pytest.raises(NotifyError, match="a section needs `text` or `fields`"):
+        notifier.send(bad)
+    assert len(notifier.messages()) == 2
+
+
+# ----------------------------------------------------------------------------- Block Kit limits
+
+
+def test_a_digest_shaped_message_is_valid():
+    assert validate_blocks(digest_message().blocks) == []
+    assert validate_blocks([]) == []
+    image = {"type": "image", "image_url": "https://example.org/gap.png", "alt_text": "gap to #1",
+             "title": {"type": "plain_text", "text": "Gap"}}
+    actions = {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"},
+                                                "url": "https://example.org"}]}
+    assert validate_blocks([image, actions]) == []
+
+
+@pytest.mark.parametrize(("blocks", "expected"), [
+    ("not a list", "blocks: must be a list"),
+    ([{"type": "divider"}] * 51, "51 blocks (at most 50"),
+    ([{"type": "rich_text"}], "blocks[0].type: 'rich_text' is not one of"),
+    (["divider"], "blocks[0]: must be an object"),
+    ([{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}], "blocks[0].text.type: must be plain_text"),
+    ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}], "151 characters (at most 150)"),
+    ([{"type": "header"}], "blocks[0].text: must be a text object"),
+    ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "3001 characters (at most 3000)"),
+    ([{"type": "section", "text": {"type": "markdown", "text": "x"}}], "must be plain_text or mrkdwn"),
+    ([{"type": "section", "text": {"type": "mrkdwn", "text": ""}}], "must not be empty"),
+    ([{"type": "section"}], "a section needs `text` or `fields`"),
+    ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}], "11 fields (at most 10)"),
+    ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}], "fields[0].text: 2001 characters"),
+    ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], "11 elements (at most 10)"),
+    ([{"type": "context", "elements": []}], "a context needs 1 to 10 elements"),
+    ([{"type": "image", "image_url": "https://x/y.png"}], "alt_text: required"),
+    ([{"type": "image", "alt_text": "a"}], "exactly one of image_url and slack_file"),
+    ([{"type": "divider", "text": "x"}], "a divider takes no text"),
+    ([{"type": "actions", "elements": []}], "an actions block needs 1 to 25"),
+    ([{"type": "divider", "block_id": "a"}, {"type": "divider", "block_id": "a"}], "'a' already used by blocks[0]"),
+    ([{"type": "section", "text": {"type": "mrkdwn", "text": "x", "emoji": True}}], "only plain_text takes `emoji`"),
+])
+def test_each_limit_is_named(blocks, expected):
+    problems = validate_blocks(blocks)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 200}},
+              {"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 12},
+              {"type": "context", "elements": [{"type": "plain_text", "text": "c"}] * 12}]
+    assert len(validate_blocks(blocks)) == 3

@@ -32,6 +32,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk import Asset, Param, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
+from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
 from autobench.backends.kubernetes import static_pod_kwargs
@@ -46,7 +47,7 @@ POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse t
     start_date=orchestration.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=orchestration.default_args(),
+    default_args=orchestration.default_args(on_failure_callback=on_failure),
     doc_md=__doc__,
     tags=["autobench", "experiments"],
     params={
@@ -117,7 +118,16 @@ def experiment_sweep():
         from autobench import clock
         from autobench.tasks import sweep_defend
 
-        return sweep_defend(clock.from_context(context), context["run_id"])
+        check = sweep_defend(clock.from_context(context), context["run_id"])
+        if check.get("alert"):
+            from autobench_airflow.alerts import slack_notifier
+
+            from autobench import alerts
+
+            notifier = slack_notifier()
+            if notifier is not None:
+                alerts.post(notifier, "autobench: production regressed", [check["alert"]])
+        return check
 
     chosen = pick()
     previous = chosen

@@ -26,6 +26,7 @@ cycle from the command line: `autobench monitor`.
 from __future__ import annotations
 
 from airflow.sdk import Asset, TriggerRule, dag, task
+from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
 
@@ -39,7 +40,7 @@ REGISTRY = Asset(orchestration.ASSET_REGISTRY)
     start_date=orchestration.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=orchestration.default_args(),
+    default_args=orchestration.default_args(on_failure_callback=on_failure),
     doc_md=__doc__,
     tags=["autobench", "monitor"],
 )
@@ -82,10 +83,26 @@ def leaderboard_monitor():
 
         return emit
 
+    @task(multiple_outputs=False)
+    def post_alerts(result: dict) -> dict | None:
+        """The cycle's [ALERT] lines to Slack (autobench_slack connection); skipped when none."""
+        from airflow.sdk.exceptions import AirflowSkipException
+        from autobench_airflow.alerts import slack_notifier
+
+        from autobench import alerts
+
+        lines = [a for a in result["alerts"] if a.startswith("[ALERT]")]
+        lines += [f"[REFUSED] {r['leaderboard']}: {r['reason']}" for r in result["refused"]]
+        notifier = slack_notifier()
+        if not lines or notifier is None:
+            raise AirflowSkipException("no alert this cycle" if not lines else "no autobench_slack connection")
+        return alerts.post(notifier, "autobench: leaderboards moved", lines, context="\n".join(result["status"]))
+
     names = leaderboards()
     scraped = scrape.expand(name=names)
     result = finish_cycle()
     scraped >> result
+    post_alerts(result)
     for asset, task_id in ((URGENT, "emit_urgent"), (GAP_WIDENED, "emit_gap_widened"), (REGISTRY, "emit_registry")):
         emitter(asset, task_id)(result)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from airflow.sdk import Asset, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
+from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
 
@@ -40,7 +41,7 @@ QUEUE = Asset(orchestration.ASSET_QUEUE)
     start_date=orchestration.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=orchestration.default_args(),
+    default_args=orchestration.default_args(on_failure_callback=on_failure),
     doc_md=__doc__,
     tags=["autobench", "research"],
 )

@@ -21,6 +21,7 @@ The same from the command line: `autobench digest [--send] --json`.
 from __future__ import annotations
 
 from airflow.sdk import dag, task
+from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
 
@@ -30,7 +31,7 @@ from autobench import orchestration
     start_date=orchestration.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=orchestration.default_args(),
+    default_args=orchestration.default_args(on_failure_callback=on_failure),
     doc_md=__doc__,
     tags=["autobench", "reporting"],
 )

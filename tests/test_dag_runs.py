@@ -149,3 +149,39 @@ def test_weekly_digest_writes_the_digest_and_skips_slack_without_a_connection(ai
     assert "- MemoryBench: #3 ⚠️ (our score: 0.823 | gap to #1: -0.024)" in digest
     assert "no autobench_slack connection" in out
     assert "## Week of 2026-01-05" in (home / "TECHNICAL_LOG.md").read_text()
+
+
+@pytest.mark.slow
+def test_failures_and_monitor_alerts_reach_slack_through_the_connection(airflow_env, home):
+    """The autobench_slack connection (from the environment) points at a fake Slack on loopback."""
+    import json
+
+    from test_notifiers import FakeSlack
+
+    fake = FakeSlack()
+    try:
+        conn = {"conn_type": "slack", "password": "xoxb-conn-secret",
+                "extra": {"channel": "#autobench", "base_url": fake.url}}
+        env = {**airflow_env, "AIRFLOW_CONN_AUTOBENCH_SLACK": json.dumps(conn)}
+        # a competitor overtakes us: the monitor posts its [ALERT] lines
+        dags_test(env, "leaderboard_monitor", "2026-01-05T06:00:00+00:00", home)
+        page = home / "pages" / "memorybench.html"
+        page.write_text(page.read_text().replace("<tbody>", "<tbody>\n<tr><td>1</td><td>&lt;!channel&gt; Bot</td>"
+                                                            "<td>X</td><td>0.851</td><td>2026-01-06</td></tr>", 1))
+        proc = dags_test(env, "leaderboard_monitor", "2026-01-06T06:00:00+00:00", home)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        posted = [r["body"] for r in fake.calls("chat.postMessage")]
+        assert any("Our rank dropped on MemoryBench" in json.dumps(b) for b in posted)
+        assert "<!channel>" not in json.dumps(posted) and "&lt;!channel&gt;" in json.dumps(posted)
+        # a task failure: one message once its retry has failed too (on_failure_callback)
+        queue = home / "experiment_queue.yaml"
+        queue.write_text(queue.read_text().replace("effort: Low", "effort: Lowest", 1))
+        before = len(fake.calls("chat.postMessage"))
+        proc = dags_test(env, "state_check", "2026-01-06T05:30:00+00:00", home)
+        assert proc.returncode == 1
+        failures = [json.dumps(r["body"]) for r in fake.calls("chat.postMessage")[before:]]
+        assert len(failures) == 1 and "state_check.validate_state" in failures[0] and "try 2" in failures[0]
+        assert all(r["headers"]["Authorization"] == "Bearer xoxb-conn-secret" for r in fake.calls("chat.postMessage"))
+        assert "xoxb-conn-secret" not in proc.stdout + proc.stderr
+    finally:
+        fake.close()

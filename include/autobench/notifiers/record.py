@@ -7,7 +7,6 @@ one line: ``{"ts", "at", "text", "blocks", "files": [{"path", "name", "bytes", "
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -42,8 +41,7 @@ class RecordNotifier(Notifier):
                     with self.path.open("rb") as fh:
                         count = sum(1 for line in fh if line.strip())
                 ts = str(count + 1)
-                entry = {"ts": ts, "at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
-                         "text": message.text, "blocks": message.blocks, "files": files, "thread": message.thread}
+                entry = {"ts": ts, "text": message.text, "blocks": message.blocks, "files": files, "thread": message.thread}
                 with self.path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
                     fh.flush()

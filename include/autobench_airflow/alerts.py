@@ -1,0 +1,48 @@
+"""Slack alerts for the DAGs (Airflow side): failure callbacks and the alert tasks' notifier.
+
+Everything comes from the ``autobench_slack`` connection: the password is the bot token,
+``extra.channel`` the channel and, optionally, ``extra.base_url`` the Slack API address (a
+fake Slack in tests). Without the connection nothing is sent and nothing fails: the alerts stay
+in the task logs and the state files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONNECTION_ID = "autobench_slack"
+
+
+def slack_notifier():
+    """autobench's SlackNotifier from the connection, or None when there is none."""
+    from airflow.sdk import Connection
+
+    try:
+        conn = Connection.get(CONNECTION_ID)
+    except Exception:  # noqa: BLE001 - no connection: alerts stay in the logs
+        return None
+    extra = conn.extra_dejson or {}
+    if not conn.password or not extra.get("channel"):
+        return None
+    from autobench.notifiers.slack import SlackNotifier
+
+    return SlackNotifier(conn.password, extra["channel"], extra.get("base_url"))
+
+
+def on_failure(context: dict[str, Any]) -> None:
+    """``on_failure_callback`` of every autobench task: one Slack message when a task has failed
+    for good (after its retry)."""
+    from autobench import alerts
+
+    notifier = slack_notifier()
+    if notifier is None:
+        return
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", "?")
+    task_id = getattr(ti, "task_id", "?")
+    error = str(context.get("exception") or "failed").splitlines()[0][:500]
+    try:
+        alerts.post(notifier, f"autobench task failed: {dag_id}.{task_id}", [error],
+                    context=f"run {context.get('run_id')} · try {getattr(ti, 'try_number', '?')}")
+    except Exception as exc:  # noqa: BLE001 - a failing alert must not hide the task's own failure
+        print(f"could not send the failure alert: {exc}")

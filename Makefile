@@ -9,12 +9,13 @@ STAMP := $(VENV)/.autobench-installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test install system-packages lint bench lock clean help
+.PHONY: run test install system-packages lint bench lock clean help screenshots
 
 help:
 	@echo "make run    - install and start autobench (Airflow standalone on 127.0.0.1:$(PORT))"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make bench  - run the benchmarks (figures go in docs/benchmarks.md)"
+	@echo "make screenshots - refresh docs/screenshots/ with headless Chromium"
 	@echo "make lint   - ruff over the package, DAGs and tests"
 
 # The venv is (re)installed when a requirements file or pyproject.toml changes.
@@ -43,6 +44,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_startup.py
 	$(PY) benchmarks/bench_bootstrap.py
 	$(PY) benchmarks/bench_seed_policies.py
+
+screenshots: $(STAMP)  ## docs/screenshots/*.png via headless Chromium (URL=http://127.0.0.1:8080 to use a running `make run`)
+	AUTOBENCH_SCREENSHOTS_URL="$(URL)" scripts/screenshots.sh
 
 # Refresh requirements.lock from the venv (after changing requirements*.txt).
 lock: $(STAMP)

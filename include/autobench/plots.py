@@ -110,6 +110,11 @@ def gap_figure(series: Series, title: str = "Gap to #1 by leaderboard") -> Figur
         ys = [g for _, g in points]
         ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.6, label=f"{name} (now {ys[-1]:+.3f})")
         plotted += 1
+    times = [t for points in series.values() for t, _ in points]
+    if times and min(times) == max(times):  # one snapshot: a day either side, not matplotlib's years
+        import datetime as _dt
+
+        ax.set_xlim(min(times) - _dt.timedelta(days=1), max(times) + _dt.timedelta(days=1))
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))

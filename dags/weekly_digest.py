@@ -47,22 +47,17 @@ def weekly_digest():
     @task(multiple_outputs=False)
     def send(written: dict, **context) -> dict:
         """Block Kit and the two plots to Slack, through the autobench_slack connection."""
-        from airflow.sdk import Connection
         from airflow.sdk.exceptions import AirflowSkipException
+        from autobench_airflow.alerts import CONNECTION_ID, slack_notifier
 
         from autobench import clock
         from autobench.tasks import digest_send
 
-        try:
-            conn = Connection.get("autobench_slack")
-        except Exception as exc:  # noqa: BLE001 - no connection: the digest stays on disk
-            raise AirflowSkipException(f"no autobench_slack connection ({type(exc).__name__}); "
-                                       f"the digest is in {written['digest']}") from None
-        extra = conn.extra_dejson or {}
-        if not conn.password or not extra.get("channel"):
-            raise AirflowSkipException("the autobench_slack connection needs a password (the bot token) and extra.channel")
-        return digest_send(clock.from_context(context), {"token": conn.password, "channel": extra["channel"],
-                                                         "api_url": extra.get("base_url")})
+        notifier = slack_notifier()
+        if notifier is None:
+            raise AirflowSkipException(f"no {CONNECTION_ID} connection (password = bot token, extra.channel); "
+                                       f"the digest is in {written['digest']}")
+        return digest_send(clock.from_context(context), notifier)
 
     send(write())
 

@@ -38,7 +38,7 @@ from typing import Any
 from autobench import fsio
 from autobench.clock import iso
 from autobench.errors import AutobenchError
-from autobench.experiment_config import spec_for
+from autobench.experiment_config import patch_applied, spec_for
 from autobench.paths import RESULTS
 from autobench.promotion import NoiseLedger, Standing, evaluate, fast_screen, noise_from_production
 from autobench.runner import is_complete
@@ -420,7 +420,7 @@ def _apply(store: StateStore, registry: Registry, hyp: Hypothesis, record: dict[
         _changelog(store, hyp, record, now)
         changes = [(hyp.id, "promoted", notes_line)]
         for other in store.load(QUEUE).hypotheses:
-            if other.id != hyp.id and other.status in WAITING_STATUSES and _contained(other.implementation.config_patch, config):
+            if other.id != hyp.id and other.status in WAITING_STATUSES and patch_applied(other.implementation.config_patch, config):
                 changes.append((other.id, "superseded", f"production now has its patch (promoted {hyp.id})"))
         set_status(store, changes, now)
     elif outcome == "reject":
@@ -428,21 +428,6 @@ def _apply(store: StateStore, registry: Registry, hyp: Hypothesis, record: dict[
         set_status(store, [(hyp.id, status, notes_line)], now)
     else:
         set_status(store, [(hyp.id, "extended", notes_line)], now)
-
-
-def _contained(patch: dict[str, Any], config: dict[str, Any]) -> bool:
-    if not patch:
-        return False
-    for key, value in patch.items():
-        if value is None:
-            if key in config:
-                return False
-        elif isinstance(value, dict) and isinstance(config.get(key), dict):
-            if not _contained(value, config[key]):
-                return False
-        elif config.get(key) != value:
-            return False
-    return True
 
 
 def _replace_mapping(parent: Any, key: str, new: dict[str, Any]) -> None:

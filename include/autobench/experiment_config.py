@@ -30,6 +30,22 @@ def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def patch_applied(patch: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Does ``config`` already have everything the merge ``patch`` would set (an empty patch: no)?"""
+    if not patch:
+        return False
+    for key, value in patch.items():
+        if value is None:
+            if key in config:
+                return False
+        elif isinstance(value, dict) and isinstance(config.get(key), dict):
+            if not patch_applied(value, config[key]):
+                return False
+        elif config.get(key) != value:
+            return False
+    return True
+
+
 def primary_metric(registry: Registry, leaderboards: list[str]) -> str | None:
     """Our metric for the first target leaderboard that has one in ``metric_map``."""
     for name in leaderboards:

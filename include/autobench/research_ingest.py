@@ -32,6 +32,7 @@ from typing import Any
 from autobench import fsio
 from autobench.clock import iso
 from autobench.errors import AutobenchError
+from autobench.experiment_config import patch_applied
 from autobench.schemas import (
     CLOSED_STATUSES,
     INGEST,
@@ -206,10 +207,6 @@ def _resolve_patch(patch: dict[str, Any], config: dict[str, Any]) -> dict[str, A
     return out
 
 
-def _contained(patch: dict[str, Any], config: dict[str, Any]) -> bool:
-    return bool(patch) and all(config.get(k) == v for k, v in patch.items())
-
-
 def _tried(patch: dict[str, Any], queue) -> Any:
     for h in queue.hypotheses:
         if h.implementation.config_patch == patch:
@@ -297,7 +294,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
     planned_patches: list[dict[str, Any]] = []
 
     def plan(patch: dict[str, Any]) -> bool:
-        if _contained(patch, production) or _tried(patch, queue) or patch in planned_patches:
+        if patch_applied(patch, production) or _tried(patch, queue) or patch in planned_patches:
             return False
         planned_patches.append(patch)
         return True
@@ -324,7 +321,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
             if not patch:
                 dispositions.append((item, "not applicable to our architecture without a redesign"))
                 continue
-            if _contained(patch, production):
+            if patch_applied(patch, production):
                 dispositions.append((item, "already in production"))
                 continue
             tried = _tried(patch, queue)
@@ -375,7 +372,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
 
     # a waiting hypothesis whose patch production already has is moot
     moot = [(h.id, "superseded", "production's config already has its patch")
-            for h in queue.hypotheses if h.status in ("queued", "backlog") and _contained(h.implementation.config_patch, production)]
+            for h in queue.hypotheses if h.status in ("queued", "backlog") and patch_applied(h.implementation.config_patch, production)]
     if moot:
         hq.set_status(store, moot, now)
     if log_entries:

@@ -227,11 +227,13 @@ def gap_matrix(boards: Sequence[Board], our_name: str, current: Mapping[str, flo
 
 def markdown(matrix: Mapping[str, Any]) -> str:
     """The matrix as the seed's Markdown table (names escaped for tables)."""
+    from autobench.escaping import md_cell
+
     boards = matrix["leaderboards"]
     out = ["| Rank | System | " + " | ".join(boards) + " | Δ to Our Score |",
            "|" + "---|" * (len(boards) + 3)]
     for row in matrix["rows"]:
-        name = str(row["system"]).replace("|", "\\|").replace("\n", " ")
+        name = md_cell(row["system"])
         cells = [("—" if row["scores"].get(b) is None else _fmt(row["scores"][b])) for b in boards]
         d = "—" if row["delta_to_ours"] is None else _signed(row["delta_to_ours"])
         out.append(f"| #{row['rank']} | {name} | " + " | ".join(cells) + f" | {d} |")

@@ -210,13 +210,11 @@ def digest_write(now, home: str | None = None) -> dict[str, Any]:
     return {"digest": result["digest"], "briefs": result["briefs"]}
 
 
-def digest_send(now, slack: dict[str, Any], home: str | None = None) -> dict[str, Any]:
-    """``slack``: {token, channel, api_url} from the DAG's connection."""
-    from autobench.notifiers.slack import SlackNotifier
+def digest_send(now, notifier, home: str | None = None) -> dict[str, Any]:
+    """Post the week's digest with ``notifier`` (the DAG builds it from its Slack connection)."""
     from autobench.store import StateStore
     from autobench.weekly_digest import run
 
-    notifier = SlackNotifier(slack["token"], slack["channel"], slack.get("api_url"))
     result = run(StateStore(resolve_home(home)), now, send=True, notifier=notifier)
-    print(f"posted the digest to {slack['channel']}: {result['sent']}")
+    print(f"posted the digest: {result['sent']}")
     return result["sent"]

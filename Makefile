@@ -9,11 +9,12 @@ STAMP := $(VENV)/.autobench-installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test install system-packages lint bench lock clean help screenshots
+.PHONY: run test install system-packages lint bench lock clean help screenshots demo
 
 help:
 	@echo "make run    - install and start autobench (Airflow standalone on 127.0.0.1:$(PORT))"
 	@echo "make test   - install and run the whole test suite"
+	@echo "make demo   - a week of autobench in a few minutes (Airflow, real training on the CPU, a fake Slack)"
 	@echo "make bench  - run the benchmarks (figures go in docs/benchmarks.md)"
 	@echo "make screenshots - refresh docs/screenshots/ with headless Chromium"
 	@echo "make lint   - ruff over the package, DAGs and tests"
@@ -29,6 +30,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@AUTOBENCH_PORT=$(PORT) scripts/run.sh
+
+# A week replayed with `airflow dags test`: loopback leaderboards, arXiv and Slack; state in ./demo_week.
+demo: $(STAMP)
+	$(PY) -m autobench_airflow.demo --workdir demo_week $(DEMO_ARGS)
 
 system-packages:
 	@scripts/system-packages.sh
@@ -53,4 +58,4 @@ lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/' > requirements.lock
 
 clean:
-	rm -rf $(VENV) airflow_home .pytest_cache
+	rm -rf $(VENV) airflow_home demo_week .pytest_cache

@@ -21,7 +21,7 @@ Every day at 08:00, and as soon as the monitor raises `autobench://urgent`:
 4. **defend** — production on a fresh seed; an alert when its latest fresh seeds regress beyond
    its own noise, naming the environment changes its runs recorded.
 
-Trigger it by hand with **Params**: a hypothesis id, a seed policy, a backend. Everything is
+An Asset-triggered run logs what started it (the leaderboard and the reason). Trigger it by hand with **Params**: a hypothesis id, a seed policy, a backend. Everything is
 keyed on the run id: a retried or re-run task runs nothing twice (the run cache), and a second
 sweep picks the next hypothesis. The same cycle from the command line: `autobench sweep`.
 """
@@ -62,10 +62,13 @@ def experiment_sweep():
     @task(multiple_outputs=False)
     def pick(**context) -> dict | None:
         """Recover stale runs, re-rank with urgency, pick the top hypothesis, mark it running."""
+        from autobench_airflow.triggers import triggered_by
+
         from autobench import clock
         from autobench.tasks import sweep_prepare
 
-        return sweep_prepare(clock.from_context(context), context["run_id"], dict(context["params"]))
+        return sweep_prepare(clock.from_context(context), context["run_id"], dict(context["params"]),
+                             trigger=triggered_by(context))
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def plan(chosen: dict | None, **context) -> dict:
@@ -100,16 +103,12 @@ def experiment_sweep():
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def finalize(chosen: dict | None, **context) -> dict:
         """decide; after a promotion the test-split evaluation and the submission; the report."""
+        from autobench_airflow.connections import submission_token
+
         from autobench import clock
         from autobench.tasks import sweep_finalize
 
-        token = None
-        try:
-            from airflow.sdk import Connection
-
-            token = Connection.get("autobench_submission").password
-        except Exception:  # noqa: BLE001 - no connection: AUTOBENCH_SUBMISSION_TOKEN or none
-            token = None
+        token = submission_token()
         return sweep_finalize(chosen, clock.from_context(context), token)
 
     @task(pool=orchestration.GPU_POOL, multiple_outputs=False)

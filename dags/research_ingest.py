@@ -61,12 +61,9 @@ def research_ingest():
 
         api_key = None
         if source["kind"] == "citations":
-            from airflow.sdk import Connection
+            from autobench_airflow.connections import semantic_scholar_key
 
-            try:
-                api_key = Connection.get("semantic_scholar").password
-            except Exception:  # noqa: BLE001 - no connection: the environment or no key
-                api_key = None
+            api_key = semantic_scholar_key()
         return ingest_fetch(source, clock.from_context(context), context["run_id"], api_key)
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
@@ -78,12 +75,9 @@ def research_ingest():
         llm = ingest_llm_settings()
         connection = None
         if llm is not None:  # optional: an OpenAI-compatible endpoint from an Airflow connection
-            from airflow.sdk import Connection
+            from autobench_airflow.connections import llm_endpoint
 
-            conn = Connection.get(llm["connection_id"])
-            base = conn.host if (conn.host or "").startswith("http") else f"https://{conn.host}"
-            connection = {"base_url": base.rstrip("/"), "api_key": conn.password,
-                          "model": llm["model"] or (conn.extra_dejson or {}).get("model", "gpt-4o-mini")}
+            connection = llm_endpoint(llm["connection_id"], llm["model"])
         return ingest_process(clock.from_context(context), context["run_id"], connection)
 
     @task(outlets=[QUEUE], multiple_outputs=False)

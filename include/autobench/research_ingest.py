@@ -148,6 +148,7 @@ class Cycle:
     papers_fetched: int = 0
     papers_new: int = 0
     relevant: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # read and found irrelevant: "id: title"
     techniques: int = 0
     hypotheses_added: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -156,7 +157,7 @@ class Cycle:
 
     def as_dict(self) -> dict[str, Any]:
         return {"papers_fetched": self.papers_fetched, "papers_new": self.papers_new, "relevant": self.relevant,
-                "techniques": self.techniques, "hypotheses_added": self.hypotheses_added, "errors": self.errors,
+                "skipped": self.skipped, "techniques": self.techniques, "hypotheses_added": self.hypotheses_added, "errors": self.errors,
                 "new_versions": self.new_versions, "gap_notes": self.gap_notes}
 
 
@@ -304,6 +305,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
         seen[pid] = _version_key(paper)
         competitor = kinds.get(pid) == "competitor"
         if not verdict.relevant and not competitor:
+            cycle.skipped.append(f"{pid}: {paper['title']}")
             continue
         text = f"{paper['title']}. {paper.get('summary') or ''}"
         found = extract_techniques(text, catalog, boards)

@@ -268,6 +268,7 @@ def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force:
 
     record = {"run_id": spec.run_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
               "seed": seed, "subset": subset, "config": spec.config,
+              "wall_seconds": round(seconds, 3),  # the child's start, training, evaluation and latency, all attempts
               "environment": {**environment(), **(child_env or {})}}
     fsio.atomic_write(folder / "config.yaml", yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
     fsio.atomic_write(folder / "train.log", "\n".join(log) + "\n")
@@ -389,6 +390,7 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
         folder.mkdir(parents=True, exist_ok=True)
         record = {"run_id": spec.run_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
                   "seed": seed, "subset": subset, "config": spec.config, "batched": {"solution": batched, "seeds": todo},
+                  "wall_seconds": round(seconds / len(todo), 3),  # the batch's wall time, shared by its seeds
                   "environment": {**environment(), **(child_env or {})}}
         fsio.atomic_write(folder / "config.yaml", yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
         fsio.atomic_write(folder / "train.log", "\n".join(log) + "\n")

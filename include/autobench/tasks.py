@@ -97,6 +97,8 @@ def ingest_process(now, run_id: str, llm_connection: dict[str, Any] | None = Non
     result = process(StateStore(resolve_home(home)), now, run_id, llm)
     print(f"{result['papers_fetched']} fetched, {result['papers_new']} new, relevant: {result['relevant']}, "
           f"hypotheses added: {result['hypotheses_added']}")
+    for skipped in result["skipped"]:
+        print(f"skipped, not relevant: {skipped}")
     for error in result["errors"]:
         print(f"[ERROR] {error['source']}: {error['reason']}")
     for note in result["gap_notes"]:
@@ -107,11 +109,18 @@ def ingest_process(now, run_id: str, llm_connection: dict[str, Any] | None = Non
 # ----------------------------------------------------------------------------- experiment_sweep
 
 
-def sweep_prepare(now, run_id: str, params: dict[str, Any] | None = None, home: str | None = None) -> dict[str, Any] | None:
+def sweep_prepare(now, run_id: str, params: dict[str, Any] | None = None, home: str | None = None,
+                  trigger: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """``trigger``: the Asset events that started the run ({asset, extra, source}), for the log."""
     from autobench.experiment_sweep import prepare
     from autobench.store import StateStore
 
     params = params or {}
+    for event in trigger or []:
+        extra = event.get("extra") or {}
+        where = ", ".join(str(extra[k]) for k in ("leaderboard", "reason") if extra.get(k))
+        print(f"triggered by {event['asset']}" + (f" ({where})" if where else "")
+              + (f" from {event['source']}" if event.get("source") else ""))
     pick = prepare(StateStore(resolve_home(home)), now, run_id, hypothesis=params.get("hypothesis") or None,
                    policy=params.get("seed_policy") or None, backend=params.get("backend") or None)
     print(f"picked {pick['hypothesis']} (policy {pick['policy']}, backend {pick['backend']})" if pick

@@ -56,6 +56,8 @@ POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse t
                              description="default: the registry's experiments.seed_policy"),
         "backend": Param(None, type=["null", "string"], enum=[None, "local", "kubernetes"],
                          description="default: the registry's experiments.backend"),
+        "urgent": Param(None, type=["null", "object"],
+                        description="replaying an urgent trigger by hand: {leaderboard, reason} as the monitor's event had them"),
     },
 )
 def experiment_sweep():

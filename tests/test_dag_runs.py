@@ -117,9 +117,9 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
         return out
 
     out = sweep("2026-01-05T08:00:00+00:00", "H-001")
-    assert "H-001: promote" in out and "PASS improvement" in out and "PASS projection" in out
+    assert "H-001: promote → promoted" in out and "PASS improvement" in out and "PASS projection" in out
     out = sweep("2026-01-06T08:00:00+00:00", "H-002")
-    assert "H-002: reject (1 runs)" in out and out.count("RuntimeError: synthetic: the patched layer does not exist") >= 2
+    assert "H-002: reject → failed (1 run)" in out and out.count("RuntimeError: synthetic: the patched layer does not exist") >= 2
     out = sweep("2026-01-07T08:00:00+00:00", "H-003")
     assert "H-003: reject" in out and "NaN" in out
     out = sweep("2026-01-08T08:00:00+00:00", "H-004")

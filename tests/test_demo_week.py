@@ -120,6 +120,13 @@ def test_monday_5th_status_ingest_and_the_first_sweep(week):
     said = week.said(MON5, "leaderboard_monitor")
     week.expect(MON5, "the [STATUS] line: #2 on MemoryBench",
                 "[STATUS] Our rank: #2 | Gap to #1: -0.004 on MemoryBench" in said, "leaderboard_monitor")
+    gap = week.day(MON5)["gap_matrix"]
+    rows = {r["system"]: r for r in gap["rows"]}
+    week.expect(MON5, "the gap matrix to put us #2 on MemoryBench, 0.004 behind CompetitorA",
+                gap["leaderboards"][0] == "MemoryBench" and rows["OurSystem"]["rank"] == 2 and rows["OurSystem"]["ours"]
+                and rows["CompetitorA"]["rank"] == 1
+                and round(rows["OurSystem"]["scores"]["MemoryBench"] - rows["CompetitorA"]["scores"]["MemoryBench"], 3) == -0.004,
+                "leaderboard_monitor")
     snapshot = sorted((week.home / "snapshots" / "MemoryBench").glob("20260105T*.json"))
     week.expect(MON5, "a MemoryBench snapshot with us second", len(snapshot) == 1 and
                 [r["system"] for r in json.loads(snapshot[0].read_text())["rows"]][:2] == ["CompetitorA", "OurSystem"])
@@ -232,8 +239,12 @@ def test_the_rest_of_the_week_decides_the_papers_hypotheses(week):
 
 def test_monday_12th_the_digest_reaches_slack(week):
     said = week.said(MON12, "leaderboard_monitor")
-    week.expect(MON12, "the monitor to see us #1 on MemoryBench again",
-                "[STATUS] Our rank: #1" in said and "MemoryBench" in said and "#3 → #1" in said, "leaderboard_monitor")
+    week.expect(MON12, "the monitor to see us #1 on MemoryBench",
+                "[INFO] Our rank rose on MemoryBench: #3 → #1" in said
+                and "[STATUS] Our rank: #1 | Lead over #2: +0.006 on MemoryBench" in said, "leaderboard_monitor")
+    ours = next(r for r in week.day(MON12)["gap_matrix"]["rows"] if r["ours"])
+    week.expect(MON12, "the gap matrix to put us #1 with the promoted config's score", ours["rank"] == 1
+                and ours["scores"]["MemoryBench"] == 0.997, "leaderboard_monitor")
     digests = [week.report["slack"][i] for r in week.runs(MON12, "weekly_digest") for i in r["slack"]]
     week.expect(MON12, "the digest posted to Slack", bool(digests), "weekly_digest")
     text = "\n".join(m["text"] for m in digests)

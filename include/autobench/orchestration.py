@@ -26,6 +26,14 @@ ASSET_GAP_WIDENED = "autobench://gap-widened"  # the gap to #1 grew past the reg
 ASSET_QUEUE = "autobench://queue"  # new hypotheses
 
 
+def conf_key(uri: str) -> str:
+    """The conf key that carries an Asset event's details when a run is replayed by hand
+    (SPEC: `airflow dags test` runs carry no Asset events): ``autobench://urgent`` ->
+    ``urgent`` (``{"urgent": {"leaderboard", "reason"}}``), ``autobench://gap-widened`` ->
+    ``gap_widened``."""
+    return uri.split("://", 1)[-1].strip("/").replace("-", "_")
+
+
 def retry_delay() -> dt.timedelta:
     """Airflow's retry delay for autobench tasks; tests set ``AUTOBENCH_RETRY_DELAY_SECONDS``."""
     raw = os.environ.get(RETRY_DELAY_ENV)

@@ -188,7 +188,8 @@ def sweep_finalize(pick: dict[str, Any] | None, now, submission_token: str | Non
 
     result = finalize(StateStore(resolve_home(home)), now, pick, submission_token=submission_token)
     if result["hypothesis"]:
-        print(f"{result['hypothesis']}: {result['decision']} ({result['runs']} runs); report {result['report']}")
+        runs = f"{result['runs']} run" + ("" if result["runs"] == 1 else "s")
+        print(f"{result['hypothesis']}: {result['decision']} → {result['status']} ({runs}); report {result['report']}")
         for c in result["criteria"]:
             print(f"  {'PASS' if c['passed'] else 'FAIL'} {c['name']}: {c['value']} (needs {c['requirement']})")
         print(result["reason"])

@@ -11,7 +11,8 @@ each run's time as its logical date:
 
 and plays the scheduler's part that ``dags test`` does not: after each run it reads the Asset
 events the run raised from the metadata DB and starts the DAGs scheduled on those Assets (5
-minutes later in the replayed time), passing the events as conf (``triggered_by``). After every
+minutes later in the replayed time), passing each event's details as conf under its Asset's key
+(SPEC: ``{"urgent": {"leaderboard", "reason"}}``). After every
 day it runs ``autobench validate``. It prints what happened, day by day, and ends with the digest
 as Slack received it. Everything it writes is under ``--workdir``; ``report.json`` there holds
 every run, its output, the state's files after each day and what Slack received.
@@ -39,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autobench import orchestration
 from autobench.demo.fake_slack import as_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,8 +202,8 @@ class Week:
         cause = f"  [triggered by {', '.join(e['asset'] for e in trigger)}]" if trigger else ""
         self.out(f"  {when:%H:%M} {dag_id}{cause}")
         cmd = [airflow_bin(), "dags", "test", dag_id, when.isoformat(), "-f", str(REPO / "dags" / f"{dag_id}.py")]
-        if trigger:
-            cmd += ["-c", json.dumps({"triggered_by": trigger})]
+        if trigger:  # the events' details under their Assets' keys, the last event of an Asset winning
+            cmd += ["-c", json.dumps({orchestration.conf_key(e["asset"]): e["extra"] for e in trigger})]
         slack_before = len(self.slack.requests)
         t0 = time.perf_counter()
         with log.open("w") as fh:
@@ -272,7 +274,8 @@ class Week:
         self.out("  state: " + ("`autobench validate` passes" if check["ok"] else "`autobench validate` FAILS:\n" + check["output"]))
         record = {"date": date.isoformat(), "runs": list(range(first, len(self.runs))), "validate": check,
                   "files": manifest(self.home), "queue": queue_statuses(self.home),
-                  "logs": {name: (self.home / name).read_text() for name in APPEND_ONLY if (self.home / name).exists()}}
+                  "logs": {name: (self.home / name).read_text() for name in APPEND_ONLY if (self.home / name).exists()},
+                  "gap_matrix": json.loads(gap.read_text()) if (gap := self.home / "state" / "gap_matrix.json").exists() else None}
         self.days.append(record)
         return record
 

@@ -145,7 +145,7 @@ def test_monday_5th_status_ingest_and_the_first_sweep(week):
     assert from_papers["H-005"]["implementation"]["config_patch"] == {"positional_encoding": "none"}
 
     example = yaml.safe_load((Path(__file__).parents[1] / "include/autobench/examples/week/experiment_queue.yaml").read_text())
-    top = max(example["hypotheses"], key=lambda h: h["priority"])["id"]
+    top = max(example["hypotheses"], key=lambda h: h["priority_score"])["id"]
     sweep = week.said(MON5, "experiment_sweep")
     week.expect(MON5, f"the sweep to run the top hypothesis {top}", f"picked {top} " in sweep, "experiment_sweep")
 

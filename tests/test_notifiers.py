@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autobench.demo.fake_slack import CHANNEL_ID, FakeSlack  # noqa: F401 - other tests import it from here
+from autobench.demo.fake_slack import CHANNEL_ID, FakeSlack
 from autobench.errors import AutobenchError
 from autobench.escaping import slack_text
 from autobench.notifiers import Message, Notifier, NotifyError, get, validate_blocks

@@ -8,10 +8,10 @@ import re
 import pytest
 from conftest import run_cli
 from test_decide import candidate_runs, production_runs
-from test_notifiers import FakeSlack
 
 from autobench.clock import parse_now
 from autobench.decide import decide
+from autobench.demo.fake_slack import FakeSlack
 from autobench.leaderboard_monitor import run_cycle
 from autobench.schemas import REGISTRY
 from autobench.weekly_digest import build, run

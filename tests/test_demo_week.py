@@ -263,6 +263,8 @@ def test_monday_12th_the_digest_reaches_slack(week):
         ("the new position: #1 on MemoryBench", "*MemoryBench*: #1" in text),
         ("the promotion of H-001", "H-001" in text and "promot" in text.lower()),
         ("the competitor's move (CompetitorB)", "CompetitorB" in text),
+        ("our rank's week: back to #1 after the fall to #3",
+         "MemoryBench: our rank #2 → #1 :arrow_up: (fell to #3 during the week)" in text),
         ("the experiment counts", "1 promoted" in text and "experiments completed" in text),
     ):
         week.expect(MON12, f"the digest in Slack to show {what}", ok, "weekly_digest")

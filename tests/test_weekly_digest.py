@@ -132,3 +132,146 @@ def test_the_digest_reaches_slack_with_both_plots_and_only_once(week, slack):
     # a retried task posts nothing twice
     run_cli("digest", "--send", "--now", "2026-01-12T09:00:00Z", home=week.home, env=env, check=True)
     assert len(fake_slack.calls("chat.postMessage")) == 1
+
+
+# ----------------------------------------------------------------------------- our rank moving
+
+
+def _set_score(home, system, score):
+    """Change (or add, after the last row) one system's score on the MemoryBench page."""
+    page = home / "pages" / "memorybench.html"
+    text = page.read_text()
+    row = re.search(rf"<tr><td>\d+</td><td>{re.escape(system)}</td><td>[^<]*</td><td>([\d.]+)</td>", text)
+    if row:
+        text = text[:row.start(1)] + f"{score}" + text[row.end(1):]
+    else:
+        text = text.replace("  </tbody>", f"    <tr><td>9</td><td>{system}</td><td>x</td><td>{score}</td>"
+                                          "<td>2026-01-01</td></tr>\n  </tbody>")
+    page.write_text(text)
+
+
+def _drop_row(home, system):
+    page = home / "pages" / "memorybench.html"
+    page.write_text(re.sub(rf"\s*<tr><td>\d+</td><td>{re.escape(system)}</td>.*?</tr>", "", page.read_text()))
+
+
+def _changed(md):
+    """The "What Changed This Week" section's lines."""
+    return md.split("## What Changed This Week\n", 1)[1].split("\n## ", 1)[0].strip().splitlines()
+
+
+def _slack_changed(blocks):
+    return next(b["text"]["text"] for b in blocks if b["type"] == "section"
+                and b["text"]["text"].startswith("*What Changed This Week*"))
+
+
+def test_our_rank_rising_is_in_the_digest_and_in_slack(store):
+    run_cycle(store, MONDAY, "m1")  # before the week's start (Monday 09:00): #3
+    _set_score(store.home, "OurSystem", 0.871)
+    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #1: the monitor says [INFO], not [ALERT]
+    result = run(store, DIGEST)
+    changed = _changed(result["markdown"])
+    assert "- MemoryBench: our rank #3 → #1 ⬆️" in changed
+    assert not any("LongContextEval" in line for line in changed)  # #2 all week: no line
+    assert "• MemoryBench: our rank #3 → #1 :arrow_up:" in _slack_changed(result["blocks"]).splitlines()
+    log = (store.home / "TECHNICAL_LOG.md").read_text()
+    assert "- MemoryBench: #1, gap +0.024 (#3 at the start of the week)" in log
+    assert "- LongContextEval: #2, gap -0.021\n" in log
+
+
+def test_the_first_snapshot_of_the_week_is_the_start_when_none_is_older(store):
+    run_cycle(store, parse_now("2026-01-06T06:00:00Z"), "m1")  # the first scrape ever, inside the week
+    _set_score(store.home, "OurSystem", 0.871)
+    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    assert "- MemoryBench: our rank #3 → #1 ⬆️" in _changed(run(store, DIGEST)["markdown"])
+
+
+def test_a_rank_drop_is_said_once(store):
+    _set_score(store.home, "OurSystem", 0.871)
+    run_cycle(store, MONDAY, "m1")  # #1
+    _set_score(store.home, "CompetitorA", 0.881)
+    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #2: [ALERT] Our rank dropped …: #1 → #2
+    monitor = json.loads((store.home / "state" / "monitor.json").read_text())
+    assert any("Our rank dropped on MemoryBench: #1 → #2" in a for c in monitor["cycles"] for a in c["alerts"])
+    result = run(store, DIGEST)
+    changed = _changed(result["markdown"])
+    assert "- MemoryBench: our rank #1 → #2 ⬇️" in changed
+    assert sum("#1 → #2" in line for line in changed) == 1
+    slack = _slack_changed(result["blocks"])
+    assert "• MemoryBench: our rank #1 → #2 :arrow_down:" in slack and slack.count("#1 → #2") == 1
+    assert "CompetitorA overtook us on MemoryBench" in slack  # the other alerts stay
+    assert "- CompetitorA overtook us on MemoryBench" in changed
+
+
+def test_a_dip_the_net_movement_hides_is_still_said(store):
+    run_cycle(store, MONDAY, "m1")  # #3
+    _set_score(store.home, "BaselineLSTM", 0.86)
+    run_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #4
+    _set_score(store.home, "OurSystem", 0.871)
+    run_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1
+    result = run(store, DIGEST)
+    changed = _changed(result["markdown"])
+    assert "- MemoryBench: our rank #3 → #1 ⬆️ (fell to #4 during the week)" in changed
+    assert not any("Our rank dropped" in line for line in changed)
+    assert "Our rank dropped" not in _slack_changed(result["blocks"])
+    assert "(#3 at the start of the week); fell to #4 during the week" in (store.home / "TECHNICAL_LOG.md").read_text()
+
+
+def test_a_drop_undone_within_the_week_keeps_the_monitors_alert(store):
+    _set_score(store.home, "OurSystem", 0.871)
+    run_cycle(store, MONDAY, "m1")  # #1
+    _set_score(store.home, "CompetitorA", 0.881)
+    run_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #2
+    _set_score(store.home, "OurSystem", 0.891)
+    run_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1 again: no movement line, the drop still said
+    result = run(store, DIGEST)
+    changed = _changed(result["markdown"])
+    assert "- Our rank dropped on MemoryBench: #1 → #2" in changed and not any("our rank #" in c for c in changed)
+    assert "• Our rank dropped on MemoryBench: #1 → #2" in _slack_changed(result["blocks"])
+
+
+def test_an_unchanged_rank_adds_no_line(week):
+    result = run(week, DIGEST)  # MemoryBench #3 and LongContextEval #2 all week
+    assert not any("our rank" in line or "listed" in line for line in _changed(result["markdown"]))
+    assert "our rank" not in _slack_changed(result["blocks"])
+    assert "start of the week" not in (week.home / "TECHNICAL_LOG.md").read_text()
+
+
+def test_newly_listed_and_no_longer_listed(store):
+    _drop_row(store.home, "OurSystem")
+    run_cycle(store, MONDAY, "m1")  # not on MemoryBench; #2 on LongContextEval
+    _set_score(store.home, "OurSystem", 0.70)  # back on MemoryBench at #4
+    api = store.home / "pages" / "longcontexteval.json"
+    data = json.loads(api.read_text())
+    data["results"] = [r for r in data["results"] if r["system"] != "OurSystem"]
+    api.write_text(json.dumps(data))
+    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    result = run(store, DIGEST)
+    changed = _changed(result["markdown"])
+    assert "- MemoryBench: we are newly listed at #4" in changed
+    assert "- LongContextEval: we are no longer listed (was #2) ⚠️" in changed
+    slack = _slack_changed(result["blocks"])
+    assert "• MemoryBench: we are newly listed at #4" in slack
+    assert "• LongContextEval: we are no longer listed (was #2) :warning:" in slack
+    log = (store.home / "TECHNICAL_LOG.md").read_text()
+    assert "(not listed at the start of the week)" in log and "- LongContextEval: not listed (#2 at the start of the week)" in log
+
+
+def test_a_hostile_leaderboard_name_is_escaped_in_the_movement_line(store):
+    hostile = "<!channel> *Mem* [x](http://e.vil)"
+    reg = store.home / "competitive_registry.yaml"
+    reg.write_text(reg.read_text().replace("MemoryBench", f"'{hostile}'"))  # every mention, quoted
+    run_cycle(store, MONDAY, "m1")
+    _set_score(store.home, "OurSystem", 0.871)
+    _set_score(store.home, "<b>&lt;!here&gt;</b>", 0.88)  # a hostile new entrant, ahead of us: #3 → #2
+    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    result = run(store, DIGEST)
+    from autobench.escaping import md_text, slack_text
+
+    changed = _changed(result["markdown"])
+    assert f"- {md_text(hostile)}: our rank #3 → #2 ⬆️" in changed
+    assert not any(hostile in line for line in changed)
+    slack = _slack_changed(result["blocks"])
+    assert f"• {slack_text(hostile)}: our rank #3 → #2 :arrow_up:" in slack
+    assert "<!channel>" not in json.dumps(result["blocks"]) and "<!here>" not in json.dumps(result["blocks"])
+    assert "New entrant: &lt;!here&gt; at 0.880" in slack

@@ -3,7 +3,11 @@
 :func:`build` gathers one week from the state files (snapshots, the monitor's cycles, every
 ``decision.json``, the queue, the research log, the sweep's defence checks) and renders:
 
-- the digest in the seed's format (§8.1), for ``digests/<week>.md`` and Slack (Block Kit);
+- the digest in the seed's format (§8.1), for ``digests/<week>.md`` and Slack (Block Kit). Its
+  "What Changed This Week" opens with how our rank moved on each leaderboard over the week
+  (:func:`rank_movements`, from the snapshots: our rank at the week's start against our rank
+  now); a movement line replaces the monitor's ``Our rank dropped`` alerts for its leaderboard,
+  so a drop is said once;
 - a ``TECHNICAL_LOG.md`` section for the week (§8.2): a summary an engineer reads in five
   minutes, then every experiment with its config, metrics and outcome, every promotion and
   rejection with its criteria, every paper with its techniques and disposition, and the queue
@@ -49,6 +53,8 @@ class Week:
     queue: list[Any] = field(default_factory=list)
     papers: list[str] = field(default_factory=list)  # research_log.md entries of the week
     escalations: list[dict[str, Any]] = field(default_factory=list)
+    # our rank at the week's start against now, per leaderboard whose rank changed
+    movements: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -105,6 +111,7 @@ def build(store: StateStore, now: dt.datetime) -> Week:
                                "score": mine.score if mine else None, "gap": gap,
                                "first": board.entries[0].system if board.entries else None,
                                "higher_is_better": lb.higher_is_better})
+    week.movements = rank_movements(home, registry, week)
     week.decisions = _decisions(home, week.start, week.end)
     for cycle in store.load(MONITOR).cycles:
         if week.start <= cycle.at < week.end:
@@ -119,6 +126,66 @@ def build(store: StateStore, now: dt.datetime) -> Week:
     week.papers = _research_entries(home, week.start, week.end)
     week.escalations = escalations(store, registry, week, ranked(queue.hypotheses))
     return week
+
+
+def rank_movements(home: Path, registry: Registry, week: Week) -> list[dict[str, Any]]:
+    """How our rank moved over the week, per leaderboard, from the snapshots.
+
+    ``was``: our rank in the last snapshot at or before the week's start (the first snapshot of
+    the week when there is none before); ``now``: our rank in ``week.positions`` (the latest
+    snapshot, as "Competitive Position" shows it); ``None`` when we are not listed. ``worst``:
+    our worst rank from ``was``'s snapshot on, when it is worse than both ends (a dip the net
+    movement hides), else ``None``. Only leaderboards whose rank changed are returned.
+    """
+    from autobench.leaderboard_monitor import load_snapshot, names_of, snapshots
+    from autobench.standings import ranking
+
+    names = names_of(registry)
+    now_rank = {pos["leaderboard"]: pos["rank"] for pos in week.positions}
+    out = []
+    for lb in registry.target_leaderboards:
+        if lb.name not in now_rank:
+            continue
+        snaps = [load_snapshot(p) for p in snapshots(home, lb.name)]
+        before = [s for s in snaps if s.taken_at <= week.start]
+        during = [s for s in snaps if week.start < s.taken_at < week.end]
+        if not before and not during:
+            continue
+
+        def rank_in(s, lb=lb) -> int | None:
+            board = ranking(lb.name, [{"system": r.system, "score": r.value} for r in s.rows], names,
+                            registry.our_solution.name, lb.higher_is_better)
+            mine = board.our_entry()
+            return mine.rank if mine else None
+
+        was, now = rank_in(before[-1] if before else during[0]), now_rank[lb.name]
+        if was == now:
+            continue
+        ranks = [r for r in [was, *(rank_in(s) for s in during), now] if r is not None]
+        ends = [r for r in (was, now) if r is not None]
+        worst = max(ranks) if ranks and max(ranks) > max(ends) else None
+        out.append({"leaderboard": lb.name, "was": was, "now": now, "worst": worst})
+    return out
+
+
+def _movement(m: dict[str, Any], esc, up: str, down: str, warn: str) -> str:
+    """One rank movement as a sentence; ``esc`` escapes the leaderboard's name."""
+    name, was, now = esc(m["leaderboard"]), m["was"], m["now"]
+    if was is None:
+        text = f"{name}: we are newly listed at #{now}"
+    elif now is None:
+        text = f"{name}: we are no longer listed (was #{was}) {warn}"
+    else:
+        text = f"{name}: our rank #{was} → #{now} {up if now < was else down}"
+    if m.get("worst"):
+        text += f" (fell to #{m['worst']} during the week)"
+    return text
+
+
+def _shown_alerts(week: Week) -> list[str]:
+    """The week's alerts, less the monitor's rank drops that a movement line already says."""
+    said = tuple(f"[ALERT] Our rank dropped on {m['leaderboard']}: " for m in week.movements)
+    return [a for a in week.alerts if not a.startswith(said)]
 
 
 # ----------------------------------------------------------------------------- escalations
@@ -220,14 +287,14 @@ def markdown(week: Week, registry: Registry) -> str:
     if not week.positions:
         lines.append("- no leaderboard scraped yet")
     lines += ["", "## What Changed This Week"]
-    changed = []
+    changed = [f"- {_movement(m, md_text, '⬆️', '⬇️', '⚠️')}" for m in week.movements]
     for d in week.decisions:
         if d["decision"] == "promote":
             hyp = next((h for h in week.queue if h.id == d["hypothesis"]), None)
             title = md_text(hyp.title) if hyp else d["hypothesis"]
             board = d["projection"].get("leaderboard") or ""
             changed.append(f"- Promoted {d['hypothesis']} ({title}): {_gain(d):+.3f} on {md_text(board)}")
-    changed += [f"- {_alert_sentence(a, md_text)}" for a in week.alerts]
+    changed += [f"- {_alert_sentence(a, md_text)}" for a in _shown_alerts(week)]
     changed += [f"- {md_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
     lines += changed or ["- no change"]
     lines += ["", "## Next Actions (Automated)"]
@@ -263,12 +330,12 @@ def blocks(week: Week, registry: Registry) -> list[dict[str, Any]]:
             pos_lines.append(f"• *{name}*: #{pos['rank']} :warning: (our score: {pos['score']:.3f} | gap to #1: {pos['gap']:+.3f})")
     out.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Competitive Position*\n" +
                                             ("\n".join(pos_lines) or "no leaderboard scraped yet")}})
-    changed = []
+    changed = [f"• {_movement(m, slack_text, ':arrow_up:', ':arrow_down:', ':warning:')}" for m in week.movements]
     for d in week.decisions:
         if d["decision"] == "promote":
             changed.append(f"• Promoted {slack_text(d['hypothesis'])}: {_gain(d):+.3f} on "
                            f"{slack_text(d['projection'].get('leaderboard') or '')}")
-    changed += [f"• {_alert_sentence(a, slack_text)}" for a in week.alerts]
+    changed += [f"• {_alert_sentence(a, slack_text)}" for a in _shown_alerts(week)]
     changed += [f"• {slack_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
     out.append({"type": "section", "text": {"type": "mrkdwn", "text": "*What Changed This Week*\n" +
                                             _cap("\n".join(changed) or "no change")}})
@@ -298,8 +365,15 @@ def technical_log_section(week: Week, registry: Registry, store: StateStore) -> 
     completed, failed, promoted = _counts(week)
     marker = f"<!-- autobench: week {week.label} -->"
     lines = [f"## Week of {week.label}", marker, "", "### Summary", ""]
+    moved = {m["leaderboard"]: m for m in week.movements}
     for pos in week.positions:
         where = "not listed" if pos["rank"] is None else f"#{pos['rank']}, gap {pos['gap']:+.3f}"
+        m = moved.get(pos["leaderboard"])
+        if m:
+            where += (" (not listed at the start of the week)" if m["was"] is None
+                      else f" (#{m['was']} at the start of the week)")
+            if m["worst"]:
+                where += f"; fell to #{m['worst']} during the week"
         lines.append(f"- {md_text(pos['leaderboard'])}: {where}")
     lines.append(f"- {completed} experiments decided ({promoted} promoted), {failed} failed; "
                  f"{len(week.papers)} papers logged; {len(week.alerts)} competitor alerts; "

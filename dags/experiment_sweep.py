@@ -14,6 +14,8 @@ Every day at 08:00, and as soon as the monitor raises `autobench://urgent`:
    pool on the worker (`local` backend) or one mapped `KubernetesPodOperator` pod
    (`kubernetes` backend: the experiment image, a GPU limit, the state volume from a PVC,
    non-root; metrics also come back through XCom). The config travels with each request.
+   `experiments.local.seeds_per_task` (or `kubernetes.seeds_per_pod`) above 1 packs seeds of
+   one config into one task, trained together in one process (vectorised on a GPU).
 3. **finalize** — `decide`: promote (the config to production, `CHANGELOG.md`, the one
    evaluation on the test split into `eval_on_leaderboard.json`, and a submission where the
    leaderboard accepts one), reject (a note naming each failed criterion) or extend (more seeds
@@ -86,9 +88,11 @@ def experiment_sweep():
         return planned[key]
 
     @task(pool=orchestration.GPU_POOL, multiple_outputs=False, map_index_template="{{ request['run_id'] }} "
-          "{{ request['mode'] }} seed {{ request['seed'] }}")
+          "{{ request['mode'] }} {{ 'seeds ' ~ request['seeds'] | join(',') if 'seeds' in request "
+          "else 'seed ' ~ request['seed'] }}")
     def run(request: dict, **context) -> dict:
-        """One seed on this worker (`local` backend); a crash or NaN is data, not a task failure."""
+        """One seed, or a batch of seeds (`experiments.local.seeds_per_task`), on this worker
+        (`local` backend); a crash or NaN is data, not a task failure."""
         from autobench import clock
         from autobench.tasks import sweep_run_local
 

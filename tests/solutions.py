@@ -65,14 +65,14 @@ def synthetic(config, seed, subset):
     """A solution with known effects for the sweep's tests: score = base + gain + seed noise.
 
     The noise has a part shared by every config on the same seed (so pairs correlate) and a part
-    of its own; ``mode: raise`` crashes, ``mode: nan`` returns NaN; the fast run (subset < 1)
+    of its own; ``mode: raise`` crashes (``raise_full``: only the full runs), ``mode: nan`` returns NaN; the fast run (subset < 1)
     scores lower but tracks the same gain; ``eval_split: test`` reads a slightly harder split.
     """
     import hashlib
     import random
 
     mode = config.get("mode")
-    if mode == "raise":
+    if mode == "raise" or (mode == "raise_full" and subset >= 1):
         raise RuntimeError("synthetic: the patched layer does not exist")
     if mode == "nan":
         return {"accuracy": float("nan"), "latency_ms": 1.0, "memory_mb": 1.0}
@@ -87,3 +87,15 @@ def synthetic(config, seed, subset):
     if os.environ.get("AUTOBENCH_TEST_DRIFT"):  # the defence test: the environment changed under production
         score -= 0.02
     return {"accuracy": round(score, 6), "latency_ms": 1.0, "memory_mb": 10.0, "train_seconds": 0.01}
+
+
+def synthetic_batched(config, seeds, subset):
+    """``synthetic``'s batched variant: several seeds in one process, each exactly as alone.
+
+    With ``AUTOBENCH_TEST_BATCH_LOG`` set, each call appends its pid and seeds to that file, so a
+    test can see which seeds shared a process.
+    """
+    if os.environ.get("AUTOBENCH_TEST_BATCH_LOG"):
+        with open(os.environ["AUTOBENCH_TEST_BATCH_LOG"], "a") as fh:
+            fh.write(f"{os.getpid()} {','.join(str(s) for s in seeds)}\n")
+    return {seed: synthetic(config, seed, subset) for seed in seeds}

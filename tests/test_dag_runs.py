@@ -122,8 +122,20 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
     assert "H-002: reject → failed (1 run)" in out and out.count("RuntimeError: synthetic: the patched layer does not exist") >= 2
     out = sweep("2026-01-07T08:00:00+00:00", "H-003")
     assert "H-003: reject" in out and "NaN" in out
+    # the last one with experiments.local.seeds_per_task: a mapped task per config, its seeds together
+    with StateStore(home).edit("competitive_registry.yaml") as doc:
+        doc["experiments"]["local"] = {"seeds_per_task": 3}
     out = sweep("2026-01-08T08:00:00+00:00", "H-004")
     assert "H-004: reject" in out and "FAIL improvement" in out
+    assert ("6 seeds in 2 tasks (experiments.local.seeds_per_task): H-004 full seeds 1,2,3; "
+            "production full seeds 1,2,3") in out  # production's come from H-001's runs (its config now)
+    assert "[batch] 3 seeds in" in out and "H-004 full seed 3: " in out
+    import sqlite3
+
+    with sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db") as conn:
+        shown = {row[0] for row in conn.execute(
+            "SELECT rendered_map_index FROM task_instance WHERE dag_id = 'experiment_sweep' AND task_id LIKE 'run_%'")}
+    assert "H-004 full seeds 1,2,3" in shown and "H-001 full seed 1" in shown, shown
     statuses = {h.id: h.status for h in StateStore(home).load(QUEUE).hypotheses}
     assert statuses == {"H-001": "promoted", "H-002": "failed", "H-003": "failed", "H-004": "rejected"}
     archived = sorted(p.name.split("-2026")[0] for p in (home / "experiments/archived").glob("*.md"))

@@ -195,3 +195,82 @@ def test_sweep_command_json(synth):
     out = json.loads(proc.stdout)
     assert set(out) >= {"hypothesis", "decision", "runs", "criteria", "report"}
     assert out["hypothesis"] == "H-001" and Path(store.home / out["report"]).exists()
+
+
+def _metrics(home: Path) -> dict[str, dict]:
+    """Every run's metrics under the results, keyed by its path below experiments/results."""
+    root = home / "experiments/results"
+    return {str(p.parent.relative_to(root)): json.loads(p.read_text()) for p in sorted(root.rglob("metrics.json"))}
+
+
+def test_seeds_per_task_trains_a_configs_seeds_in_one_process_with_the_same_results(synth, tmp_path, monkeypatch):
+    """experiments.local.seeds_per_task: the sweep packs the full seeds of each config into one
+    run; the batched variant trains them in one process; every seed ends as it would alone."""
+    import shutil
+
+    from autobench.backends.base import is_batch
+
+    alone = StateStore(shutil.copytree(synth.home, tmp_path / "alone"))
+    with synth.edit(REGISTRY) as doc:
+        doc["experiments"]["local"] = {"seeds_per_task": 3}
+    batch_log = tmp_path / "batches.log"
+    monkeypatch.setenv("AUTOBENCH_TEST_BATCH_LOG", str(batch_log))
+    lines: list[str] = []
+    batched = sweep(synth, NOW, "s1", hypothesis="H-001", defence=False, progress=lines.append)
+    single = sweep(alone, NOW, "s1", hypothesis="H-001", defence=False)
+    assert batched["decision"] == single["decision"] == "promote"
+    assert batched["criteria"] == single["criteria"]
+    assert batched["runs"] == single["runs"] == 4
+    # the same runs with the same metrics, seed by seed
+    assert _metrics(synth.home) == _metrics(alone.home) and len(_metrics(synth.home)) >= 4
+    # H-001's three full seeds shared one process, and production's three (it has no runs of the
+    # synthetic solution yet) another
+    calls = [line.split() for line in batch_log.read_text().splitlines()]
+    assert [seeds for _, seeds in calls] == ["1,2,3", "1,2,3"] and calls[0][0] != calls[1][0]
+    full = sorted((synth.home / "experiments/results/H-001").glob("*/full/seed_*/config.yaml"))
+    assert len(full) == 3 and all("batched:" in p.read_text() for p in full)
+    assert any("[batch] 3 seeds in" in line for line in lines)
+    assert any(line.startswith("H-001 full seed 2: accuracy=") for line in lines)
+    # the plan the DAG maps over: a batch per config, the fast run alone
+    with synth.edit(QUEUE) as doc:
+        doc["hypotheses"][3]["status"] = "queued"
+    pick = prepare(synth, NOW, "s2", hypothesis="H-004")
+    from autobench.experiment_sweep import group
+
+    first = group(synth, plan(synth, NOW, pick))  # the fast runs: one seed each, nothing to batch
+    assert [(r["run_id"], r["mode"], is_batch(r)) for r in first] == [("H-004", "fast", False),
+                                                                      ("production", "fast", False)]
+    for req in first:
+        assert run_request(synth, req, NOW)["error"] is None
+    second = group(synth, plan(synth, NOW, pick))
+    assert [(r["run_id"], r.get("seeds")) for r in second] == [("H-004", [1, 2, 3]), ("production", [1, 2, 3])]
+    out = run_request(synth, second[0], NOW)
+    assert out["error"] is None and [r["seed"] for r in out["results"]] == [1, 2, 3]
+    assert not out["cached"] and out["seconds"] > 0
+    assert run_request(synth, second[0], NOW)["cached"] is True  # a retried task trains nothing twice
+    # production's config is H-001's now: its seeds come from H-001's runs, no process started
+    before = len(batch_log.read_text().splitlines())
+    prod = run_request(synth, second[1], NOW)
+    assert prod["cached"] is True and all(r["metrics"] for r in prod["results"])
+    assert len(batch_log.read_text().splitlines()) == before
+
+
+def test_a_batch_that_crashes_falls_back_to_one_seed_at_a_time_and_is_recorded_as_failed(synth, tmp_path, monkeypatch):
+    with synth.edit(REGISTRY) as doc:
+        doc["experiments"]["local"] = {"seeds_per_task": 3}
+    with synth.edit(QUEUE) as doc:
+        doc["hypotheses"][1]["implementation"]["config_patch"] = {"mode": "raise_full"}
+    batch_log = tmp_path / "batches.log"
+    monkeypatch.setenv("AUTOBENCH_TEST_BATCH_LOG", str(batch_log))
+    lines: list[str] = []
+    result = sweep(synth, NOW, "s1", hypothesis="H-002", defence=False, progress=lines.append)
+    assert result["status"] == "failed" and "failed twice" in result["reason"]
+    assert any("batch of seeds [1, 2, 3] failed (RuntimeError: synthetic: the patched layer" in line for line in lines)
+    seeds = sorted((synth.home / "experiments/results/H-002").glob("*/full/seed_*"))
+    assert [p.name for p in seeds] == ["seed_1", "seed_2", "seed_3"]
+    for folder in seeds:  # each seed was retried once on its own after the batch failed
+        failure = json.loads((folder / "failure.json").read_text())
+        assert len(failure["attempts"]) == 2 and "patched layer" in failure["attempts"][-1]
+        assert not (folder / "metrics.json").exists()
+    assert batch_log.read_text().split()[1] == "1,2,3"  # the batch ran (and crashed) once
+    assert synth.load(SWEEP).gpu_seconds  # the failed batch's time counts against the budget

@@ -101,6 +101,8 @@ REGISTRY_CASES = [
     ("experiments.fast_subset", 2, "experiments.fast_subset", "less than or equal to 1"),
     ("experiments.kubernetes.gpus", -1, "experiments.kubernetes.gpus", "greater than or equal to 0"),
     ("experiments.kubernetes.seeds_per_pod", 0, "experiments.kubernetes.seeds_per_pod", "greater than or equal to 1"),
+    ("experiments.local.seeds_per_task", 0, "experiments.local.seeds_per_task", "greater than or equal to 1"),
+    ("experiments.local.seeds_per_pod", 2, "experiments.local.seeds_per_pod", "unknown key"),
     ("experiments.kubernetes.node_selector", ["gpu"], "experiments.kubernetes.node_selector", "valid dictionary"),
     ("experiments.kubernetes.imagee", "x", "experiments.kubernetes.imagee", "unknown key"),
     ("schedule", {"leaderboard_scrape": "0 6 * * *"}, "schedule", "unknown key (a typo?) (allowed here: domain,"),

@@ -12,7 +12,10 @@ One sweep, keyed on the run id:
 2. Rounds of :func:`plan` → runs (one per seed, mapped) until the seed policy is satisfied: the
    fast validation first, then paired full seeds on production's seeds, as many as the policy
    asks for. Production's runs come from the cache; the ones missing are run too. Each request
-   carries its config ready-made, so a pod needs only its image.
+   carries its config ready-made, so a pod needs only its image. :func:`group` packs seeds of one
+   config into batches (``experiments.local.seeds_per_task``, ``experiments.kubernetes.seeds_per_pod``):
+   one process trains them together, vectorised over seeds where the solution has a batched
+   variant, each seed with the results it would have had alone.
 3. :func:`finalize` — ``decide`` (promote / reject / extend; a crash or NaN is ``failed``), then
    after a promotion the one evaluation on the test split into ``eval_on_leaderboard.json`` and
    the leaderboard submission where the registry configures one; ``BENCHMARK_REPORT.md`` beside
@@ -29,6 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +163,35 @@ def _request(spec, seed: int, mode: str) -> dict[str, Any]:
     return {"run_id": spec.run_id, "seed": int(seed), "mode": mode, "spec": spec.as_dict(), "config_hash": spec.config_hash}
 
 
-def run_request(store: StateStore, request: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """Run one seed on this worker (the `local` backend). A crash or NaN is data, not an error."""
+def group(store: StateStore, requests: list[dict[str, Any]], backend: str = "local") -> list[dict[str, Any]]:
+    """The requests packed as the backend's settings say: seeds of one config (run id, mode,
+    config hash) in batches of up to ``experiments.local.seeds_per_task`` (or the kubernetes
+    backend's ``seeds_per_pod``); 1 leaves one request per seed."""
+    from autobench.backends.base import group_requests
+
+    settings = store.load(REGISTRY).experiments
+    size = settings.kubernetes.seeds_per_pod if backend == "kubernetes" else settings.local.seeds_per_task
+    return group_requests(requests, size) if size > 1 else requests
+
+
+def describe(request: dict[str, Any]) -> str:
+    """``H-001 full seed 2`` or ``H-001 full seeds 1,2,3`` (a batch)."""
+    if "seeds" in request:
+        return f"{request['run_id']} {request['mode']} seeds {','.join(str(s) for s in request['seeds'])}"
+    return f"{request['run_id']} {request['mode']} seed {request['seed']}"
+
+
+def run_request(store: StateStore, request: dict[str, Any], now: dt.datetime,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one seed, or a batch of seeds of one config, on this worker (the `local` backend).
+
+    A crash or NaN is data, not an error. A batch (``"seeds"``) returns ``{"run_id", "seeds",
+    "mode", "error", "cached", "seconds", "results": [one-seed result, …]}``.
+    """
     from autobench.runner import RunFailed, run_seed, spec_from_mapping
 
+    if "seeds" in request:
+        return _run_batch(store, request, now, progress)
     spec = spec_from_mapping(request["run_id"], request["spec"], "sweep request")
     out = {"run_id": request["run_id"], "seed": request["seed"], "mode": request["mode"], "metrics": None,
            "error": None, "cached": False, "seconds": 0.0}
@@ -173,6 +203,52 @@ def run_request(store: StateStore, request: dict[str, Any], now: dt.datetime) ->
     if not out["cached"]:
         record_usage(store, now, out["seconds"] or _failed_seconds(store, request))
     return out
+
+
+def _run_batch(store: StateStore, request: dict[str, Any], now: dt.datetime,
+               progress: Callable[[str], None] | None) -> dict[str, Any]:
+    """Seeds of one config in one process (vectorised when the solution has a batched variant;
+    one by one, each retried once, when it has none or the batch fails). Each seed ends with its
+    own folder, as a separate run would; the batch's wall time counts once against the budget."""
+    from autobench.paths import run_dir
+    from autobench.runner import RunFailed, is_complete, run_seeds_batched, spec_from_mapping
+
+    spec = spec_from_mapping(request["run_id"], request["spec"], "sweep request")
+    seeds = [int(s) for s in request["seeds"]]
+    t0 = time.perf_counter()
+    try:
+        done = run_seeds_batched(store.home, spec, seeds, fast=request["mode"] == "fast", progress=progress)
+    except RunFailed:
+        done = {}  # some seeds failed twice: every seed's folder says how it ended
+    seconds = time.perf_counter() - t0
+    results = []
+    for seed in seeds:
+        one = {"run_id": request["run_id"], "seed": seed, "mode": request["mode"], "metrics": None,
+               "error": None, "cached": False, "seconds": 0.0}
+        if seed in done:
+            one.update(metrics=done[seed].metrics, cached=done[seed].cached, seconds=round(done[seed].seconds, 3))
+        else:
+            folder = run_dir(store.home, request["run_id"], request["config_hash"], request["mode"], seed)
+            one["metrics"] = is_complete(folder)
+            if one["metrics"] is None:
+                one["error"] = _failure_text(folder)
+        results.append(one)
+    cached = all(r["cached"] for r in results)
+    if not cached:
+        record_usage(store, now, seconds)
+    failed = [r for r in results if r["error"]]
+    error = (f"{len(failed)} of {len(results)} seeds failed; seed {failed[0]['seed']}: {failed[0]['error']}"
+             if failed else None)
+    return {"run_id": request["run_id"], "seeds": seeds, "mode": request["mode"], "error": error,
+            "cached": cached, "seconds": round(seconds, 3), "results": results}
+
+
+def _failure_text(folder: Path) -> str:
+    try:
+        attempts = json.loads((folder / "failure.json").read_text()).get("attempts") or []
+    except (OSError, ValueError):
+        return "the run left no result"
+    return f"failed {len(attempts)} times: {attempts[-1]}" if attempts else "the run left no result"
 
 
 def _failed_seconds(store: StateStore, request: dict[str, Any]) -> float:
@@ -514,13 +590,14 @@ def sweep(store: StateStore, now: dt.datetime, run_id: str, *, hypothesis: str |
         requests = plan(store, now, pick)
         if not requests:
             break
-        for req in requests:
-            out = run_request(store, req, now)
+        for req in group(store, requests):
+            out = run_request(store, req, now, progress=progress)
             if progress:
-                got = out["metrics"] or {}
-                shown = f"{out['error']}" if out["error"] else ", ".join(f"{k}={v:.4g}" for k, v in got.items()
-                                                                        if isinstance(v, float))[:120]
-                progress(f"{req['run_id']} {req['mode']} seed {req['seed']}: {shown}")
+                for one in out.get("results", [out]):
+                    got = one["metrics"] or {}
+                    shown = f"{one['error']}" if one["error"] else ", ".join(
+                        f"{k}={v:.4g}" for k, v in got.items() if isinstance(v, float))[:120]
+                    progress(f"{one['run_id']} {one['mode']} seed {one['seed']}: {shown}")
     result = finalize(store, now, pick)
     if defence:
         result["defence"] = defend(store, now, run_id)

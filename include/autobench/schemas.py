@@ -177,6 +177,14 @@ class KubernetesSettings(Strict):
     seeds_per_pod: int = Field(1, ge=1, description="1: a pod per seed; more: one pod runs a batch of seeds")
 
 
+class LocalSettings(Strict):
+    """Settings for the `local` experiment backend (runs on the Airflow worker)."""
+
+    seeds_per_task: int = Field(
+        1, ge=1, description="1: a mapped task per seed; more: one task trains up to this many seeds of one config "
+                             "in one process, vectorised over seeds when the solution has a batched variant (a GPU worker)")
+
+
 class ExperimentsSettings(Strict):
     backend: Literal["local", "kubernetes"] = "local"
     seed_policy: Literal["fixed", "adaptive"] = "fixed"
@@ -184,6 +192,7 @@ class ExperimentsSettings(Strict):
         default_factory=dict, description="the policy's knobs, e.g. {stages: [1, 3, 5, 8], futility_full: 0.7}")
     compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
     fast_subset: float = Field(0.1, gt=0, le=1, description="share of the data a fast validation uses")
+    local: LocalSettings = Field(default_factory=LocalSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
 
 

@@ -149,17 +149,24 @@ def sweep_plan(pick: dict[str, Any] | None, now, home: str | None = None) -> dic
         out["pods"] = mapped_pod_kwargs(settings, requests)
         out["pod_requests"] = pod_requests(settings, requests)
     else:
-        out["local"] = requests
+        from autobench.experiment_sweep import describe, group
+
+        out["local"] = group(store, requests)
+        if len(out["local"]) < len(requests):
+            print(f"{len(requests)} seeds in {len(out['local'])} tasks (experiments.local.seeds_per_task): "
+                  + "; ".join(describe(r) for r in out["local"]))
     return out
 
 
 def sweep_run_local(request: dict[str, Any], now, home: str | None = None) -> dict[str, Any]:
+    """One seed, or a batch of seeds of one config in one process; a line per seed."""
     from autobench.experiment_sweep import run_request
     from autobench.store import StateStore
 
-    out = run_request(StateStore(resolve_home(home)), request, now)
-    shown = out["error"] or ", ".join(f"{k}={v}" for k, v in sorted((out["metrics"] or {}).items()))
-    print(f"{request['run_id']} {request['mode']} seed {request['seed']}{' (cached)' if out['cached'] else ''}: {shown}")
+    out = run_request(StateStore(resolve_home(home)), request, now, progress=print)
+    for one in out.get("results", [out]):
+        shown = one["error"] or ", ".join(f"{k}={v}" for k, v in sorted((one["metrics"] or {}).items()))
+        print(f"{one['run_id']} {one['mode']} seed {one['seed']}{' (cached)' if one['cached'] else ''}: {shown}")
     return out
 
 

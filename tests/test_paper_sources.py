@@ -21,13 +21,13 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, loopback
 
 from autobench.paper_sources import (
     ArxivSource,
@@ -260,16 +260,9 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.state = {"lock": threading.Lock(), "log": [], "hits": {}}
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback(Handler) as httpd:
+        httpd.state = {"lock": threading.Lock(), "log": [], "hits": {}}
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture
@@ -278,7 +271,6 @@ def srv(server: Any) -> Any:
     with server.state["lock"]:
         server.state["log"].clear()
         server.state["hits"].clear()
-    server.base = f"http://127.0.0.1:{server.server_address[1]}"
     return server
 
 

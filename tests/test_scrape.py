@@ -7,10 +7,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from conftest import loopback
 
 from autobench.scrape import METHODS, Row, ScrapeError, ScrapeOptions, fetch, get, scrape
 from autobench.scrape.api import resolve
@@ -636,22 +637,11 @@ def _handler(state: _State):
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:  # a client that hung up (size cap, timeout)
-        pass
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, _State]]:
     state = _State()
-    httpd = _Server(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback(_handler(state)) as httpd:
+        yield httpd.base, state
 
 
 def test_conditional_get_304_is_not_modified_and_not_parsed(server):

@@ -8,14 +8,13 @@ and scores by reading the first rows).
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, loopback
 
 from autobench.scrape import Row, ScrapeError, ScrapeOptions, scrape
 
@@ -32,14 +31,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(REALDATA)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback(partial(_Quiet, directory=str(REALDATA))) as httpd:
+        yield httpd.base
 
 
 def rows_of(base: str, path: str, method: str, **opts) -> list[Row]:

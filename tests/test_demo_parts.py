@@ -104,6 +104,10 @@ def test_a_replayed_run_reads_the_trigger_from_its_conf_and_a_scheduled_one_from
     urgent = {"leaderboard": "MemoryBench", "reason": "rank_dropped"}
     replayed = {"dag_run": SimpleNamespace(conf={"urgent": urgent, "hypothesis": None})}
     assert triggered_by(replayed) == [{"asset": "autobench://urgent", "extra": urgent, "source": "conf"}]
+    # one wording for the sweep's log and the demo's summary
+    assert orchestration.event_details(urgent) == "MemoryBench, rank_dropped"
+    assert orchestration.event_details({"hypotheses": ["H-004", "H-005"], "other": 1}) == "H-004, H-005"
+    assert orchestration.event_details(None) == "" and orchestration.event_details({"reason": ""}) == ""
 
     event = SimpleNamespace(asset=SimpleNamespace(uri="autobench://urgent/"), extra=urgent,
                             source_dag_id="leaderboard_monitor", source_run_id="scheduled__2026-01-07T06:00:00+00:00")

@@ -34,6 +34,19 @@ def conf_key(uri: str) -> str:
     return uri.split("://", 1)[-1].strip("/").replace("-", "_")
 
 
+def event_details(extra: dict | None) -> str:
+    """An Asset event's extra as a log reads it: ``MemoryBench, rank_dropped`` for an urgent or
+    gap-widened event, ``H-004, H-005`` for new hypotheses; empty when it carries none of those."""
+    extra = extra or {}
+    parts = [str(extra[k]) for k in ("leaderboard", "reason") if extra.get(k)]
+    hypotheses = extra.get("hypotheses")
+    if isinstance(hypotheses, (list, tuple)):
+        parts += [str(h) for h in hypotheses]
+    elif hypotheses:
+        parts.append(str(hypotheses))
+    return ", ".join(parts)
+
+
 def retry_delay() -> dt.timedelta:
     """Airflow's retry delay for autobench tasks; tests set ``AUTOBENCH_RETRY_DELAY_SECONDS``."""
     raw = os.environ.get(RETRY_DELAY_ENV)

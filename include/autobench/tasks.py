@@ -113,12 +113,12 @@ def sweep_prepare(now, run_id: str, params: dict[str, Any] | None = None, home: 
                   trigger: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
     """``trigger``: the Asset events that started the run ({asset, extra, source}), for the log."""
     from autobench.experiment_sweep import prepare
+    from autobench.orchestration import event_details
     from autobench.store import StateStore
 
     params = params or {}
     for event in trigger or []:
-        extra = event.get("extra") or {}
-        where = ", ".join(str(extra[k]) for k in ("leaderboard", "reason") if extra.get(k))
+        where = event_details(event.get("extra"))
         print(f"triggered by {event['asset']}" + (f" ({where})" if where else "")
               + (f" from {event['source']}" if event.get("source") else ""))
     pick = prepare(StateStore(resolve_home(home)), now, run_id, hypothesis=params.get("hypothesis") or None,

@@ -239,9 +239,9 @@ class Week:
         record.events = self._new_events()
         for event in record.events:
             consumers = self.consumers.get(event["asset"], [])
-            extra = ", ".join(f"{k}={v}" for k, v in event["extra"].items() if k in ("leaderboard", "reason", "hypotheses"))
+            details = orchestration.event_details(event["extra"])
             if consumers:
-                self.out(f"        -> {event['asset']} ({extra}) starts {', '.join(consumers)}")
+                self.out(f"        -> {event['asset']}{f' ({details})' if details else ''} starts {', '.join(consumers)}")
         self._follow(record.events, when)
         return record
 

@@ -80,7 +80,9 @@ class AutobenchUIPlugin(AirflowPlugin):
     external_views = [
         {
             "name": "autobench",
-            "href": "/autobench/",
+            # relative: the UI's page has <base href> set to Airflow's base path, so this is
+            # /autobench/ on a plain install and /<path>/autobench/ behind a proxy's subpath
+            "href": "autobench/",
             "destination": "nav",
             "category": "browse",
             "url_route": "autobench",

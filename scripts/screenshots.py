@@ -136,11 +136,12 @@ def _demo_decisions(home: Path) -> None:
 class Standalone:
     """``airflow standalone`` in its own process group, set up as ``scripts/run.sh`` does it."""
 
-    def __init__(self, airflow_home: Path, autobench_home: Path, port: int | None = None):
+    def __init__(self, airflow_home: Path, autobench_home: Path, port: int | None = None, base_path: str = ""):
+        """``base_path`` (e.g. ``/airflow``): serve Airflow under that path, as behind a proxy."""
         self.airflow_home = Path(airflow_home)
         self.autobench_home = Path(autobench_home)
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}{base_path.rstrip('/')}"
         self.proc: subprocess.Popen | None = None
         self.log = self.airflow_home / "standalone.log"
 
@@ -377,10 +378,25 @@ class Captured:
     iframe_src: str | None = None
 
 
+def page_in_airflow(driver, url: str, timeout: float = 90) -> tuple[str, str]:
+    """The autobench page as Airflow's UI shows it (the nav entry's iframe): (the iframe's
+    resolved src, the page's text once it shows the gap matrix)."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{url}/plugin/autobench")
+    frame = _wait(driver, lambda d: d.find_elements(By.TAG_NAME, "iframe"), timeout, "the plugin's iframe")[0]
+    src = frame.get_attribute("src")
+    driver.switch_to.frame(frame)
+    try:
+        _wait(driver, lambda d: "Gap matrix" in body_text(d), timeout, f"the autobench page in the iframe ({src})")
+        return src, body_text(driver)
+    finally:
+        driver.switch_to.default_content()
+
+
 def capture(driver, url: str, out: Path, dag_id: str = "leaderboard_monitor",
             dag_ids: tuple[str, ...] = AUTOBENCH_DAGS, timeout: float = 90) -> Captured:
     """Logged in already: the autobench page (alone and inside the UI), the DAG list, a DAG's grid."""
-    from selenium.webdriver.common.by import By
 
     got = Captured()
 
@@ -393,13 +409,7 @@ def capture(driver, url: str, out: Path, dag_id: str = "leaderboard_monitor",
     got.pngs["autobench_page"] = screenshot(driver, out / "autobench_page.png", full_page=True)
 
     # 2. the same page inside Airflow's UI: the external view's nav entry opens it in an iframe
-    driver.get(f"{url}/plugin/autobench")
-    frame = _wait(driver, lambda d: d.find_elements(By.TAG_NAME, "iframe"), timeout, "the plugin's iframe")[0]
-    got.iframe_src = frame.get_attribute("src")
-    driver.switch_to.frame(frame)
-    _wait(driver, lambda d: "Gap matrix" in body_text(d), timeout, "the autobench page in the iframe")
-    got.texts["autobench_in_airflow"] = body_text(driver)
-    driver.switch_to.default_content()
+    got.iframe_src, got.texts["autobench_in_airflow"] = page_in_airflow(driver, url, timeout)
     got.pngs["autobench_in_airflow"] = screenshot(driver, out / "autobench_in_airflow.png")
 
     # 3. the DAG list (reloaded now and then, until the dag-processor has serialised every DAG)

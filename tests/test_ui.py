@@ -202,7 +202,8 @@ def test_the_plugin_declares_its_app_and_nav_entry(plugin_app):
     plugin = module.AutobenchUIPlugin
     assert plugin.fastapi_apps == [{"app": module.app, "url_prefix": "/autobench", "name": "autobench"}]
     (view,) = plugin.external_views
-    assert view["href"] == "/autobench/" and view["destination"] == "nav" and view["url_route"] == "autobench"
+    # relative, so it follows Airflow's base path (test_the_page_follows_airflow_under_a_base_path)
+    assert view["href"] == "autobench/" and view["destination"] == "nav" and view["url_route"] == "autobench"
 
 
 def test_every_route_of_the_plugin_refuses_anonymous_requests(plugin_app):
@@ -273,7 +274,7 @@ def test_standalone_serves_the_page_behind_login_and_chromium_shows_it(tmp_path)
         assert [d["hypothesis"] for d in state["decisions"]] == ["H-002", "H-001"]
         status, plugins = ui.api(url, token, "/api/v2/plugins")
         views = [v for p in plugins["plugins"] for v in p["external_views"] if p["name"] == "autobench"]
-        assert views and views[0]["href"] == "/autobench/", plugins
+        assert views and views[0]["href"] == "autobench/", plugins
 
         # (b) a person's path: the login page, then the autobench page, the DAG list, a grid
         driver = ui.browser()
@@ -302,3 +303,36 @@ def test_standalone_serves_the_page_behind_login_and_chromium_shows_it(tmp_path)
             driver.quit()
         server.stop()
     assert server.proc.poll() is not None and server.health() is None
+
+
+@pytest.mark.slow
+def test_the_page_follows_airflow_under_a_base_path(tmp_path):
+    """Behind a proxy at /airflow (`[api] base_url`), the nav entry's iframe opens
+    /airflow/autobench/, not /autobench/, and the page loads there."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import screenshots as ui
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    why = ui.missing_browser()
+    if why:
+        pytest.skip(why)
+    home = ui.demo_home(tmp_path / "autobench_home")
+    server = ui.Standalone(tmp_path / "airflow_home", home, base_path="/airflow").start()
+    driver = None
+    try:
+        server.wait_healthy(timeout=300)
+        url = server.url
+        assert url.endswith("/airflow")
+        token = ui.api_token(url, server.password())
+        status, state = ui.api(url, token, "/autobench/api/state")
+        assert status == 200 and state["ok"], state
+        driver = ui.browser()
+        ui.login(driver, url, server.password())
+        src, text = ui.page_in_airflow(driver, url)
+        assert src == f"{url}/autobench/"
+        assert "Gap matrix" in text and "CompetitorA" in text
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()

@@ -153,7 +153,7 @@ def test_run_batched_command_writes_each_seeds_folder_like_separate_runs(tmp_pat
     env = {"OMP_NUM_THREADS": "1"}
     batched = run_cli("run", "production", "--seeds", "1,2", "--batched", "--config", str(spec), "--json",
                       home=tmp_path / "a", env=env, check=True, timeout=600)
-    separate = run_cli("run", "production", "--seeds", "1,2", "--config", str(spec), "--json",
+    separate = run_cli("run", "production", "--seeds", "1,2", "--no-batched", "--config", str(spec), "--json",
                        home=tmp_path / "b", env=env, check=True, timeout=600)
     got, want = _json.loads(batched.stdout), _json.loads(separate.stdout)
     for seed in ("1", "2"):
@@ -165,3 +165,30 @@ def test_run_batched_command_writes_each_seeds_folder_like_separate_runs(tmp_pat
     again = run_cli("run", "production", "--seeds", "1,2", "--batched", "--config", str(spec), "--json",
                     home=tmp_path / "a", env=env, check=True, timeout=600)
     assert "(cached)" in again.stderr or "[batch]" not in again.stderr  # nothing runs twice
+
+
+def test_seeds_run_batched_by_default_only_where_a_gpu_is_visible(tmp_path, monkeypatch):
+    """SPEC: `run ID --seeds 1,2,3` batches on a GPU. Seen without importing torch: a device node."""
+    from autobench import runner
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert runner.gpu_visible(dev) is False
+    (dev / "nvidiactl").touch()
+    assert runner.gpu_visible(dev) is True
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert runner.gpu_visible(dev) is False  # every GPU hidden
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert runner.gpu_visible(dev) is True
+
+    monkeypatch.setattr(runner, "gpu_visible", lambda dev=None: True)
+    spec = runner.RunSpec("production", "autobench.workloads.recall:train_and_evaluate", {"device": "auto"})
+    assert runner.batch_by_default(spec, [1, 2, 3]) is True
+    assert runner.batch_by_default(spec, [1]) is False  # one seed: nothing to batch
+    pinned = runner.RunSpec("production", spec.solution, {"device": "cpu"})
+    assert runner.batch_by_default(pinned, [1, 2]) is False
+    plain = runner.RunSpec("production", "solutions:seeded", {})  # no `seeded_batched` variant
+    assert runner.batch_by_default(plain, [1, 2]) is False
+    monkeypatch.setattr(runner, "gpu_visible", lambda dev=None: False)
+    assert runner.batch_by_default(spec, [1, 2, 3]) is False

@@ -65,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="the config ready-made (YAML or JSON; - for stdin) instead of "
                    "working it out from the state files: a bare config, or {solution, config, fast_subset}")
     p.add_argument("--verbose", action="store_true", help="stream the solution's own output to stderr")
-    p.add_argument("--batched", action="store_true", help="run the seeds together in one process, vectorised over "
-                   "seeds (the solution's `<function>_batched` variant; same per-seed results, faster on a GPU)")
+    p.add_argument("--batched", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the seeds together in one process, vectorised over seeds (the solution's "
+                   "`<function>_batched` variant; same per-seed results, faster on a GPU). Default: batched "
+                   "when a GPU is visible and the solution has that variant, one by one otherwise")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("compare", parents=[common], help="statistics of two sets of per-seed scores")
@@ -277,7 +279,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         spec = spec_for(StateStore(home), args.id)
     seeds = [args.seed] if args.seed is not None else args.seeds
-    run = runner.run_seeds_batched if args.batched else runner.run_seeds
+    batched = args.batched
+    if batched is None and args.seeds is not None and runner.batch_by_default(spec, seeds):
+        batched = True
+        print(f"a GPU is visible: seeds {','.join(map(str, seeds))} run batched (--no-batched: one by one)",
+              file=sys.stderr, flush=True)
+    run = runner.run_seeds_batched if batched else runner.run_seeds
     results = run(home, spec, seeds, fast=args.fast, force=args.force,
                   progress=lambda line: print(line, file=sys.stderr, flush=True),
                   verbose=sys.stderr if args.verbose else None)

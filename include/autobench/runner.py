@@ -318,6 +318,22 @@ def run_seeds(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: bool = F
     return results
 
 
+def gpu_visible(dev: Path = Path("/dev")) -> bool:
+    """Whether this machine shows a GPU to its processes, without importing torch: an NVIDIA
+    (``nvidiactl``) or ROCm (``kfd``) device node, and ``CUDA_VISIBLE_DEVICES`` not hiding them all."""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1"):
+        return False
+    return any((dev / name).exists() for name in ("nvidiactl", "kfd"))
+
+
+def batch_by_default(spec: RunSpec, seeds: Sequence[int]) -> bool:
+    """``autobench run --seeds`` batches on its own where it pays: several seeds, a solution with
+    a batched variant, a visible GPU, and a config that does not pin the CPU."""
+    device = str(spec.config.get("device", "auto")).lower()
+    return len(seeds) > 1 and device != "cpu" and gpu_visible() and batched_solution(spec.solution) is not None
+
+
 def batched_solution(name: str) -> str | None:
     """The seed-batched variant of a solution, if it has one: ``module:function_batched`` or
     ``module_batched:function_batched`` (``(config, seeds, subset) -> {seed: metrics}``)."""

@@ -76,3 +76,10 @@ def test_gap_matrix_is_the_seeds_table():
     table = markdown(m)
     assert "| #3 | OurSystem | 0.823 | 0.791 | — |" in table
     assert table.splitlines()[0] == "| Rank | System | MemoryBench | LongContextEval | Δ to Our Score |"
+
+
+def test_gap_matrix_markdown_escapes_leaderboard_names_too():
+    m = gap_matrix([board([("A", 0.9), ("OurSystem", 0.8)], name="Mem|Bench *v2*")], "OurSystem")
+    header = markdown(m).splitlines()[0]
+    assert header == "| Rank | System | Mem\\|Bench \\*v2\\* | Δ to Our Score |"
+    assert header.count(" | ") == 3  # four cells, as the separator row says

@@ -230,7 +230,7 @@ def markdown(matrix: Mapping[str, Any]) -> str:
     from autobench.escaping import md_cell
 
     boards = matrix["leaderboards"]
-    out = ["| Rank | System | " + " | ".join(boards) + " | Δ to Our Score |",
+    out = ["| Rank | System | " + " | ".join(md_cell(b) for b in boards) + " | Δ to Our Score |",
            "|" + "---|" * (len(boards) + 3)]
     for row in matrix["rows"]:
         name = md_cell(row["system"])

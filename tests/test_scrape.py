@@ -321,6 +321,46 @@ def test_markdown_front_matter_and_fragment():
     assert table(fragment, metric="Acc") == [Row(None, "A", 93.68)]
 
 
+README_PIPES = """---
+title: Leaderboard
+---
+# MemoryBench
+
+Results on the **test** split. A rule is not a table:
+
+---
+
+| Rank | Model | Org | Accuracy (%) | Date |
+|:----:|-------|-----|-------------:|------|
+| 1 | [CompetitorA](https://example.org/a) | Lab A | **84.7** | 2026-01-02 |
+| 2 | CompetitorB <sup>†</sup> | Lab \\| B | 83.9% | 2026-01-03 |
+| 3 | `OurSystem-v2` | us | 82.3 ± 0.4 | 2026-01-04 |
+| 4 | Baseline | - | - | 2025-12-01 |
+
+## Efficiency
+
+Model | Latency (ms)
+--- | ---
+CompetitorA | 12.0
+OurSystem | 9.5
+"""
+
+
+def test_markdown_pipe_tables_in_a_readme():
+    """A GitHub README's GFM tables: links, bold, `code`, an escaped pipe and footnotes read as
+    GitHub shows them; the table is found by its metric, or by its number."""
+    assert table(README_PIPES, metric="Accuracy (%)") == [Row(1, "CompetitorA", 84.7), Row(2, "CompetitorB", 83.9),
+                                                          Row(3, "OurSystem-v2", 82.3)]
+    assert table(README_PIPES, metric="Latency (ms)") == [Row(None, "CompetitorA", 12.0), Row(None, "OurSystem", 9.5)]
+    assert table(README_PIPES, metric="Latency (ms)", table=2, system_column="Model")[1] == Row(None, "OurSystem", 9.5)
+    served = parse("html_table", README_PIPES.encode(), "text/markdown; charset=utf-8", metric="Accuracy (%)")
+    assert [r.system for r in served] == ["CompetitorA", "CompetitorB", "OurSystem-v2"]
+    with pytest.raises(ScrapeError, match=r"no table names the metric 'F1'; saw table 1 \[Rank, Model, Org, "):
+        table(README_PIPES, metric="F1")
+    with pytest.raises(ScrapeError):  # no table at all: prose with a rule and a code line
+        table("# Title\n\nNo results yet.\n\n---\n\n    | a | b |\n", metric="Accuracy")
+
+
 def test_declared_charset_and_undeclared_utf8():
     page = "<table><tr><th>Model</th><th>Score</th></tr><tr><td>Café ±</td><td>1.0±0.1</td></tr></table>"
     assert table(page.encode("utf-8"), metric="Score") == [Row(None, "Café ±", 1.0)]

@@ -3,7 +3,8 @@
 Swappable parts sharing one shape (:class:`~autobench.scrape.base.Scraper`, one decisive
 method, ``parse``), one module per method:
 
-- ``html_table`` (:mod:`.html_table`): a ``<table>`` on a page, fragment or Markdown file;
+- ``html_table`` (:mod:`.html_table`): a ``<table>`` on a page, fragment or Markdown file, or a
+  Markdown pipe table in a README;
 - ``api`` (:mod:`.api`): a JSON or CSV data file (what JS-rendered pages load);
 - ``rss`` (:mod:`.rss`): an RSS or Atom feed of result posts, read with a regex;
 - ``manual`` (:mod:`.manual`): a YAML file of scores kept by hand.

@@ -1,5 +1,9 @@
 """``html_table``: a leaderboard that is an HTML ``<table>`` (a page, a fragment, or a Markdown
-file with YAML front matter and raw HTML, as Jekyll sites and GitHub READMEs have).
+file with YAML front matter and raw HTML, as Jekyll sites and GitHub READMEs have), or a
+Markdown pipe table (GFM) in a README: a document with no ``<table>`` but a table delimiter
+row (``|---|:---:|``) is rendered to HTML by markdown-it-py first, so links, ``**bold**`` and
+escaped pipes in cells read as they show on GitHub. (A README that mixes raw HTML tables with pipe
+tables is read as HTML: its pipe tables are not seen.)
 
 Options:
 
@@ -59,6 +63,8 @@ _NOTE_CLASSES = {"institution", "footer", "footnote", "affiliation", "tooltip", 
 _RANK_HEADERS = {"rank", "place", "pos", "position", "ranking", "no", "nr", "standing"}
 _PLACEHOLDER = re.compile(r"\W*(?:loading|please wait|fetching|no data|enable javascript)", re.IGNORECASE)
 _FRONT_MATTER = re.compile(rb"\A(?:\xef\xbb\xbf)?---[ \t]*\r?\n.*?\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_HTML_TABLE = re.compile(rb"<table[\s>]", re.IGNORECASE)
+_PIPE_DELIMITER = re.compile(rb"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*\r?$", re.MULTILINE)
 
 
 class HtmlTableScraper(Scraper):
@@ -84,6 +90,8 @@ def _soup(body: bytes | str, content_type: str | None) -> BeautifulSoup:
     if content_type:
         cm = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
         charset = cm.group(1) if cm else None
+    if not _HTML_TABLE.search(body) and _PIPE_DELIMITER.search(body):
+        return BeautifulSoup(_markdown_html(body, charset), "html5lib")
     if charset is None:
         try:  # valid UTF-8 is UTF-8 (a Markdown file or fragment declares no charset)
             return BeautifulSoup(body.decode("utf-8-sig"), "html5lib")
@@ -93,6 +101,17 @@ def _soup(body: bytes | str, content_type: str | None) -> BeautifulSoup:
         return BeautifulSoup(body, "html5lib", from_encoding=charset)
     except LookupError:  # an unknown charset in the header: let the parser sniff
         return BeautifulSoup(body, "html5lib")
+
+
+def _markdown_html(body: bytes, charset: str | None) -> str:
+    """A Markdown document as HTML (CommonMark with GFM tables; raw HTML kept)."""
+    from markdown_it import MarkdownIt
+
+    try:
+        text = body.decode(charset or "utf-8-sig", errors="replace")
+    except LookupError:
+        text = body.decode("utf-8-sig", errors="replace")
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
 
 
 def _is_text(node: Any) -> bool:

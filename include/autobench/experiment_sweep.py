@@ -163,14 +163,13 @@ def _request(spec, seed: int, mode: str) -> dict[str, Any]:
     return {"run_id": spec.run_id, "seed": int(seed), "mode": mode, "spec": spec.as_dict(), "config_hash": spec.config_hash}
 
 
-def group(store: StateStore, requests: list[dict[str, Any]], backend: str = "local") -> list[dict[str, Any]]:
-    """The requests packed as the backend's settings say: seeds of one config (run id, mode,
-    config hash) in batches of up to ``experiments.local.seeds_per_task`` (or the kubernetes
-    backend's ``seeds_per_pod``); 1 leaves one request per seed."""
+def group(store: StateStore, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The local backend's requests packed as ``experiments.local.seeds_per_task`` says: seeds of
+    one config (run id, mode, config hash) in batches of up to that many; 1 leaves one request
+    per seed. (Pods are grouped by ``kubernetes.seeds_per_pod`` in the kubernetes backend.)"""
     from autobench.backends.base import group_requests
 
-    settings = store.load(REGISTRY).experiments
-    size = settings.kubernetes.seeds_per_pod if backend == "kubernetes" else settings.local.seeds_per_task
+    size = store.load(REGISTRY).experiments.local.seeds_per_task
     return group_requests(requests, size) if size > 1 else requests
 
 

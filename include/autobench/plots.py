@@ -250,7 +250,8 @@ def experiment_figure(summary: Mapping[str, Any]) -> Figure:
         detail.append(f"p = {summary['p_value']:.3g}")
     ax.set_title(f"{hid}: {summary['decision']}" + (f" ({', '.join(detail)})" if detail else ""))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    if seeds:  # nothing to label without paired runs
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 

@@ -88,7 +88,7 @@ RSS2_BLOG = b"""<?xml version="1.0" encoding="UTF-8"?>
       <guid isPermaLink="true">https://rival.example.com/blog/recallbench-91</guid>
       <description>&lt;p&gt;Hard negatives &amp;amp; a &lt;b&gt;bigger&lt;/b&gt; re-ranker.&lt;/p&gt;&lt;p&gt;Code soon.&lt;/p&gt;</description>
       <pubDate>Tue, 03 Feb 2026 09:30:00 -0500</pubDate>
-      <dc:creator>Ada Lovelace</dc:creator>
+      <dc:creator>Lovelace, Ada</dc:creator>
       <dc:creator>Alan Turing</dc:creator>
       <category>retrieval</category>
       <category>benchmarks</category>
@@ -610,6 +610,7 @@ def test_rss2_blog_feed(srv: Any) -> None:
     post, iclr, replaced, note = papers
     assert post.title == "How we reached 91.2 on RecallBench" and post.version is None
     assert post.summary == "Hard negatives & a bigger re-ranker. Code soon."
+    # one dc:creator per author: "Lovelace, Ada" is one person (one element with a list is split)
     assert post.authors == ("Ada Lovelace", "Alan Turing") and post.categories == ("retrieval", "benchmarks")
     assert post.published == utc(2026, 2, 3, 14, 30) and post.updated == post.published
     assert post.url == "https://rival.example.com/blog/recallbench-91"

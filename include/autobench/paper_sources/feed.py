@@ -181,6 +181,25 @@ def _split_authors(text: str) -> list[str]:
     return [collapse(a) for a in _AUTHOR_SPLIT.split(collapse(text)) if collapse(a)]
 
 
+def _creators(texts: list[str]) -> list[str]:
+    """Authors from an item's ``dc:creator`` / RSS ``<author>`` elements. One element holds a
+    list (arXiv: ``A B, C D and E F``); several elements hold one author each, where a comma is
+    ``Last, First`` (``Lovelace, Ada`` is Ada Lovelace, not two people)."""
+    out: list[str] = []
+    for text in texts:
+        mailed = _MAIL_NAME.match(text)
+        if mailed:
+            out.append(collapse(mailed.group(1)))
+        elif len(texts) == 1:
+            out.extend(_split_authors(text))
+        elif text.count(",") == 1:
+            last, first = (collapse(part) for part in text.split(","))
+            out.append(collapse(f"{first} {last}") if first and last else first or last)
+        elif text:
+            out.append(collapse(text))
+    return out
+
+
 def _paper(item: Any, source: str, feed_date: datetime) -> Paper | None:
     ids: list[str] = []
     links: list[str] = []
@@ -188,6 +207,7 @@ def _paper(item: Any, source: str, feed_date: datetime) -> Paper | None:
     title = summary = content = ""
     published = updated = None
     authors: list[str] = []
+    creators: list[str] = []
     categories: list[str] = []
     for name, child in _children(item):
         ns = _ns(child)
@@ -220,8 +240,7 @@ def _paper(item: Any, source: str, feed_date: datetime) -> Paper | None:
             if author:
                 authors.append(author)
         elif name in ("creator", "author"):  # dc:creator, RSS <author> ("mail@host (Name)")
-            mailed = _MAIL_NAME.match(text)
-            authors.extend([collapse(mailed.group(1))] if mailed else _split_authors(text))
+            creators.append(text)
         elif name == "category":
             term = collapse(child.get("term") or text)
             if term and term not in categories:
@@ -250,7 +269,7 @@ def _paper(item: Any, source: str, feed_date: datetime) -> Paper | None:
         return None
     abstract = _ANNOUNCE.sub("", summary or content, count=1)
     published = published or updated or feed_date
-    return Paper(id=ident, version=version, title=title, summary=abstract, authors=tuple(authors),
+    return Paper(id=ident, version=version, title=title, summary=abstract, authors=tuple(authors + _creators(creators)),
                  published=to_utc(published), updated=to_utc(updated or published),
                  categories=tuple(categories), comment=comment, journal_ref=journal_ref, pdf_url=pdf_url,
                  url=link, source=source, doi=doi)

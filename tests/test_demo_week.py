@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
+# the replay (about 9 minutes idle) runs in the first test's setup: room for a loaded CI machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 MON5, TUE6, WED7, MON12 = "2026-01-05", "2026-01-06", "2026-01-07", "2026-01-12"
 WEEK_DAYS = [f"2026-01-{d:02d}" for d in range(5, 13)]

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, loopback, run_cli
 
 from autobench.clock import parse_now
 from autobench.experiment_sweep import defend, plan, prepare, run_request, sweep
@@ -274,3 +274,88 @@ def test_a_batch_that_crashes_falls_back_to_one_seed_at_a_time_and_is_recorded_a
         assert not (folder / "metrics.json").exists()
     assert batch_log.read_text().split()[1] == "1,2,3"  # the batch ran (and crashed) once
     assert synth.load(SWEEP).gpu_seconds  # the failed batch's time counts against the budget
+
+
+class EchoingBoard(BaseHTTPRequestHandler):
+    """A leaderboard that refuses the submission and quotes the credentials back."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = f"invalid credentials: {self.headers.get('Authorization')!r}".encode()
+        self.send_response(401)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_refused_submission_never_records_the_token(synth, monkeypatch):
+    """A token pasted with a newline is stripped; an answer that quotes it is recorded redacted."""
+    store = synth
+    with loopback(EchoingBoard) as server:
+        with store.edit(REGISTRY) as doc:
+            doc["target_leaderboards"][0]["submission"] = {"url": f"{server.base}/submit"}
+        monkeypatch.setenv("AUTOBENCH_SUBMISSION_TOKEN", "s3cret-SUBMIT-token\n")
+        result = sweep(store, NOW, "p1", defence=False)
+    refused = result["submissions"][0]
+    assert refused["ok"] is False and refused["status"] == 401
+    assert refused["answer"] == "invalid credentials: '***'"  # "Bearer s3cret-SUBMIT-token" as sent
+    recorded = next((store.home / "experiments/results/H-001").glob("*/submissions.json")).read_text()
+    assert "s3cret" not in recorded and "s3cret" not in json.dumps(result)
+
+
+def test_a_key_never_shows_in_a_fetch_error():
+    """requests quotes a header value it refuses (a pasted newline); a server may echo a key."""
+    from autobench import net
+
+    class Refuses(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"bad key {self.headers.get('x-api-key')} for {self.path}".encode()
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with loopback(Refuses) as server:
+        errors = []
+        for kwargs in ({"headers": {"x-api-key": "S2-SECRET-KEY-123\n"}}, {"headers": {"x-api-key": "S2-SECRET-KEY-123"}},
+                       {"params": {"api_key": "S2-SECRET-KEY-123"}}):
+            with pytest.raises(net.NetError) as caught:
+                net.get(f"{server.base}/paper", what="s2", user_agent="test", retries=0, **kwargs)
+            errors.append(caught.value)
+    for exc in errors:
+        shown = " ".join([str(exc), exc.url, exc.reason, exc.body.decode(), str(exc.cause or "")])
+        assert "S2-SECRET" not in shown and "***" in shown, shown
+        assert exc.__cause__ is None  # no chained traceback quoting it either
+    assert "InvalidHeader" in str(errors[0])
+
+
+def test_a_retried_collect_counts_a_pods_time_once(synth):
+    """Pods' metrics come back through XCom; collecting them again (a retried task) must not
+    spend today's GPU budget twice, whether or not the pod shared the volume."""
+    from autobench.experiment_sweep import record_pod_result
+    from autobench.paths import run_dir
+
+    pick = prepare(synth, NOW, "k1", hypothesis="H-001", backend="kubernetes")
+    fast = plan(synth, NOW, pick)[0]
+    xcom = {"metrics": {"accuracy": 0.7, "latency_ms": 1.0, "memory_mb": 10.0, "train_seconds": 1800.0}}
+    for _ in range(2):
+        out = record_pod_result(synth, fast, xcom, NOW)
+        assert out["metrics"] == xcom["metrics"] and out["error"] is None
+    assert synth.load(SWEEP).gpu_seconds == {"2026-01-05": 1800.0}
+    # a shared volume: the pod wrote metrics.json itself; the collect still counts it, once
+    other = {**fast, "run_id": "production", "spec": plan(synth, NOW, pick)[1]["spec"],
+             "config_hash": plan(synth, NOW, pick)[1]["config_hash"]}
+    folder = run_dir(synth.home, other["run_id"], other["config_hash"], other["mode"], other["seed"])
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(xcom["metrics"]))
+    record_pod_result(synth, other, xcom, NOW)
+    record_pod_result(synth, other, xcom, NOW)
+    assert synth.load(SWEEP).gpu_seconds == {"2026-01-05": 3600.0}
+    proc = run_cli("validate", "--json", home=synth.home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autobench import fsio
+from autobench import fsio, net
 from autobench.clock import iso
 from autobench.errors import AutobenchError
 from autobench.experiment_config import spec_for
@@ -58,6 +58,7 @@ DEFENCE_SEED_BASE = 10_000  # fresh seeds for production's re-evaluations
 DEFENCE_WINDOW = 3  # the latest fresh seeds tested against the history (not a single low run)
 DEFENCE_P = 0.01
 KEEP_DEFENCE = 200
+USAGE_MARKER = "usage.json"  # beside a pod's run: its GPU time is in today's budget already
 
 
 # ----------------------------------------------------------------------------- the queue
@@ -289,7 +290,10 @@ def record_pod_result(store: StateStore, request: dict[str, Any], xcom: Any, now
         fsio.atomic_write(folder / "failure.json", json.dumps({"run_id": request["run_id"], "seed": request["seed"],
                                                                "mode": request["mode"], "attempts": [error]}) + "\n")
     seconds = float((metrics or {}).get("train_seconds") or 0.0)
-    record_usage(store, now, seconds)
+    counted = folder / USAGE_MARKER  # a retried collect counts a pod's time once
+    if seconds > 0 and folder.is_dir() and not counted.exists():
+        record_usage(store, now, seconds)
+        fsio.atomic_write(counted, json.dumps({"seconds": seconds, "counted_at": iso(now)}) + "\n")
     return {"run_id": request["run_id"], "seed": request["seed"], "mode": request["mode"], "metrics": metrics,
             "error": None if metrics else (error or "the pod returned no metrics")}
 
@@ -368,19 +372,21 @@ def submit(store: StateStore, registry: Registry, hid: str, record: dict[str, An
         lb = registry.leaderboard(name)
         if lb.submission is None or done.get(name, {}).get("ok"):
             continue
-        secret = token or os.environ.get("AUTOBENCH_SUBMISSION_TOKEN")
+        secret = (token or os.environ.get("AUTOBENCH_SUBMISSION_TOKEN") or "").strip()
         payload = {"system": registry.our_solution.name, "leaderboard": name, "hypothesis": hid,
                    "config_hash": record["config_hash"], "metric": lb.primary_metric,
                    "scores": evaluation, "submitted_at": iso(now)}
         headers = {"Content-Type": "application/json"}
         if secret:
             headers["Authorization"] = f"Bearer {secret}"
+        hidden = net.secrets_in(headers)  # the token: never in submissions.json, the log or XCom
         try:
             resp = requests.post(lb.submission.url, json=payload, headers=headers, timeout=30)
             result = {"ok": resp.ok, "status": resp.status_code, "at": iso(now), "url": lb.submission.url,
-                      "answer": resp.text[:500]}
+                      "answer": net.scrub(resp.text, hidden)[:500]}
         except requests.RequestException as exc:
-            result = {"ok": False, "status": None, "at": iso(now), "url": lb.submission.url, "answer": str(exc)[:500]}
+            result = {"ok": False, "status": None, "at": iso(now), "url": lb.submission.url,
+                      "answer": net.scrub(f"{type(exc).__name__}: {exc}", hidden)[:500]}
         done[name] = result
         out.append({"leaderboard": name, **result})
     if out:

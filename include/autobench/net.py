@@ -14,6 +14,7 @@ Failures are :class:`NetError`. ``requests`` is imported inside functions, so im
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,13 +56,60 @@ class Response:
     body: bytes
 
 
+_PUBLIC_HEADERS = {"user-agent", "accept", "accept-encoding", "accept-language", "content-type",
+                   "if-none-match", "if-modified-since"}
+_SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig", re.IGNORECASE)
+REDACTED = "***"
+
+
+def secrets_in(headers: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None) -> list[str]:
+    """The values a request carries that must never be shown: every header but the plain ones
+    (Authorization, x-api-key, …), and query parameters named like a key or token. Each with
+    and without surrounding whitespace (a pasted key often ends in a newline)."""
+    values = [v for k, v in (headers or {}).items() if str(k).lower() not in _PUBLIC_HEADERS]
+    values += [v for k, v in (params or {}).items() if _SECRET_PARAM.search(str(k))]
+    out: set[str] = set()
+    for v in values:
+        text = str(v)
+        for form in (text, text.strip(), repr(text)[1:-1]):
+            if len(form.strip()) >= 4:  # too short to be a secret, and would scrub ordinary words
+                out.add(form)
+                out.update(part for part in form.split() if len(part) >= 8)  # "Bearer <token>"
+    return sorted(out, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def get(url: str, *, what: str, user_agent: str, params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None, validators: Mapping[str, Any] | None = None,
-        timeout: float = 20.0, retries: int = 3, backoff: float = 1.0, max_bytes: int = 20_000_000,
-        max_retry_after: float = 60.0, parse: Callable[[Response], Any] | None = None,
-        session: Any = None, sleep: Callable[[float], None] = time.sleep) -> Any:
+        headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
     """GET ``url`` (see the module docstring): ``parse(response)`` when given, else the
-    :class:`Response`. ``what`` names the caller in messages and logs."""
+    :class:`Response`. ``what`` names the caller in messages and logs. A failure's text, its
+    reason, body and cause never show a header or key parameter the request carried."""
+    secrets = secrets_in(headers, params)
+    if not secrets:
+        return _get(url, what=what, user_agent=user_agent, params=params, headers=headers, **kwargs)
+    try:
+        return _get(url, what=what, user_agent=user_agent, params=params, headers=headers, secrets=secrets, **kwargs)
+    except NetError as exc:
+        cause = exc.cause
+        if cause is not None and any(s in str(cause) for s in secrets):  # requests quotes header values
+            cause = type(type(cause).__name__, (Exception,), {})(scrub(str(cause), secrets))
+        raise NetError(scrub(str(exc), secrets), kind=exc.kind, url=scrub(exc.url, secrets), status=exc.status,
+                       reason=scrub(exc.reason, secrets),
+                       body=scrub(exc.body.decode("utf-8", "replace"), secrets).encode() if exc.body else b"",
+                       attempts=exc.attempts, gave_up=exc.gave_up, size=exc.size, cause=cause) from None
+
+
+def _get(url: str, *, what: str, user_agent: str, params: Mapping[str, Any] | None = None,
+         headers: Mapping[str, str] | None = None, validators: Mapping[str, Any] | None = None,
+         timeout: float = 20.0, retries: int = 3, backoff: float = 1.0, max_bytes: int = 20_000_000,
+         max_retry_after: float = 60.0, parse: Callable[[Response], Any] | None = None,
+         session: Any = None, sleep: Callable[[float], None] = time.sleep, secrets: list[str] | None = None) -> Any:
     import requests
 
     getter = session if session is not None else requests
@@ -108,7 +156,8 @@ def get(url: str, *, what: str, user_agent: str, params: Mapping[str, Any] | Non
             raise NetError(f"{what}: fetching {url} failed: {type(exc).__name__}: {exc}", kind="failed",
                            url=url, cause=exc) from exc
         if attempt + 1 < attempts:
-            log.info("%s: %s from %s; retrying in %.2g s", what, last, shown, delay)
+            log.info("%s: %s from %s; retrying in %.2g s", what, scrub(last, secrets or []), scrub(shown, secrets or []),
+                     delay)
             sleep(delay)
     raise NetError(f"{what}: {last} from {shown} (gave up after {attempts} attempt(s))", kind=kind,
                    url=shown, status=None, reason=last, attempts=attempts, gave_up=True, cause=cause)

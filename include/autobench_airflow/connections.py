@@ -22,9 +22,10 @@ def _get(connection_id: str):
 
 
 def password(connection_id: str) -> str | None:
-    """The connection's password (a token or an API key), or None without the connection."""
+    """The connection's password (a token or an API key), or None without the connection (or
+    with an empty one). Surrounding whitespace, a pasted newline, is not part of a key."""
     conn = _get(connection_id)
-    return conn.password if conn is not None else None
+    return (conn.password or "").strip() or None if conn is not None else None
 
 
 def submission_token() -> str | None:
@@ -48,5 +49,5 @@ def llm_endpoint(connection_id: str, model: str | None) -> dict[str, Any]:
         raise AutobenchError(f"research_config.yaml enables llm_extractor but there is no Airflow connection {connection_id!r}")
     host = conn.host or ""
     base = host if host.startswith("http") else f"https://{host}"
-    return {"base_url": base.rstrip("/"), "api_key": conn.password,
+    return {"base_url": base.rstrip("/"), "api_key": (conn.password or "").strip() or None,
             "model": model or (conn.extra_dejson or {}).get("model", "gpt-4o-mini")}

@@ -359,3 +359,21 @@ def test_a_retried_collect_counts_a_pods_time_once(synth):
     assert synth.load(SWEEP).gpu_seconds == {"2026-01-05": 3600.0}
     proc = run_cli("validate", "--json", home=synth.home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_benchmark_report_escapes_what_came_from_the_web(synth):
+    """A hypothesis title from a paper (web text) and a config's own backticks are shown, not formatted."""
+    import re
+
+    with synth.edit(QUEUE) as doc:
+        doc["hypotheses"][1]["title"] = "[click me](https://evil.example) <!channel> *bold*"
+        doc["hypotheses"][1]["implementation"]["config_patch"] = {"mode": "raise", "note": "```\n# not a heading"}
+    result = sweep(synth, NOW, "s1", hypothesis="H-002", defence=False)
+    report = (synth.home / result["report"]).read_text()
+    task = next(line for line in report.splitlines() if line.startswith("**Task:**"))
+    assert not re.search(r"(?<!\\)\]\(", task) and "\\[click me\\]" in task and "\\*bold\\*" in task
+    config = report.split("## Configuration Details")[1].split("## Failure Log")[0]
+    assert config.strip().startswith("````yaml") and config.strip().endswith("````")  # longer than the config's ```
+    failure_log = report.split("## Failure Log")[1].split("## Reproduction Instructions")[0]
+    assert "patched layer does not exist" in failure_log
+    assert not any(line.startswith("#") for line in failure_log.splitlines())

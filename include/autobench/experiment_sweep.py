@@ -397,9 +397,12 @@ def submit(store: StateStore, registry: Registry, hid: str, record: dict[str, An
 
 def write_report(store: StateStore, hid: str, record: dict[str, Any], now: dt.datetime) -> Path:
     """``BENCHMARK_REPORT.md`` beside the runs, in seed 000's phase-6 format."""
+    import re
+
     import yaml
 
     from autobench.decide import runs
+    from autobench.escaping import md_text
 
     registry: Registry = store.load(REGISTRY)
     home = store.home
@@ -426,12 +429,12 @@ def write_report(store: StateStore, hid: str, record: dict[str, Any], now: dt.da
     lines = [
         "# Benchmark Report", "",
         f"**Date:** {iso(now)[:10]}",
-        f"**Task:** {hyp.id}: {hyp.title} vs production ({registry.our_solution.name})",
+        f"**Task:** {hyp.id}: {md_text(hyp.title)} vs production ({md_text(registry.our_solution.name)})",
         f"**Dataset:** {registry.our_solution.solution}, validation split (the test split is evaluated once, after a promotion)",
         f"**Primary Metric:** {metric} ({'higher' if ev['higher_is_better'] else 'lower'} is better)",
         f"**Seeds per config:** {len(seeds)} paired ({', '.join(map(str, seeds)) or 'none'})",
         f"**Hardware:** {env.get('device', 'unknown')} (torch {env.get('torch', '?')}, {env.get('threads', '?')} threads)", "",
-        "## Summary", "", record["reason"], "",
+        "## Summary", "", md_text(record["reason"], multiline=True), "",
         "## Results Table", "",
         f"| config | seeds | mean {metric} | std | min | max |", "| --- | --- | --- | --- | --- | --- |",
         table_row(f"production ({prod_hash})", [float(ev["control"][str(s)]) for s in seeds]),
@@ -454,14 +457,16 @@ def write_report(store: StateStore, hid: str, record: dict[str, Any], now: dt.da
     for c in record["criteria"]:
         value = c["value"] if not isinstance(c["value"], dict) else ", ".join(f"{k} {v}" for k, v in c["value"].items())
         lines.append(f"| {c['name']} | {'yes' if c['passed'] else '**no**'} | {value} | {c['requirement']} |")
+    config_yaml = yaml.safe_dump({"production": registry.our_solution.config if record["decision"] != "promote" else
+                                  "(now the candidate's config)",
+                                  hid: {"config_patch": hyp.implementation.config_patch,
+                                        "config_hash": record["config_hash"]}}, sort_keys=False).rstrip()
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", config_yaml)), default=0))  # never closed early
     lines += ["", f"Decision: **{record['decision']}** (status {record['status']}); seed policy {record['policy']['name']}: "
-              f"{record['policy']['why']}.", "", "## Configuration Details", "", "```yaml",
-              yaml.safe_dump({"production": registry.our_solution.config if record["decision"] != "promote" else
-                              "(now the candidate's config)",
-                              hid: {"config_patch": hyp.implementation.config_patch, "config_hash": record["config_hash"]}},
-                             sort_keys=False).rstrip(), "```", "", "## Failure Log", ""]
+              f"{md_text(record['policy']['why'])}.", "", "## Configuration Details", "", f"{fence}yaml",
+              config_yaml, fence, "", "## Failure Log", ""]
     failures = [(m, s, e) for m, fails in (("fast", fast_failed), ("full", cand_failed)) for s, e in sorted(fails.items())]
-    lines += [f"- {hid} {m} seed {s}: {e}" for m, s, e in failures] or ["- none"]
+    lines += [f"- {hid} {m} seed {s}: {md_text(e)}" for m, s, e in failures] or ["- none"]
     fast_line = ", ".join(f"seed {s}: {m.get(metric)}" for s, m in cand_fast.items()) or "none"
     lines += ["", f"Fast validation: {fast_line}.", "", "## Reproduction Instructions", "", "```bash",
               "autobench init --home ./repro                     # or use the state folder these runs are in",

@@ -6,8 +6,9 @@ Every Monday at 07:00, and whenever the monitor reports that the gap to #1 widen
 
 1. **fetch** — one mapped task per source in `research_config.yaml` (each arXiv query, each
    competitor blog, each local feed, citations of our core method through Semantic Scholar).
-   A source that fails is reported and the others go on. Only papers newer than the watermark
-   in `state/ingest.json` are fetched.
+   A source that fails is reported and the others go on. Only papers newer than that source's
+   watermark in `state/ingest.json` are fetched; a watermark moves only when its source was
+   read, and never past the run's time, so a failed source catches up next time.
 2. **process** — dedupe by versionless arXiv id across weeks, the relevance screen (BM25 against
    our domain and leaderboards; a paper naming one of our leaderboards is always relevant),
    technique extraction with the technique catalog (shipped in the package, extendable with a

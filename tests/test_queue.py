@@ -131,3 +131,14 @@ def test_next_id_skips_non_numbered_ids():
     assert hq.next_id(["H-001", "H-009", "custom-1", "H-2"]) == "H-010"
     assert hq.next_id([]) == "H-001"
     assert hq.priority_score(0.027, "Medium", 3.0) == pytest.approx(4.05)
+
+
+def test_a_hypothesis_that_would_evaluate_on_the_test_split_is_refused(home):
+    """SPEC: the test split never decides; only the one evaluation after a promotion sets it."""
+    before = (home / "experiment_queue.yaml").read_bytes()
+    bad = hyp("Peek at the test split")
+    bad["implementation"]["config_patch"] = {"eval_split": "test", "lr": 0.004}
+    proc = add(home, {"hypothesis": bad})
+    assert proc.returncode != 0
+    assert "eval_split: decisions use the validation split only" in proc.stderr
+    assert (home / "experiment_queue.yaml").read_bytes() == before  # nothing half-applied

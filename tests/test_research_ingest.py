@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html as html_module
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -124,7 +126,9 @@ def test_the_example_closes_the_loop_offline(offline):
     assert "already tried: H-001" in log  # the cosine schedule the second paper mentions
     assert "Protein" not in log  # irrelevant papers are screened out, not logged
     state = store.load(INGEST)
-    assert state.watermark.isoformat().startswith("2026-01-02") and len(state.seen) == 3
+    # one watermark per source; the arXiv queries failed, so they have none yet
+    assert state.watermark is None and set(state.watermarks) == {"feed: feeds/demo_papers.xml"}
+    assert state.watermarks["feed: feeds/demo_papers.xml"].isoformat().startswith("2026-01-02") and len(state.seen) == 3
 
 
 def test_a_rerun_and_the_next_week_write_nothing_twice(offline):
@@ -133,7 +137,8 @@ def test_a_rerun_and_the_next_week_write_nothing_twice(offline):
     log = (store.home / "research_log.md").read_text()
     queue = store.path(QUEUE).read_text()
     again = process(store, MONDAY, "r1")  # a retried task of the same run
-    assert again["hypotheses_added"] == [] and again["papers_new"] == 0
+    # nothing added twice, but the run's own hypotheses are still reported (so the DAG announces them)
+    assert again["hypotheses_added"] == first["hypotheses_added"] and again["papers_new"] == 0
     week2 = run_cycle(store, NEXT_MONDAY, "r2")
     assert week2["papers_new"] == 0 and week2["hypotheses_added"] == []
     assert (store.home / "research_log.md").read_text() == log and store.path(QUEUE).read_text() == queue
@@ -304,3 +309,178 @@ def test_an_on_topic_paper_from_a_watched_venue_is_relevant_and_its_venue_logged
     result = run_cycle(store, MONDAY, "v1")
     assert result["relevant"] == ["2601.00003"]
     assert "**Venue:** ICLR 2026" in (store.home / "research_log.md").read_text()
+
+
+# ----------------------------------------------------------------------------- per-source watermarks
+
+WEEK0 = parse_now("2025-12-29T07:00:00Z")
+A_OLD = entry("2512.00001", 1, "Sparse attention for sequence models", "A study.", "2025-12-27T00:00:00Z")
+B_OLD = entry("2512.00002", 1, "Tokenizers for proteins", "A study.", "2025-12-28T00:00:00Z")
+A_NEW = entry("2601.00011", 1, "Mixture of experts in small models", "A study.", "2026-01-04T00:00:00Z")
+B_NEW = entry("2601.00012", 1, "State space models for long inputs", "A study.", "2026-01-03T00:00:00Z")
+
+
+def local_feeds(store: StateStore, feeds: dict[str, list[str] | None]) -> None:
+    """The config reads exactly these local feeds (no arXiv); None: the file is missing."""
+    with store.edit(RESEARCH_CONFIG) as doc:
+        doc["research_sources"]["arxiv_queries"] = []
+        doc["research_sources"]["local_feeds"] = [f"feeds/{name}.xml" for name in feeds]
+    for name, entries in feeds.items():
+        path = store.home / "feeds" / f"{name}.xml"
+        if entries is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(feed(entries), encoding="utf-8")
+
+
+def test_a_source_that_failed_catches_up_from_its_own_watermark(store):
+    local_feeds(store, {"a": [A_OLD], "b": [B_OLD]})
+    assert run_cycle(store, WEEK0, "w0")["errors"] == []
+    local_feeds(store, {"a": [A_NEW, A_OLD], "b": None})  # week 1: feed b is down; a has a paper of Jan 4
+    week1 = run_cycle(store, MONDAY, "w1")
+    assert [e["source"] for e in week1["errors"]] == ["feed: feeds/b.xml"] and week1["papers_new"] == 1
+    marks = {name: mark.isoformat()[:10] for name, mark in store.load(INGEST).watermarks.items()}
+    local_feeds(store, {"a": [A_NEW, A_OLD], "b": [B_NEW, B_OLD]})  # week 2: b is back with its paper of Jan 3
+    week2 = run_cycle(store, NEXT_MONDAY, "w2")
+    assert week2["errors"] == [] and week2["papers_new"] == 1 and "2601.00012" in store.load(INGEST).seen
+    # after week 1, b's watermark had not been moved by a's success
+    assert marks == {"feed: feeds/a.xml": "2026-01-04", "feed: feeds/b.xml": "2025-12-28"}
+
+
+def test_a_future_dated_item_does_not_stop_later_papers(store):
+    future = entry("2601.00099", 1, "A paper from the future", "A study.", "2099-01-01T00:00:00Z")
+    local_feeds(store, {"a": [future, A_OLD]})
+    assert run_cycle(store, MONDAY, "f1")["papers_new"] == 2
+    marks = dict(store.load(INGEST).watermarks)
+    local_feeds(store, {"a": [future, A_NEW.replace("2026-01-04", "2026-01-08"), A_OLD]})
+    week2 = run_cycle(store, NEXT_MONDAY, "f2")
+    assert week2["papers_new"] == 1 and "2601.00011" in store.load(INGEST).seen  # the 2099 item is not new again
+    # the watermark never passes the run's time
+    assert marks == {"feed: feeds/a.xml": MONDAY}
+    assert store.load(INGEST).watermarks == {"feed: feeds/a.xml": NEXT_MONDAY}
+
+
+def test_an_old_state_file_with_one_watermark_loads_and_is_migrated(store):
+    before = entry("2512.00003", 1, "Dropout revisited", "A study.", "2025-12-31T00:00:00Z")
+    (store.home / "state").mkdir(exist_ok=True)
+    (store.home / "state" / "ingest.json").write_text(json.dumps(
+        {"watermark": "2026-01-01T00:00:00Z", "seen": {"2512.00001": 1}, "last_run_id": "old"}))
+    state = store.load(INGEST)
+    assert state.watermark.isoformat().startswith("2026-01-01") and state.watermarks == {}
+    local_feeds(store, {"a": [A_NEW, before, A_OLD], "b": None})
+    week1 = run_cycle(store, MONDAY, "m1")
+    assert week1["papers_new"] == 1 and "2601.00011" in store.load(INGEST).seen  # the old watermark applied
+    raw = json.loads((store.home / "state" / "ingest.json").read_text())
+    assert raw.get("watermark") is None and raw["watermarks"] == {  # migrated: b failed, so it starts where all were
+        "feed: feeds/a.xml": "2026-01-04T00:00:00Z", "feed: feeds/b.xml": "2026-01-01T00:00:00Z"}
+    local_feeds(store, {"a": [A_NEW, before, A_OLD], "b": [B_NEW, B_OLD]})
+    week2 = run_cycle(store, NEXT_MONDAY, "m2")
+    assert week2["papers_new"] == 1 and "2601.00012" in store.load(INGEST).seen
+
+
+# ----------------------------------------------------------------------------- escaping
+
+
+def test_web_and_llm_text_is_escaped_in_the_research_log(arxiv_server, store, monkeypatch):
+    markdown_it = pytest.importorskip("markdown_it")
+    hostile_title = "[click me](https://evil.example) # x *y*"
+    hostile_venue = "[NeurIPS](https://evil.example) *Workshop* 2026"
+    hostile_technique = "# pwn [here](https://evil.example) <img src=x> *z*"
+    hostile_url = "https://example.invalid/p --> [click](https://evil.example) <b>x</b>"
+    with store.edit(RESEARCH_CONFIG) as doc:
+        doc["research_sources"]["arxiv_queries"] = ["memory"]
+        doc["research_sources"]["venues"] = [hostile_venue]
+        doc["research_sources"]["local_feeds"] = []
+        doc["research_sources"]["competitor_blogs"] = ["feeds/competitor.xml"]
+        doc["llm_extractor"] = {"enabled": True, "model": "stub-model"}
+    arxiv_server.body = feed([entry("2601.00007", 1, hostile_title,
+                                    "We study associative recall and improve MemoryBench accuracy by 1.2 points.",
+                                    "2026-01-02T00:00:00Z").replace(
+        "<category term=\"cs.LG\"/>", "<category term=\"cs.LG\"/><arxiv:comment xmlns:arxiv=\"http://arxiv.org/schemas/atom\">"
+        "Accepted at [NeurIPS](https://evil.example) *Workshop* 2026</arxiv:comment>")])
+    (store.home / "feeds" / "competitor.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>blog</title><item><title>How we won MemoryBench</title>'
+        "<link>https://example.invalid/p --&gt; [click](https://evil.example) &lt;b&gt;x&lt;/b&gt;</link>"
+        "<pubDate>Sat, 03 Jan 2026 10:00:00 GMT</pubDate><description>Dropout on attention.</description></item>"
+        "</channel></rss>", encoding="utf-8")
+
+    class Stub(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            content = json.dumps({"techniques": [{"name": hostile_technique, "category": "training", "effort": "Low",
+                                                  "impact": "Low", "config_patch": {"dropout": 0.3},
+                                                  "evidence": "we improve MemoryBench"}]})
+            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AUTOBENCH_LLM_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
+        result = run_cycle(store, MONDAY, "x1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(result["relevant"]) == sorted(["2601.00007", "url:" + hostile_url])
+    log = (store.home / "research_log.md").read_text(encoding="utf-8")
+    html = markdown_it.MarkdownIt("commonmark").render(log)
+    assert "evil.example\"" not in html and "<img" not in html and "<b>" not in html and "<em>" not in html
+    assert html.count("<h1>") == 1 and html.count("<h2>") == 2  # ours: the log's title and one per entry
+    assert [line for line in log.splitlines() if line.startswith("#")] == [
+        "# Research log", *[line for line in log.splitlines() if line.startswith("## [2026-01-05] ")]]
+    shown = html_module.unescape(re.sub(r"<[^>]+>", "", html))
+    # shown as written: the title, the venue, the technique (also in the action), the post's URL
+    assert hostile_title in shown and hostile_venue in shown and hostile_technique in shown
+    assert hostile_technique.lower() in shown and hostile_url in shown
+    marker = next(line for line in log.splitlines() if line.startswith("<!-- autobench: paper url:"))
+    assert marker.count("-->") == 1 and marker.endswith(" -->")  # the URL cannot close the comment early
+    # our own structure is intact, and a plain URL stays a usable link
+    assert "<strong>Venue:</strong>" in html and "<strong>Source:</strong> arXiv:2601.00007" in html
+    assert _md_link_html("https://example.invalid/ok?a=1&b=2") == \
+        '<a href="https://example.invalid/ok?a=1&amp;b=2">https://example.invalid/ok?a=1&amp;b=2</a>'
+
+
+def _md_link_html(url: str) -> str:
+    import markdown_it
+
+    from autobench.research_ingest import _md_link
+
+    return markdown_it.MarkdownIt("commonmark").renderInline(_md_link(url))
+
+
+# ----------------------------------------------------------------------------- a retried process
+
+
+def test_a_retried_ingest_reports_the_hypotheses_its_crashed_attempt_added(offline, monkeypatch):
+    store = offline
+    original = {h.id for h in store.load(QUEUE).hypotheses}
+    real_edit = store.edit
+    crashes: list[str] = []
+
+    def edit(name):
+        if name == INGEST and not crashes:  # killed after the queue was written, before the state
+            crashes.append(name)
+            raise OSError("worker killed")
+        return real_edit(name)
+
+    monkeypatch.setattr(store, "edit", edit)
+    with pytest.raises(OSError, match="worker killed"):
+        run_cycle(store, MONDAY, "scheduled__2026-01-05")
+    queue_after_crash = store.path(QUEUE).read_text()
+    added = [h.id for h in store.load(QUEUE).hypotheses if h.id not in original]
+    assert added and not (store.home / "state" / "ingest.json").exists()
+    retry = process(store, MONDAY, "scheduled__2026-01-05")
+    assert sorted(retry["hypotheses_added"]) == sorted(added)
+    assert store.path(QUEUE).read_text() == queue_after_crash  # nothing added twice
+    patches = [json.dumps(h.implementation.config_patch, sort_keys=True) for h in store.load(QUEUE).hypotheses]
+    assert len(patches) == len(set(patches))
+    assert store.load(INGEST).last_run_id == "scheduled__2026-01-05"
+    # another run adds nothing and reports nothing
+    assert process(store, NEXT_MONDAY, "scheduled__2026-01-12")["hypotheses_added"] == []

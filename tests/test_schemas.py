@@ -101,6 +101,7 @@ REGISTRY_CASES = [
     ("experiments.fast_subset", 2, "experiments.fast_subset", "less than or equal to 1"),
     ("experiments.kubernetes.gpus", -1, "experiments.kubernetes.gpus", "greater than or equal to 0"),
     ("experiments.kubernetes.seeds_per_pod", 0, "experiments.kubernetes.seeds_per_pod", "greater than or equal to 1"),
+    ("our_solution.config.eval_split", "test", "our_solution.config", "decisions use the validation split only"),
     ("experiments.local.seeds_per_task", 0, "experiments.local.seeds_per_task", "greater than or equal to 1"),
     ("experiments.local.seeds_per_pod", 2, "experiments.local.seeds_per_pod", "unknown key"),
     ("experiments.kubernetes.node_selector", ["gpu"], "experiments.kubernetes.node_selector", "valid dictionary"),
@@ -243,3 +244,15 @@ def test_top_level_must_be_mapping():
 def test_every_state_file_has_a_schema_and_a_test():
     covered = {schemas.REGISTRY, schemas.RESEARCH_CONFIG, schemas.QUEUE, *STATE_VALID}
     assert covered == set(FILES)
+
+
+def test_a_scraped_name_that_looks_like_a_key_is_a_name_not_a_secret():
+    """A competitor called `sk-LearnGradientBoosting` must not stop the monitor (it writes the
+    registry's competitors and the gap matrix); a key-looking value where people write config
+    is still refused, and so is a secret-named key anywhere."""
+    assert schemas.find_secrets({"competitors": [{"name": "sk-LearnGradientBoosting1234", "aliases": ["xoxb-bot"]}],
+                                 "rows": [{"system": "sk-LearnGradientBoosting1234", "first": "xoxb-x"}],
+                                 "papers": [{"title": "ghp_abcdefghijklmnopqrstuvwxyz", "authors": ["AKIA0123456789ABCDEF"]}]}) == []
+    found = schemas.find_secrets({"our_solution": {"config": {"webhook": "xoxb-1234-5678"}},
+                                  "competitors": [{"name": "A", "api_key": "x"}]})
+    assert [path for path, _ in found] == ["our_solution.config.webhook", "competitors[0].api_key"]

@@ -3,8 +3,8 @@
 One cycle, keyed on the run id (manual and Asset-triggered runs have no ``ds``):
 
 1. :func:`fetch_source` per source of ``research_config.yaml`` (the DAG maps one task per
-   source; one broken source does not stop the others): only papers newer than the watermark
-   in ``state/ingest.json``; the papers are staged under ``state/ingest_runs/<run>/``.
+   source; one broken source does not stop the others): only papers newer than that source's
+   watermark in ``state/ingest.json``; the papers are staged under ``state/ingest_runs/<run>/``.
 2. :func:`process`: dedupe by versionless arXiv id across weeks (a new version of a known
    paper is noted, not re-ingested); the relevance screen (:mod:`autobench.relevance`);
    technique extraction (:mod:`autobench.techniques`, the catalog extendable in the state
@@ -12,11 +12,24 @@ One cycle, keyed on the run id (manual and Asset-triggered runs have no ``ds``):
    technique's disposition; competitor posts diffed against production (§3.3); hypotheses for
    the techniques that apply, are not in production and were never tried, with the gap-size
    strategy of §4.3 (gap < 1%: fine-grained lr / weight decay; 1–5%: component ablations;
-   > 5%: no experiment, the gap noted for the digest); the watermark and the seen ids.
+   > 5%: no experiment, the gap noted for the digest); the watermarks and the seen ids.
+
+One watermark per source (keyed by its name, :func:`source_specs`): it moves only when that
+source's fetch succeeded, to the newest ``updated`` among its papers but never past the run's
+time, so a source that failed this week is read from where it was next week, and a feed item
+dated 2099 does not hide every later paper. A source without one starts at the single
+watermark of older state files (moved into the per-source ones on the next write), else with
+no watermark (the source's own limits apply).
 
 Nothing is written twice for one run: log entries carry a marker per paper, hypotheses are
 deduplicated by their config patch against every hypothesis ever made, and the seen ids make a
-re-run of the same week find nothing new.
+re-run of the same week find nothing new. Each hypothesis a run adds carries a note naming the
+run, so a retry of that run (say after a crash between the queue and ``state/ingest.json``)
+reports the same ``hypotheses_added`` and the DAG still announces them.
+
+Every piece of web- or LLM-sourced text in ``research_log.md`` (titles, quoted sentences,
+technique names, venues, URLs) is escaped with :mod:`autobench.escaping`: it shows as written
+and never becomes a link, heading or formatting of its own.
 """
 
 from __future__ import annotations
@@ -30,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from autobench import fsio
-from autobench.clock import iso
+from autobench.clock import ensure_utc, iso
 from autobench.errors import AutobenchError
+from autobench.escaping import md_text
 from autobench.experiment_config import patch_applied
 from autobench.schemas import (
     CLOSED_STATUSES,
@@ -39,6 +53,7 @@ from autobench.schemas import (
     QUEUE,
     REGISTRY,
     RESEARCH_CONFIG,
+    IngestState,
     Registry,
     ResearchConfig,
 )
@@ -121,7 +136,7 @@ def fetch_source(store: StateStore, spec: SourceSpec, now: dt.datetime, run_id: 
     from autobench.paper_sources import SourceError
 
     config: ResearchConfig = store.load(RESEARCH_CONFIG)
-    since = store.load(INGEST).watermark
+    since = source_watermark(store.load(INGEST), spec.name, now)
     folder = store.home / STAGING / run_key(run_id)
     path = folder / f"{_slug(spec.kind + '-' + spec.target)}-{hashlib.sha1(spec.target.encode()).hexdigest()[:6]}.json"
     record: dict[str, Any] = {"source": spec.as_dict(), "fetched_at": iso(now), "papers": [], "error": None}
@@ -138,6 +153,46 @@ def fetch_source(store: StateStore, spec: SourceSpec, now: dt.datetime, run_id: 
     fsio.atomic_write(path, json.dumps(record, ensure_ascii=False) + "\n")
     return {"source": spec.name, "papers": len(record["papers"]), "error": record["error"],
             "staged": str(path.relative_to(store.home))}
+
+
+def source_watermark(state: IngestState, name: str, now: dt.datetime) -> dt.datetime | None:
+    """Where the source named ``name`` reads from: its own watermark, else the single one of an
+    older state file, else none; never later than ``now``."""
+    mark = state.watermarks.get(name, state.watermark)
+    return None if mark is None else min(ensure_utc(mark), ensure_utc(now))
+
+
+def _when(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return ensure_utc(value)
+    return ensure_utc(dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def _merged_watermarks(doc: dict[str, Any], advanced: dict[str, dt.datetime], names: list[str],
+                       now: dt.datetime) -> dict[str, str]:
+    """The per-source watermarks after a run: the old ones, the single legacy watermark given to
+    every known source without one (the migration), then each successful source's newest paper,
+    clamped to ``now``; a watermark never moves back."""
+    now = ensure_utc(now)
+    marks = {str(k): _when(v) for k, v in (doc.get("watermarks") or {}).items()}
+    legacy = doc.get("watermark")
+    if legacy:
+        start = min(_when(legacy), now)
+        for name in names:
+            marks.setdefault(name, start)
+    for name, newest in advanced.items():
+        newest = min(newest, now)
+        marks[name] = max(marks[name], newest) if name in marks else newest
+    return {name: iso(mark) for name, mark in marks.items()}
+
+
+def _added_note(run_id: str) -> str:
+    return f"added by research ingest {run_id}"
+
+
+def _added_by(hypothesis, run_id: str) -> bool:
+    note = _added_note(run_id)
+    return any(n == note or n.endswith(" " + note) for n in hypothesis.notes[:1])
 
 
 # ----------------------------------------------------------------------------- processing
@@ -260,16 +315,21 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
     cycle = Cycle()
     papers: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}
-    newest = state.watermark
+    advanced: dict[str, dt.datetime] = {}  # source name -> its newest paper, for the sources that answered
+    names = [spec.name for spec in source_specs(config)]
     by_id: dict[str, dict[str, Any]] = {}
     for staged in _staged(store.home, run_id):
-        if staged.get("error"):
-            cycle.errors.append({"source": staged["source"]["name"], "reason": staged["error"]})
+        name = staged["source"]["name"]
+        names.append(name)
+        failed = bool(staged.get("error"))
+        if failed:
+            cycle.errors.append({"source": name, "reason": staged["error"]})
         for paper in staged.get("papers", []):
             cycle.papers_fetched += 1
             pid = paper["id"]
-            updated = dt.datetime.fromisoformat(str(paper.get("updated") or paper["published"]).replace("Z", "+00:00"))
-            newest = max(newest, updated) if newest else updated
+            if not failed:
+                updated = _when(paper.get("updated") or paper["published"])
+                advanced[name] = max(advanced.get(name, updated), updated)
             if pid in by_id and _version_key(by_id[pid]) >= _version_key(paper):
                 continue
             by_id[pid] = paper
@@ -329,7 +389,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
             tried = _tried(patch, queue)
             if tried is not None:
                 word = tried.status if tried.status in CLOSED_STATUSES else f"{tried.status} (open)"
-                dispositions.append((item, f"already tried: {tried.id} {word}"))
+                dispositions.append((item, f"already tried: {md_text(tried.id)} {word}"))
                 continue
             worst = max((gap_by_board.get(t, 0.0) for t in targets), default=0.0)
             if worst > 5.0:
@@ -379,13 +439,17 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
         hq.set_status(store, moot, now)
     if log_entries:
         _append_log(store, run_id, now, cycle, log_entries)
+    # what an earlier, interrupted attempt of this run added (the queue kept it; the state may not have)
+    cycle.hypotheses_added = [h.id for h in queue.hypotheses if _added_by(h, run_id)]
     if new_hypotheses:
+        for h in new_hypotheses:
+            h["notes"] = [f"{iso(now)} {_added_note(run_id)}"]
         added = hq.add(store, f"research ingest {run_id}", {"hypotheses": new_hypotheses}, now)
-        cycle.hypotheses_added = [h.id for h in added]
+        cycle.hypotheses_added += [h.id for h in added]
     with store.edit(INGEST) as doc:
         doc["seen"] = seen
-        if newest is not None:
-            doc["watermark"] = iso(newest)
+        doc["watermarks"] = _merged_watermarks(doc, advanced, names, now)
+        doc.pop("watermark", None)  # moved into the per-source watermarks
         doc["last_run_id"] = run_id
     _prune_staging(store.home)
     return cycle.as_dict()
@@ -440,22 +504,42 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _md(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+_PLAIN_URL = re.compile(r"https?://[^\s<>\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+def _md_link(url: Any) -> str:
+    """A URL for Markdown: an autolink ``<url>`` when it is a plain http(s) URL (nothing in it can
+    end the autolink), else the text escaped (shown, not followed)."""
+    text = "" if url is None else str(url)
+    return f"<{text}>" if _PLAIN_URL.fullmatch(text) else md_text(text)
+
+
+def _md_source(paper: dict[str, Any]) -> str:
+    pid = paper["id"]
+    if pid.startswith("url:"):
+        return _md_link(paper.get("url") or pid[4:])
+    return md_text(_source_label(paper, False))
+
+
+def _comment_safe(text: Any) -> str:
+    """Text inside an HTML comment on one line: ``--``, ``<``, ``>`` and whitespace percent-encoded
+    (so ``-->`` cannot end the comment, nor a line break the marker); plain ids are unchanged."""
+    return re.sub(r"-(?=-)|[<>\s]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), str(text))
 
 
 def _log_entry(paper, verdict, gains_found, dispositions, now: dt.datetime, competitor: bool,
                venue: str | None = None) -> str:
     pid = paper["id"]
-    lines = [f"## [{iso(now)[:10]}] {'Competitor post' if competitor else 'Paper'}: \"{_md(paper['title'])}\"",
-             f"<!-- autobench: paper {pid} -->",
-             f"**Source:** {_source_label(paper, False)}",
-             f"**Relevant leaderboard:** {', '.join(verdict.leaderboards) or 'none named (' + verdict.reason + ')'}"]
+    boards = ", ".join(md_text(b) for b in verdict.leaderboards) or f"none named ({md_text(verdict.reason)})"
+    lines = [f"## [{iso(now)[:10]}] {'Competitor post' if competitor else 'Paper'}: \"{md_text(paper['title'])}\"",
+             f"<!-- autobench: paper {_comment_safe(pid)} -->",
+             f"**Source:** {_md_source(paper)}",
+             f"**Relevant leaderboard:** {boards}"]
     if venue:
-        lines.append(f"**Venue:** {venue}")
+        lines.append(f"**Venue:** {md_text(venue)}")
     if gains_found:
-        shown = "; ".join(f"{g.gain * 100:+.1f}% on {g.leaderboard or 'an unnamed benchmark'} (\"{_md(_short(g.text, 80))}\")"
-                          for g in gains_found[:3])
+        shown = "; ".join(f"{g.gain * 100:+.1f}% on {md_text(g.leaderboard or 'an unnamed benchmark')} "
+                          f"(\"{md_text(_short(g.text, 80))}\")" for g in gains_found[:3])
         lines.append(f"**Reported gain:** {shown}")
     else:
         lines.append("**Reported gain:** none stated")
@@ -463,8 +547,8 @@ def _log_entry(paper, verdict, gains_found, dispositions, now: dt.datetime, comp
     for item, disposition in dispositions:
         t = item.technique
         tail = " ← PRIORITIZED" if disposition == "PRIORITIZED" else f" — {disposition}"
-        lines.append(f"- {t.name} (effort: {t.effort}, impact: {item.impact or 'unknown'}){tail}")
-    chosen = [item.technique.name.lower() for item, d in dispositions if d == "PRIORITIZED"]
+        lines.append(f"- {md_text(t.name)} (effort: {md_text(t.effort)}, impact: {md_text(item.impact or 'unknown')}){tail}")
+    chosen = [md_text(item.technique.name.lower()) for item, d in dispositions if d == "PRIORITIZED"]
     action = (f"Generate hypothesis for {', '.join(chosen)} — schedule experiment." if chosen
               else "No new experiment: nothing here applies that was not in production or already tried.")
     lines.append(f"**Action:** {action}")
@@ -483,7 +567,7 @@ def _append_log(store: StateStore, run_id: str, now: dt.datetime, cycle: Cycle, 
                 fresh.append(entry)
         if not fresh:
             return
-        head = (f"\n<!-- ingest {run_id} at {iso(now)}: {cycle.papers_fetched} fetched, {cycle.papers_new} new, "
+        head = (f"\n<!-- ingest {_comment_safe(run_id)} at {iso(now)}: {cycle.papers_fetched} fetched, {cycle.papers_new} new, "
                 f"{len(cycle.relevant)} relevant -->\n")
         fsio.atomic_write(path, text.rstrip("\n") + "\n" + head + "\n" + "\n".join(fresh))
 

@@ -145,6 +145,11 @@ class OurSolution(Strict):
     current_scores: dict[str, float] = Field(default_factory=dict, description="our own measurements; written only by decide")
     published_scores: dict[str, float] = Field(default_factory=dict, description="as scraped; written only by the monitor")
 
+    @field_validator("config")
+    @classmethod
+    def _config_keeps_the_split(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _no_test_split(v)
+
     @field_validator("solution")
     @classmethod
     def _module_function(cls, v: str) -> str:
@@ -297,11 +302,29 @@ class ResearchConfig(Strict):
 # --------------------------------------------------------------------------- experiment_queue.yaml
 
 
+#: The config key that picks the evaluation split. Only the one evaluation after a promotion sets
+#: it (to ``test``); a hypothesis or production's config naming another split would let the test
+#: split decide (SPEC: it never does).
+EVAL_SPLIT_KEY = "eval_split"
+
+
+def _no_test_split(config: dict[str, Any]) -> dict[str, Any]:
+    if EVAL_SPLIT_KEY in config and config[EVAL_SPLIT_KEY] != "validation":
+        raise ValueError(f"{EVAL_SPLIT_KEY}: decisions use the validation split only; the test split is evaluated "
+                         f"once, after a promotion (got {config[EVAL_SPLIT_KEY]!r})")
+    return config
+
+
 class Implementation(Strict):
     change: str = NonEmpty
     effort: Effort
     estimated_gain: float = Field(description="in the primary metric's units, e.g. 0.027")
     config_patch: dict[str, Any] = Field(default_factory=dict, description="applied to production's config")
+
+    @field_validator("config_patch")
+    @classmethod
+    def _patch_keeps_the_split(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _no_test_split(v)
 
 
 class Hypothesis(Strict):
@@ -497,9 +520,15 @@ class SweepState(Strict):
 
 
 class IngestState(Strict):
-    """state/ingest.json: the ingest watermark and the papers already seen."""
+    """state/ingest.json: the ingest watermarks (one per source) and the papers already seen."""
 
-    watermark: AwareDatetime | None = None
+    watermarks: dict[str, AwareDatetime] = Field(
+        default_factory=dict,
+        description="source name (as research_config.yaml's sources are named) -> the newest `updated` among "
+                    "the papers read from it, advanced only when its fetch succeeded and never past the run's time")
+    watermark: AwareDatetime | None = Field(
+        None, description="before per-source watermarks: the one watermark of every source; a source without "
+                          "its own starts here, and the next ingest moves it into `watermarks`")
     seen: dict[str, int] = Field(default_factory=dict, description="versionless arXiv id -> latest version seen")
     last_run_id: str | None = None
 
@@ -676,7 +705,13 @@ SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|api[_-]?key|apikey|cr
 SECRET_VALUE_RE = re.compile(r"^(xox[abposr]-|xapp-|sk-[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}$)")
 
 
-def find_secrets(data: Any, path: str = "") -> list[tuple[str, str]]:
+#: Fields that hold names and text from the web (a system on a leaderboard, a paper's title):
+#: a competitor called ``sk-LearnGradientBoosting`` is a name, not a leaked key, and must not
+#: stop the monitor. Their values skip the credential look-alike check; their keys do not.
+WEB_TEXT_KEYS = frozenset({"name", "system", "aliases", "title", "summary", "claim", "authors", "first"})
+
+
+def find_secrets(data: Any, path: str = "", _key: str | None = None) -> list[tuple[str, str]]:
     """Keys or values that look like credentials: those belong in a connection or the environment."""
     found: list[tuple[str, str]] = []
     if isinstance(data, dict):
@@ -684,11 +719,11 @@ def find_secrets(data: Any, path: str = "") -> list[tuple[str, str]]:
             sub = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and SECRET_KEY_RE.search(key) and key != "connection_id":
                 found.append((sub, "secrets never go in state files: put them in an Airflow connection or an environment variable"))
-            found.extend(find_secrets(value, sub))
+            found.extend(find_secrets(value, sub, str(key)))
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            found.extend(find_secrets(value, f"{path}[{i}]"))
-    elif isinstance(data, str) and SECRET_VALUE_RE.match(data.strip()):
+            found.extend(find_secrets(value, f"{path}[{i}]", _key))
+    elif isinstance(data, str) and _key not in WEB_TEXT_KEYS and SECRET_VALUE_RE.match(data.strip()):
         found.append((path, "this looks like a credential: put it in an Airflow connection or an environment variable"))
     return found
 

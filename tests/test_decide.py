@@ -222,3 +222,94 @@ def test_bad_input_is_a_clear_error(store, home):
     with pytest.raises(AutobenchError, match="accuracy"):
         decide(store, "H-002", NOW)
     assert store.path(QUEUE).read_text() == before
+
+
+# ----------------------------------------------------------------------------- web text, retries
+
+HOSTILE_TITLE = "[click me](https://evil.example) # x *y*"
+
+
+def _retitle(store: StateStore, hid: str, title: str) -> None:
+    """Give ``hid`` a title as a paper (web text) could: written to the queue file on disk."""
+    path = store.path(QUEUE)
+    old = next(h.title for h in store.load(QUEUE).hypotheses if h.id == hid)
+    path.write_text(path.read_text().replace(f'title: "{old}"', f'title: "{title}"'))
+    assert next(h.title for h in store.load(QUEUE).hypotheses if h.id == hid) == title
+
+
+def _no_live_markdown(text: str) -> None:
+    import re
+
+    assert re.search(r"(?<!\\)\]\(http", text) is None, "a live link"
+    assert re.search(r"(?<!\\)\[click", text) is None, "an unescaped link text"
+    assert "*y*" not in text.replace("\\*y\\*", ""), "live emphasis"
+    assert not any(line.lstrip().startswith("# x") for line in text.splitlines()), "a heading"
+
+
+def test_a_hostile_title_is_escaped_in_the_changelog(store):
+    from autobench.escaping import md_text
+
+    _retitle(store, "H-002", HOSTILE_TITLE)
+    production_runs(store)
+    candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
+    assert decide(store, "H-002", NOW)["decision"] == "promote"
+    changelog = (store.home / "CHANGELOG.md").read_text()
+    _no_live_markdown(changelog)
+    assert f"— promoted H-002: {md_text(HOSTILE_TITLE)}\n" in changelog
+    # our own formatting stays: the entry's heading and its list
+    assert [line[:14] for line in changelog.splitlines() if line.startswith("#")] == ["# Changelog", "## 2026-01-07 "]
+    assert "\n- change: width: 64 (config " in changelog
+
+
+def test_a_hostile_title_is_escaped_in_the_archived_note(store):
+    from autobench.escaping import md_text
+
+    _retitle(store, "H-001", HOSTILE_TITLE)
+    production_runs(store)
+    candidate_runs(store, "H-001", {1: -0.0021, 2: -0.0012, 3: -0.0019}, fast_gain=-0.001)
+    assert decide(store, "H-001", NOW)["decision"] == "reject"
+    note = next((store.home / "experiments/archived").glob("H-001-*.md")).read_text()
+    _no_live_markdown(note)  # the title in the heading and in the reason paragraph
+    assert note.startswith(f"# H-001: {md_text(HOSTILE_TITLE)} — rejected\n")
+    assert f"H-001 ({md_text(HOSTILE_TITLE)}) is rejected." in note
+    assert "| improvement | **no** |" in note  # our own table and bold stay
+
+
+def test_a_promotion_interrupted_after_the_registry_edit_is_finished_by_the_retry(store, monkeypatch):
+    import autobench.decide as decide_module
+
+    production_runs(store)
+    chash = candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
+    real = decide_module._changelog
+    calls = []
+
+    def dies_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("the worker was killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decide_module, "_changelog", dies_once)
+    with pytest.raises(OSError, match="killed"):
+        decide(store, "H-002", NOW)
+    # half applied: the registry has the new config, the queue and the CHANGELOG do not know yet
+    assert store.load(REGISTRY).our_solution.config["width"] == 64
+    assert status_of(store, "H-002") != "promoted" and not (store.home / "CHANGELOG.md").exists()
+    first = json.loads((store.home / "experiments/results/H-002" / chash / "decision.json").read_text())
+
+    again = decide(store, "H-002", NOW)  # the retried task
+    assert again["decision"] == "promote" and again["status"] == "promoted"
+    assert again["criteria"] == first["criteria"] and again["config_hash"] == chash
+    assert status_of(store, "H-002") == "promoted"
+    changelog = (store.home / "CHANGELOG.md").read_text()
+    assert changelog.count("promoted H-002") == 1 and changelog.count(f"<!-- autobench: H-002 {chash} -->") == 1
+    saved = json.loads((store.home / "experiments/results/H-002" / chash / "decision.json").read_text())
+    assert saved == first and saved["decision"] == "promote"
+    assert len(list((store.home / "experiments/promoted").glob("H-002-*.yaml"))) == 1
+    notes = next(h.notes for h in store.load(QUEUE).hypotheses if h.id == "H-002")
+    assert sum(n.startswith("2026-01-07T08:00:00Z promoted:") for n in notes) == 1
+
+    # and once more: the hypothesis is closed, the record is replayed, nothing is written
+    snapshot = {p: p.read_bytes() for p in store.home.rglob("*") if p.is_file() and ".locks" not in p.parts}
+    assert decide(store, "H-002", NOW)["decision"] == "promote"
+    assert {p: p.read_bytes() for p in store.home.rglob("*") if p.is_file() and ".locks" not in p.parts} == snapshot

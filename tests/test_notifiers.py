@@ -186,6 +186,28 @@ def test_a_failed_upload_says_the_message_was_posted(fake_slack, pngs, debug_log
     assert_no_token(debug_logs, message)
 
 
+def test_post_and_upload_are_send_in_two_halves(fake_slack, pngs, tmp_path, debug_logs):
+    """What a caller uses to record the message's ts before the files (a retry then uploads only
+    what is missing instead of posting again)."""
+    notifier = SlackNotifier(TOKEN, "#autobench", fake_slack.url)
+    with pytest.raises(NotifyError, match="absent.png: no such file"):  # the whole message is checked first
+        notifier.post(digest_message([*pngs, tmp_path / "absent.png"]))
+    assert fake_slack.requests == []
+    posted = notifier.post(digest_message(pngs))
+    assert posted["channel"] == CHANNEL_ID and posted["ts"]
+    assert [r["path"] for r in fake_slack.requests] == ["/api/chat.postMessage"]  # nothing uploaded yet
+    fake_slack.errors["files.completeUploadExternal"] = {"ok": False, "error": "not_in_channel"}
+    with pytest.raises(NotifyError, match="files_upload_v2: not_in_channel"):
+        notifier.upload(pngs[1], channel=posted["channel"], thread=posted["ts"])
+    del fake_slack.errors["files.completeUploadExternal"]
+    info = notifier.upload(pngs[1], channel=posted["channel"], thread=posted["ts"])
+    assert info["name"] == "latest_experiment.png" and fake_slack.uploads[info["id"]] == pngs[1].read_bytes()
+    done = fake_slack.calls("files.completeUploadExternal")[-1]["body"]
+    assert done["thread_ts"] == posted["ts"] and done["channel_id"] == CHANNEL_ID
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    assert_no_token(debug_logs, "")
+
+
 def test_an_upload_url_refusing_the_bytes_is_an_error(fake_slack, pngs, debug_logs):
     fake_slack.upload_status = 500
     with pytest.raises(NotifyError) as info:

@@ -275,3 +275,147 @@ def test_a_hostile_leaderboard_name_is_escaped_in_the_movement_line(store):
     assert f"• {slack_text(hostile)}: our rank #3 → #2 :arrow_up:" in slack
     assert "<!channel>" not in json.dumps(result["blocks"]) and "<!here>" not in json.dumps(result["blocks"])
     assert "New entrant: &lt;!here&gt; at 0.880" in slack
+
+
+# ----------------------------------------------------------------------------- web text in the briefs and the log
+
+HOSTILE = "<!channel> [win](https://evil.example) *x*"
+
+
+def _no_live_markdown(text: str) -> None:
+    assert re.search(r"(?<!\\)<!channel>", text) is None, "a live mention"
+    assert re.search(r"(?<!\\)\]\(http", text) is None, "a live link"
+    assert re.search(r"(?<!\\)\*x(?<!\\)\*", text) is None, "live emphasis"
+
+
+def test_a_hostile_leader_is_escaped_in_the_gap_escalation_brief(store):
+    from autobench.escaping import md_text
+
+    run_cycle(store, MONDAY, "m1")
+    _set_score(store.home, "&lt;!channel&gt; [win](https://evil.example) *x*", 0.951)  # a new #1, 13% ahead
+    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    result = run(store, DIGEST)
+    brief_path = next(b for b in result["briefs"] if "-gap-memorybench-" in b)
+    brief = (store.home / brief_path).read_text()
+    _no_live_markdown(brief)
+    first = build(store, DIGEST).positions[0]["first"]  # as scraped (the scraper drops a trailing footnote star)
+    assert first.startswith("<!channel> [win](https://evil.example) *x")
+    assert f"Our score 0.823, {md_text(first)} leads by 0.128" in brief
+    assert brief.startswith("# Escalation: MemoryBench: ") and "\n**Case:** gap\n" in brief  # our formatting
+
+
+RESEARCH_LOG = f"""# Research log
+
+Papers autobench read, what it extracted, and what it did about them (seed 002 §3.2).
+
+<!-- ingest r1 at 2026-01-08T07:00:00Z: 2 fetched, 2 new, 2 relevant -->
+
+## [2026-01-08] Competitor post: "{HOSTILE}"
+<!-- autobench: paper url:https://evil.example/post -->
+**Source:** <https://evil.example/post>
+**Relevant leaderboard:** MemoryBench
+**Reported gain:** +5.0% on MemoryBench ("beats [them](https://evil.example) # x")
+**Techniques extracted:** none from the catalog
+**Action:** No new experiment: nothing here applies that was not in production or already tried.
+
+## [2026-01-08] Paper: "Already \\[escaped\\](https://e.example) \\*y\\*"
+<!-- autobench: paper 2601.00001 -->
+**Source:** arXiv:2601.00001
+**Relevant leaderboard:** MemoryBench
+**Reported gain:** none stated
+**Techniques extracted:**
+- Cosine schedule (effort: Low, impact: High) — already tried
+**Action:** No new experiment: nothing here applies that was not in production or already tried.
+"""
+
+
+def test_research_log_entries_are_escaped_in_the_brief_and_the_technical_log(store):
+    from autobench.escaping import md_text
+
+    run_cycle(store, MONDAY, "m1")
+    (store.home / "research_log.md").write_text(RESEARCH_LOG)
+    result = run(store, DIGEST)
+    brief_path = next(b for b in result["briefs"] if "-competitor-" in b)
+    brief = (store.home / brief_path).read_text()
+    _no_live_markdown(brief)
+    assert brief.startswith(f"# Escalation: A competitor's approach autobench cannot reproduce: {md_text(HOSTILE)}\n")
+    assert f'\n## [2026-01-08] Competitor post: "{md_text(HOSTILE)}"\n' in brief  # the log's own heading kept
+    assert "\n**Techniques extracted:** none from the catalog\n" in brief  # and its bold labels
+    assert "<!-- autobench: paper url:https://evil.example/post -->" in brief
+    assert "\n**Source:** <https://evil.example/post>\n" in brief  # a plain autolink stays one
+    assert f"- Escalated to the research team: A competitor's approach autobench cannot reproduce: {md_text(HOSTILE)}" \
+        in result["markdown"]
+
+    log = (store.home / "TECHNICAL_LOG.md").read_text()
+    papers = log.split("### Papers\n", 1)[1].split("\n### Queue", 1)[0]
+    _no_live_markdown(papers)
+    assert f'\n### [2026-01-08] Competitor post: "{md_text(HOSTILE)}"\n' in papers
+    assert f'**Reported gain:** +5.0% on MemoryBench ("beats {md_text("[them](https://evil.example) # x")}")' in papers
+    # an entry the research log already escaped is not escaped twice
+    assert f'\n### [2026-01-08] Paper: "{md_text("Already [escaped](https://e.example) *y*")}"\n' in papers
+    assert "\n- Cosine schedule (effort: Low, impact: High) — already tried\n" in papers
+    assert "\n**Techniques extracted:**\n" in papers and "<!-- autobench: paper 2601.00001 -->" in papers
+
+
+# ----------------------------------------------------------------------------- a replayed digest
+
+
+def test_a_replayed_digest_uses_the_snapshots_of_its_week(store):
+    run_cycle(store, MONDAY, "m1")  # 2026-01-05: #3 on MemoryBench
+    _set_score(store.home, "OurSystem", 0.871)
+    run_cycle(store, parse_now("2026-01-14T06:00:00Z"), "m2")  # after the digest's now: #1
+    result = run(store, DIGEST)  # the digest of 2026-01-12, run late (or replayed)
+    assert "- MemoryBench: #3 ⚠️ (our score: 0.823 | gap to #1: -0.024)" in result["markdown"]
+    assert not any("our rank" in line for line in _changed(result["markdown"]))
+    assert build(store, parse_now("2026-01-14T09:00:00Z")).positions[0]["rank"] == 1  # a digest after it: #1
+
+
+# ----------------------------------------------------------------------------- a retried post
+
+
+class FlakyUploadSlack(FakeSlack):
+    """The fake Slack refusing the bytes of its ``n``-th file upload (HTTP 500), once."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        fake = self
+
+        class Watch(list):
+            def append(self, request) -> None:  # called under the fake's lock, before it answers
+                super().append(request)
+                if request["path"].startswith("/upload/"):
+                    fake.upload_count = getattr(fake, "upload_count", 0) + 1
+                    fake.upload_status = 500 if fake.upload_count == n else 200
+
+        self.requests = Watch()
+
+
+def test_a_retry_after_a_failed_upload_does_not_post_the_digest_again(week, monkeypatch):
+    from autobench.notifiers import NotifyError
+    from autobench.notifiers.slack import SlackNotifier
+
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    fake = FlakyUploadSlack(2)  # the second plot fails
+    try:
+        notifier = SlackNotifier("xoxb-retry-secret", "#benchmarks", fake.url)
+        with pytest.raises(NotifyError, match="posted .* with 1 of 2 files"):
+            run(week, DIGEST, send=True, notifier=notifier)
+        marker = week.home / "digests" / "2026-01-05.sent.json"
+        half = json.loads(marker.read_text())
+        assert half["ok"] is False and half["ts"] and half["pending"] == ["latest_experiment.png"]
+        assert [f["name"] for f in half["files"]] == ["gap_over_time.png"]
+
+        result = run(week, DIGEST, send=True, notifier=notifier)  # the retried task
+        assert len(fake.calls("chat.postMessage")) == 1
+        sent = result["sent"]
+        assert sent["ok"] is True and sent["ts"] == half["ts"] and "pending" not in sent
+        assert [f["name"] for f in sent["files"]] == ["gap_over_time.png", "latest_experiment.png"]
+        completed = fake.calls("files.completeUploadExternal")
+        assert len(completed) == 2 and all(c["body"]["thread_ts"] == half["ts"] for c in completed)
+        assert json.loads(marker.read_text()) == sent
+
+        run(week, DIGEST, send=True, notifier=notifier)  # once more: nothing sent
+        assert len(fake.calls("chat.postMessage")) == 1 and len(fake.calls("files.completeUploadExternal")) == 2
+    finally:
+        fake.close()

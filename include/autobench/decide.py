@@ -24,7 +24,12 @@ evidence is enough; the five criteria of :mod:`autobench.promotion` judge it. Ou
 
 Every decision is written to ``decision.json`` beside the runs first, then the rest, each write
 idempotent, so a retried task writes nothing twice. A hypothesis already closed is not decided
-again: its recorded decision is returned.
+again: its recorded decision is returned. Nor is a promotion whose registry edit is done (production's
+config hash is the recorded ``config_hash``): a retry replays the record and finishes the writes
+the first attempt left undone (CHANGELOG entry, statuses, the promoted config), each once.
+
+Titles come from papers (web text): they are escaped (:mod:`autobench.escaping`) wherever they
+reach Markdown (``CHANGELOG.md``, the archived notes).
 """
 
 from __future__ import annotations
@@ -155,6 +160,15 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
 
     cand = spec_for(store, hid)
     prod = spec_for(store, PRODUCTION_ID)
+    applied = _applied_promotion(home, hid, cand.config_hash, prod.config_hash)
+    if applied is not None:  # a retry after the registry edit: finish the promotion, decide nothing
+        if write:
+            done, _ = runs(home, hid, cand.config_hash, "full")
+            seeds = applied["evidence"]["seeds"]
+            _promote(store, registry, hyp, applied, cand.config, {s: done[s] for s in seeds if s in done},
+                     registry_done=True)
+        applied["replayed"] = True
+        return applied
     metric = cand.primary_metric
     if metric is None:
         raise AutobenchError(f"decide {hid}: none of its leaderboards ({', '.join(hyp.target_leaderboards)}) "
@@ -373,8 +387,6 @@ def _stamp(now: dt.datetime) -> str:
 
 def _apply(store: StateStore, registry: Registry, hyp: Hypothesis, record: dict[str, Any],
            config: dict[str, Any], c_full: dict[int, dict[str, Any]], now: dt.datetime) -> None:
-    import yaml
-
     from autobench.hypothesis_queue import set_status
 
     home = store.home
@@ -391,20 +403,53 @@ def _apply(store: StateStore, registry: Registry, hyp: Hypothesis, record: dict[
     folder.mkdir(parents=True, exist_ok=True)
     fsio.atomic_write(folder / "decision.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
-    notes_line = f"{outcome}: {record['reason']} (see {written[0]})"
     if outcome == "promote":
-        means = {}
-        metrics = sorted({k for m in c_full.values() for k, v in m.items() if isinstance(v, (int, float))})
-        for key in metrics:
-            values = [float(m[key]) for m in c_full.values() if isinstance(m.get(key), (int, float))]
-            means[key] = sum(values) / len(values)
-        promoted = {"hypothesis": hyp.id, "title": hyp.title, "promoted_at": iso(now),
+        _promote(store, registry, hyp, record, config, c_full, registry_done=False)
+    elif outcome == "reject":
+        fsio.atomic_write(home / written[1], _archive_note(hyp, record))
+        set_status(store, [(hyp.id, status, _notes_line(record))], now)
+    else:
+        set_status(store, [(hyp.id, "extended", _notes_line(record))], now)
+
+
+def _notes_line(record: dict[str, Any]) -> str:
+    return f"{record['decision']}: {record['reason']} (see {record['files_written'][0]})"
+
+
+def _means(c_full: dict[int, dict[str, Any]]) -> dict[str, float]:
+    means = {}
+    metrics = sorted({k for m in c_full.values() for k, v in m.items() if isinstance(v, (int, float))})
+    for key in metrics:
+        values = [float(m[key]) for m in c_full.values() if isinstance(m.get(key), (int, float))]
+        means[key] = sum(values) / len(values)
+    return means
+
+
+def _promote(store: StateStore, registry: Registry, hyp: Hypothesis, record: dict[str, Any],
+             config: dict[str, Any], c_full: dict[int, dict[str, Any]], *, registry_done: bool) -> None:
+    """A promotion's writes after ``decision.json``, each idempotent, in an order a retry can finish.
+
+    The promoted config file (once), the registry (unless ``registry_done``: production already has
+    the candidate's config), the CHANGELOG entry (once: its marker), then the statuses. Times come
+    from the record, so a retry writes what the first attempt would have.
+    """
+    import yaml
+
+    from autobench.hypothesis_queue import set_status
+
+    home = store.home
+    when = dt.datetime.fromisoformat(record["decided_at"].replace("Z", "+00:00"))
+    means = _means(c_full)
+    promoted_file = home / record["files_written"][1]
+    if not promoted_file.exists():
+        promoted = {"hypothesis": hyp.id, "title": hyp.title, "promoted_at": record["decided_at"],
                     "config_hash": record["config_hash"], "replaces": record["production_hash"],
                     "solution": registry.our_solution.solution, "config": config,
                     "config_patch": hyp.implementation.config_patch,
                     "validation_means": means, "seeds": record["evidence"]["seeds"],
                     "criteria": {c["name"]: c["passed"] for c in record["criteria"]}}
-        fsio.atomic_write(home / written[1], yaml.safe_dump(promoted, sort_keys=False, allow_unicode=True))
+        fsio.atomic_write(promoted_file, yaml.safe_dump(promoted, sort_keys=False, allow_unicode=True))
+    if not registry_done:
         with store.edit(REGISTRY) as doc:
             ours = doc["our_solution"]
             _replace_mapping(ours, "config", config)
@@ -417,17 +462,34 @@ def _apply(store: StateStore, registry: Registry, hyp: Hypothesis, record: dict[
                     ours["current_scores"] = {}
                 for board, value in scores.items():
                     ours["current_scores"][board] = value
-        _changelog(store, hyp, record, now)
-        changes = [(hyp.id, "promoted", notes_line)]
-        for other in store.load(QUEUE).hypotheses:
-            if other.id != hyp.id and other.status in WAITING_STATUSES and patch_applied(other.implementation.config_patch, config):
-                changes.append((other.id, "superseded", f"production now has its patch (promoted {hyp.id})"))
-        set_status(store, changes, now)
-    elif outcome == "reject":
-        fsio.atomic_write(home / written[1], _archive_note(hyp, record))
-        set_status(store, [(hyp.id, status, notes_line)], now)
-    else:
-        set_status(store, [(hyp.id, "extended", notes_line)], now)
+    _changelog(store, hyp, record, when)
+    changes = [(hyp.id, "promoted", _notes_line(record))]
+    for other in store.load(QUEUE).hypotheses:
+        if other.id != hyp.id and other.status in WAITING_STATUSES and patch_applied(other.implementation.config_patch, config):
+            changes.append((other.id, "superseded", f"production now has its patch (promoted {hyp.id})"))
+    set_status(store, changes, when)
+
+
+def _applied_promotion(home: Path, hid: str, chash: str, prod_hash: str) -> dict[str, Any] | None:
+    """The recorded promotion of ``chash`` when production already has that config, else ``None``.
+
+    The registry edit is a promotion's first write after ``decision.json``; once it is done,
+    deciding again would compare the candidate with itself (and say ``extend``). A retry replays
+    the record instead and finishes what the first attempt left undone.
+    """
+    path = home / RESULTS / hid / chash / "decision.json"
+    if chash != prod_hash or not path.is_file():
+        return None
+    try:
+        text = path.read_text()
+        Decision.model_validate_json(text)
+        record = json.loads(text)
+    except (OSError, ValueError) as exc:
+        rel = path.relative_to(home)
+        raise StateError(str(rel), [("", f"unreadable decision record: {str(exc).splitlines()[0]}")]) from None
+    if record["decision"] != "promote" or record["config_hash"] != prod_hash:
+        return None
+    return record
 
 
 def _replace_mapping(parent: Any, key: str, new: dict[str, Any]) -> None:
@@ -447,6 +509,8 @@ def _replace_mapping(parent: Any, key: str, new: dict[str, Any]) -> None:
 
 
 def _changelog(store: StateStore, hyp: Hypothesis, record: dict[str, Any], now: dt.datetime) -> None:
+    from autobench.escaping import md_text
+
     path = store.home / CHANGELOG
     marker = f"<!-- autobench: {hyp.id} {record['config_hash']} -->"
     with store.lock(CHANGELOG):
@@ -455,28 +519,27 @@ def _changelog(store: StateStore, hyp: Hypothesis, record: dict[str, Any], now: 
             return
         gain = next(c["value"] for c in record["criteria"] if c["name"] == "improvement")
         pj = record["projection"]
-        rank = (f"; {pj['leaderboard']} projected #{pj['projected_rank']} (was #{pj['current_rank']}), "
+        rank = (f"; {md_text(pj['leaderboard'])} projected #{pj['projected_rank']} (was #{pj['current_rank']}), "
                 f"P(#1) {pj['p_first']:.2f}" if pj.get("current_rank") else "")
         patch = ", ".join(f"{k}: {v}" for k, v in hyp.implementation.config_patch.items()) or "no change"
-        entry = (f"\n## {iso(now)[:10]} — promoted {hyp.id}: {_md(hyp.title)}\n{marker}\n\n"
-                 f"- change: {_md(patch)} (config {record['production_hash']} → {record['config_hash']})\n"
+        entry = (f"\n## {iso(now)[:10]} — promoted {hyp.id}: {md_text(hyp.title)}\n{marker}\n\n"
+                 f"- change: {md_text(patch)} (config {record['production_hash']} → {record['config_hash']})\n"
                  f"- {record['evidence']['metric']}: {gain:+.4f} over {len(record['evidence']['seeds'])} paired seeds{rank}\n"
                  f"- decision: {record['files_written'][0]}\n")
         fsio.atomic_write(path, text.rstrip("\n") + "\n" + entry)
 
 
-def _md(text: str) -> str:
-    return str(text).replace("\n", " ").replace("|", "\\|")
-
-
 def _archive_note(hyp: Hypothesis, record: dict[str, Any]) -> str:
-    lines = [f"# {hyp.id}: {_md(hyp.title)} — {record['status']}", "",
+    """The note for ``experiments/archived/``: titles and reasons (web text in them) escaped."""
+    from autobench.escaping import md_cell, md_text
+
+    lines = [f"# {hyp.id}: {md_text(hyp.title)} — {record['status']}", "",
              f"Decided {record['decided_at']} by the {record['policy']['name']} seed policy "
-             f"({record['policy']['why']}).", "", record["reason"], "", "| criterion | passed | value | requirement |",
+             f"({md_text(record['policy']['why'])}).", "", md_text(record["reason"]), "", "| criterion | passed | value | requirement |",
              "| --- | --- | --- | --- |"]
     for c in record["criteria"]:
         value = c["value"] if not isinstance(c["value"], dict) else ", ".join(f"{k} {v}" for k, v in c["value"].items())
-        lines.append(f"| {c['name']} | {'yes' if c['passed'] else '**no**'} | {_md(str(value))} | {_md(c['requirement'])} |")
+        lines.append(f"| {c['name']} | {'yes' if c['passed'] else '**no**'} | {md_cell(str(value))} | {md_cell(c['requirement'])} |")
     failed = [c["name"] for c in record["criteria"] if not c["passed"]]
     lines += ["", f"Failed criteria: {', '.join(failed) if failed else 'none'}.",
               f"Config hash {record['config_hash']}; patch {json.dumps(hyp.implementation.config_patch)}.", ""]

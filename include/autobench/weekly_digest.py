@@ -17,8 +17,10 @@
   reverse-engineered (nothing in it maps onto our solution); a promotion that regressed latency
   or memory (within the promotion limits, but worse).
 
-Text from the web (competitor names, paper titles) is escaped for where it goes: Slack mrkdwn,
-Markdown tables, Markdown prose.
+Text from the web (competitor names, paper titles, the research log's quotes) is escaped for
+where it goes: Slack mrkdwn, Markdown tables, Markdown prose. The week is read as it was at
+``now``: positions come from the last snapshot taken at or before it, so a replayed digest says
+what the original would have.
 """
 
 from __future__ import annotations
@@ -95,15 +97,39 @@ def _research_entries(home: Path, start: dt.datetime, end: dt.datetime) -> list[
     return out
 
 
+def _board(registry: Registry, lb, snapshot):
+    """A snapshot's rows ranked as the monitor ranks them."""
+    from autobench.leaderboard_monitor import names_of
+    from autobench.standings import ranking
+
+    return ranking(lb.name, [{"system": r.system, "score": r.value} for r in snapshot.rows], names_of(registry),
+                   registry.our_solution.name, lb.higher_is_better)
+
+
+def boards_as_of(home: Path, registry: Registry, now: dt.datetime) -> list:
+    """Each leaderboard as its last snapshot taken at or before ``now`` showed it.
+
+    Snapshots taken after ``now`` are ignored, so a digest replayed (or run late) for a past week
+    shows the positions of that week, not today's. Leaderboards with no such snapshot are left out.
+    """
+    from autobench.leaderboard_monitor import load_snapshot, snapshots
+
+    out = []
+    for lb in registry.target_leaderboards:
+        snaps = [s for s in (load_snapshot(p) for p in snapshots(home, lb.name)) if s.taken_at <= now]
+        if snaps:
+            out.append(_board(registry, lb, max(snaps, key=lambda s: s.taken_at)))
+    return out
+
+
 def build(store: StateStore, now: dt.datetime) -> Week:
     """The week ending at ``now`` (seven days), read from the state folder."""
-    from autobench.leaderboard_monitor import boards_at
     from autobench.standings import gap_to_first
 
     registry: Registry = store.load(REGISTRY)
     home = store.home
     week = Week(start=now - dt.timedelta(days=7), end=now)
-    for _, board in boards_at(home, registry, run_id=""):
+    for board in boards_as_of(home, registry, now):
         mine = board.our_entry()
         lb = registry.leaderboard(board.name)
         gap = gap_to_first(board)
@@ -132,15 +158,14 @@ def rank_movements(home: Path, registry: Registry, week: Week) -> list[dict[str,
     """How our rank moved over the week, per leaderboard, from the snapshots.
 
     ``was``: our rank in the last snapshot at or before the week's start (the first snapshot of
-    the week when there is none before); ``now``: our rank in ``week.positions`` (the latest
-    snapshot, as "Competitive Position" shows it); ``None`` when we are not listed. ``worst``:
-    our worst rank from ``was``'s snapshot on, when it is worse than both ends (a dip the net
-    movement hides), else ``None``. Only leaderboards whose rank changed are returned.
+    the week when there is none before); ``now``: our rank in ``week.positions`` (the last
+    snapshot at or before the week's end, as "Competitive Position" shows it); ``None`` when we
+    are not listed. ``worst``: our worst rank from ``was``'s snapshot on, when it is worse than
+    both ends (a dip the net movement hides), else ``None``. Only leaderboards whose rank changed
+    are returned.
     """
-    from autobench.leaderboard_monitor import load_snapshot, names_of, snapshots
-    from autobench.standings import ranking
+    from autobench.leaderboard_monitor import load_snapshot, snapshots
 
-    names = names_of(registry)
     now_rank = {pos["leaderboard"]: pos["rank"] for pos in week.positions}
     out = []
     for lb in registry.target_leaderboards:
@@ -153,9 +178,7 @@ def rank_movements(home: Path, registry: Registry, week: Week) -> list[dict[str,
             continue
 
         def rank_in(s, lb=lb) -> int | None:
-            board = ranking(lb.name, [{"system": r.system, "score": r.value} for r in s.rows], names,
-                            registry.our_solution.name, lb.higher_is_better)
-            mine = board.our_entry()
+            mine = _board(registry, lb, s).our_entry()
             return mine.rank if mine else None
 
         was, now = rank_in(before[-1] if before else during[0]), now_rank[lb.name]
@@ -192,6 +215,10 @@ def _shown_alerts(week: Week) -> list[str]:
 
 
 def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: list) -> list[dict[str, Any]]:
+    """The week's escalations: ``title`` is plain text (each renderer escapes it), ``detail`` is
+    Markdown for the brief, its web-sourced pieces already escaped."""
+    from autobench.escaping import md_text
+
     out = []
     for pos in week.positions:
         gap = pos["gap"]
@@ -205,8 +232,8 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
         if not closing:
             out.append({"case": "gap", "leaderboard": pos["leaderboard"],
                         "title": f"{pos['leaderboard']}: {gap_pct:.1f}% behind #1 and nothing queued closes it",
-                        "detail": f"Our score {pos['score']:.3f}, {pos['first']} leads by {-gap:.3f} "
-                                  f"({gap_pct:.1f}%). No open hypothesis for {pos['leaderboard']} is estimated to "
+                        "detail": f"Our score {pos['score']:.3f}, {md_text(pos['first'])} leads by {-gap:.3f} "
+                                  f"({gap_pct:.1f}%). No open hypothesis for {md_text(pos['leaderboard'])} is estimated to "
                                   f"gain {-gap:.3f} or more: an architectural change is needed (seed 002 §4.3), "
                                   "beyond what autobench runs by itself."})
     for entry in week.papers:
@@ -214,12 +241,12 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
             continue
         if "**Techniques extracted:** none from the catalog" in entry or (
                 "not applicable" in entry and "PRIORITIZED" not in entry):
-            title = re.sub(r"^## \[[^\]]*\] Competitor post: ", "", entry.splitlines()[0]).strip('"')
+            title = _unescape(re.sub(r"^## \[[^\]]*\] Competitor post: ", "", entry.splitlines()[0]).strip('"'))
             out.append({"case": "competitor", "leaderboard": None,
                         "title": f"A competitor's approach autobench cannot reproduce: {title}",
                         "detail": "Its post names no technique that maps onto our solution's knobs, so no "
                                   "experiment was queued. Someone should read it and decide whether to "
-                                  "reverse-engineer it (seed 002 §3.3).\n\n" + entry})
+                                  "reverse-engineer it (seed 002 §3.3).\n\n" + _safe_entry(entry)})
     for record in week.decisions:
         if record["decision"] != "promote":
             continue
@@ -420,8 +447,54 @@ def _first_sentence(text: str) -> str:
 
 
 def _demote(entry: str) -> str:
-    """A research log entry under the log's own heading levels."""
-    return "\n".join(("##" + line[1:] if line.startswith("## ") else line) for line in entry.splitlines()) + "\n"
+    """A research log entry under the log's own heading levels, its web text escaped."""
+    return "\n".join(("##" + line[1:] if line.startswith("## ") else line)
+                     for line in _safe_entry(entry).splitlines()) + "\n"
+
+
+_ASCII_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_ENTRY_HEADING = re.compile(r"^(## \[\d{4}-\d{2}-\d{2}\] [A-Za-z ]{1,40}: )(.*)$")
+_ENTRY_LABEL = re.compile(r"^(\*\*[A-Za-z][A-Za-z ]{0,40}:\*\*)(\s*)(.*)$")
+_ENTRY_AUTOLINK = re.compile(r"<https?://[^\s<>\x00-\x1f\x7f]+>", re.IGNORECASE)  # nothing in it can end it
+_ENTRY_MARKER = re.compile(r"^<!--[^>]*-->$")  # an HTML comment (markers), nothing inside can close it early
+
+
+def _unescape(text: str) -> str:
+    """Undo CommonMark backslash escapes (``\\[`` → ``[``): what the text says, as plain text."""
+    return _ASCII_ESCAPE.sub(r"\1", text)
+
+
+def _safe_entry(entry: str) -> str:
+    """A ``research_log.md`` entry with its web text (titles, quoted claims, URLs) escaped and the
+    log's own formatting kept: the ``## [date] Kind:`` heading, the ``**Label:**`` labels, list
+    markers, its HTML comments (the ``<!-- autobench: … -->`` markers) and a label's value that is
+    one plain http(s) autolink (``**Source:** <https://…>``, which nothing inside can end).
+
+    Each piece is unescaped first, then escaped with :func:`~autobench.escaping.md_text`, so a
+    piece the research log already escaped is not escaped twice, and one it did not (or did only in
+    part) cannot become a link, heading or HTML.
+    """
+    from autobench.escaping import md_text
+
+    def esc(piece: str) -> str:
+        return md_text(_unescape(piece))
+
+    out = []
+    for line in entry.splitlines():
+        heading = _ENTRY_HEADING.match(line)
+        label = _ENTRY_LABEL.match(line)
+        if not line.strip() or _ENTRY_MARKER.match(line):
+            out.append(line)
+        elif heading:
+            out.append(heading.group(1) + esc(heading.group(2)))
+        elif label:
+            value = label.group(3)
+            out.append(label.group(1) + label.group(2) + (value if _ENTRY_AUTOLINK.fullmatch(value) else esc(value)))
+        elif line.startswith("- "):
+            out.append("- " + esc(line[2:]))
+        else:
+            out.append(esc(line))
+    return "\n".join(out)
 
 
 def append_technical_log(store: StateStore, section: str) -> bool:
@@ -459,22 +532,66 @@ def run(store: StateStore, now: dt.datetime, *, send: bool = False, notifier=Non
 
 
 def post(store: StateStore, week: Week, registry: Registry, md: str, out_blocks: list, notifier=None) -> dict[str, Any]:
-    """The digest to Slack with its two plots; recorded so a retried task posts nothing twice."""
+    """The digest to Slack with its two plots; recorded so a retried task posts nothing twice.
+
+    ``digests/<week>.sent.json`` is written as soon as the message is posted (with its ``ts`` and
+    the files still to upload, ``"ok": false``) and again after each upload, so a retry after a
+    failed upload (or a crash) uploads only the missing plots into the posted message's thread
+    instead of posting the digest again. A notifier without ``post``/``upload`` halves (the record
+    notifier) sends in one step and the marker is written after it.
+    """
     import tempfile
 
     from autobench import plots
-    from autobench.notifiers import Message
+    from autobench.notifiers import Message, NotifyError
 
     marker = store.home / "digests" / f"{week.label}.sent.json"
-    if marker.exists():
-        return json.loads(marker.read_text())
+    state = json.loads(marker.read_text()) if marker.exists() else None
+    if state is not None and state.get("ok", True):
+        return state
     if notifier is None:
         from autobench.notifiers.slack import SlackNotifier
 
         notifier = SlackNotifier.from_env()
+    resumable = callable(getattr(notifier, "post", None)) and callable(getattr(notifier, "upload", None))
+
+    def save(data: dict[str, Any]) -> None:
+        fsio.atomic_write(marker, json.dumps(data, default=str) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="autobench-plots-") as tmp:
         files = [p for p in (plots.gap_over_time(store.home, registry, Path(tmp) / "gap_over_time.png"),
                              plots.latest_experiment(store.home, Path(tmp) / "latest_experiment.png")) if p]
-        sent = notifier.send(Message(text=f"Benchmark Digest — Week of {week.label}", blocks=out_blocks, files=files))
-    fsio.atomic_write(marker, json.dumps(sent, default=str) + "\n")
-    return sent
+        message = Message(text=f"Benchmark Digest — Week of {week.label}", blocks=out_blocks, files=files)
+        if state is None and not resumable:
+            sent = notifier.send(message)
+            save(sent)
+            return sent
+        if state is None:
+            posted = notifier.post(message)
+            state = {"ok": False, "ts": posted["ts"], "channel": posted["channel"], "files": [],
+                     "pending": [f.name for f in files]}
+            save(state)  # from here on a retry never posts the digest again
+        elif not resumable:
+            raise NotifyError(f"the digest was posted (ts {state.get('ts')}) but {', '.join(state.get('pending') or [])} "
+                              f"not uploaded, and the {getattr(notifier, 'name', '') or 'given'} notifier cannot upload "
+                              "a file on its own")
+        by_name = {f.name: f for f in files}
+        for name in list(state.get("pending") or []):
+            path = by_name.get(name)
+            if path is None:  # the plot is not drawn any more (no data): nothing to upload
+                state["pending"].remove(name)
+                save(state)
+                continue
+            try:
+                info = notifier.upload(path, channel=state["channel"], thread=state["ts"])
+            except NotifyError as exc:
+                done = len(state["files"])
+                raise NotifyError(f"{exc}; the digest was posted (ts {state['ts']}) with {done} of "
+                                  f"{done + len(state['pending'])} files; a retry uploads only the rest") from None
+            state["files"].append(info)
+            state["pending"].remove(name)
+            save(state)
+    state.pop("pending", None)
+    state["ok"] = True
+    save(state)
+    return state

@@ -3,7 +3,9 @@
 :meth:`SlackNotifier.send` checks the message (Block Kit limits, files present), posts it with
 ``chat.postMessage`` and uploads each file with ``files_upload_v2`` (``files.getUploadURLExternal``,
 a POST of the bytes to the upload URL, ``files.completeUploadExternal``) into the same channel,
-in the message's thread. ``api_url`` points the client somewhere other than
+in the message's thread. Its two halves are public, :meth:`~SlackNotifier.post` and
+:meth:`~SlackNotifier.upload`, for a caller that records the message's ``ts`` in between (the
+weekly digest), so a retry after a failed upload does not post the message twice. ``api_url`` points the client somewhere other than
 ``https://slack.com/api/`` (a proxy, or a fake Slack in tests); it must end with ``/``.
 
 The token is a credential: it is never logged and never appears in an error. slack-sdk logs
@@ -158,21 +160,42 @@ class SlackNotifier(Notifier):
 
     def send(self, message: Message) -> dict[str, Any]:
         """Post ``message``, then upload its files into its thread; ``{"ok", "ts", "channel", "files"}``."""
+        posted = self.post(message)
+        ts, channel_id = posted["ts"], posted["channel"]
+        files: list[dict[str, Any]] = []
+        for path in message.files:
+            try:
+                files.append(self.upload(path, channel=channel_id, thread=message.thread or ts))
+            except NotifyError as exc:
+                raise NotifyError(f"{exc}; the message was posted (ts {ts}) with {len(files)} of "
+                                  f"{len(message.files)} files, {path.name} failed") from None
+        return {"ok": True, "ts": ts, "channel": channel_id, "files": files}
+
+    def post(self, message: Message) -> dict[str, Any]:
+        """The first half of :meth:`send`: check the whole message (its files too), post its text
+        and blocks, upload nothing; ``{"ts", "channel"}``.
+
+        With :meth:`upload`, a caller can record the ``ts`` between the two halves, so a retry after
+        a failed upload uploads what is missing instead of posting the message again.
+        """
         self.check(message)
         client = self._client()
         posted = self._call("chat.postMessage", client.chat_postMessage, channel=self.channel, text=message.text,
                             blocks=message.blocks or None, thread_ts=message.thread)
         ts, channel_id = posted.get("ts"), posted.get("channel") or self.channel
         log.info("slack: posted to %s (ts %s)", channel_id, ts)
-        files: list[dict[str, Any]] = []
-        for path in message.files:
-            try:
-                uploaded = self._call("files_upload_v2", client.files_upload_v2, channel=channel_id, file=str(path),
-                                      filename=path.name, title=path.name, thread_ts=message.thread or ts)
-            except NotifyError as exc:
-                raise NotifyError(f"{exc}; the message was posted (ts {ts}) with {len(files)} of "
-                                  f"{len(message.files)} files, {path.name} failed") from None
-            info = uploaded.get("file") or next(iter(uploaded.get("files") or []), {}) or {}
-            files.append({"id": info.get("id"), "name": path.name, "title": info.get("title") or path.name})
-            log.info("slack: uploaded %s to %s (thread %s)", path.name, channel_id, message.thread or ts)
-        return {"ok": True, "ts": ts, "channel": channel_id, "files": files}
+        return {"ts": ts, "channel": channel_id}
+
+    def upload(self, path: str | os.PathLike[str], *, channel: str, thread: str) -> dict[str, Any]:
+        """Upload one file into ``thread`` (a message's ts) in ``channel``; ``{"id", "name", "title"}``."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.is_file():
+            raise NotifyError(f"{self.name}: message refused: files: {path}: no such file")
+        client = self._client()
+        uploaded = self._call("files_upload_v2", client.files_upload_v2, channel=channel, file=str(path),
+                              filename=path.name, title=path.name, thread_ts=thread)
+        info = uploaded.get("file") or next(iter(uploaded.get("files") or []), {}) or {}
+        log.info("slack: uploaded %s to %s (thread %s)", path.name, channel, thread)
+        return {"id": info.get("id"), "name": path.name, "title": info.get("title") or path.name}

@@ -238,6 +238,29 @@ def test_papers_command_against_a_loopback_arxiv(arxiv_server):
                               "comment", "journal_ref", "pdf_url"}
 
 
+def llm_answering(techniques: list[dict], asked: list | None = None) -> type[BaseHTTPRequestHandler]:
+    """An OpenAI-compatible chat endpoint (a handler for a loopback server) that answers every
+    request with ``techniques``; the requests go to ``asked``."""
+
+    class Stub(BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if asked is not None:
+                asked.append(request)
+            content = json.dumps({"techniques": techniques})
+            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return Stub
+
+
 def test_source_specs_follow_the_config(store):
     specs = source_specs(store.load(RESEARCH_CONFIG))
     assert [s.kind for s in specs] == ["arxiv", "arxiv", "arxiv", "feed"]
@@ -250,21 +273,8 @@ def test_the_optional_llm_extractor_adds_what_the_patterns_miss(offline, monkeyp
     store = offline
     asked: list[dict] = []
 
-    class Stub(BaseHTTPRequestHandler):
-        def do_POST(self):
-            asked.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            content = json.dumps({"techniques": [{"name": "gradient clipping", "category": "training", "effort": "Low",
-                                                  "impact": "Low", "config_patch": {},
-                                                  "evidence": "we clip gradients at 1.0"}]})
-            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+    Stub = llm_answering([{"name": "gradient clipping", "category": "training", "effort": "Low", "impact": "Low",
+                           "config_patch": {}, "evidence": "we clip gradients at 1.0"}], asked)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -404,21 +414,8 @@ def test_web_and_llm_text_is_escaped_in_the_research_log(arxiv_server, store, mo
         "<pubDate>Sat, 03 Jan 2026 10:00:00 GMT</pubDate><description>Dropout on attention.</description></item>"
         "</channel></rss>", encoding="utf-8")
 
-    class Stub(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            content = json.dumps({"techniques": [{"name": hostile_technique, "category": "training", "effort": "Low",
-                                                  "impact": "Low", "config_patch": {"dropout": 0.3},
-                                                  "evidence": "we improve MemoryBench"}]})
-            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+    Stub = llm_answering([{"name": hostile_technique, "category": "training", "effort": "Low", "impact": "Low",
+                           "config_patch": {"dropout": 0.3}, "evidence": "we improve MemoryBench"}])
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     threading.Thread(target=server.serve_forever, daemon=True).start()

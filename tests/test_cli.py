@@ -118,3 +118,24 @@ def test_fast_paths_import_nothing_heavy(home):
     for args in (["--help"], ["validate", "--home", str(home)], ["queue", "list", "--home", str(home)]):
         proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
         assert "HEAVY=\n" in proc.stderr, (args, proc.stderr[-500:])
+
+
+def test_a_home_that_is_a_file_is_one_line_not_a_traceback(tmp_path):
+    not_a_folder = tmp_path / "state.json"
+    not_a_folder.write_text("{}")
+    for command in (["gap"], ["queue", "rank"], ["monitor"], ["digest"]):
+        proc = run_cli(*command, home=not_a_folder)
+        assert proc.returncode == 1, (command, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (command, proc.stderr)
+        assert str(not_a_folder) in proc.stderr
+    assert not_a_folder.read_text() == "{}"
+
+
+def test_run_refuses_an_id_that_is_a_path(tmp_path):
+    """`run ID --config` names the results folder after ID: it must be one folder name."""
+    config = tmp_path / "c.yaml"
+    config.write_text("config: {steps: 1}\n")
+    for bad in ("../../etc", "/tmp/evil", "H-1/../../x", ".."):
+        proc = run_cli("run", bad, "--seed", "1", "--config", str(config), home=tmp_path / "home")
+        assert proc.returncode == 1 and "is not a run id" in proc.stderr, (bad, proc.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # nothing created anywhere

@@ -151,6 +151,12 @@ def test_a_rerun_of_the_same_run_writes_nothing_twice(live, site):
     assert again["alerts"] == ["[ALERT] CompetitorA improved on MemoryBench: 0.847 → 0.861 (+0.014)"]
     after = {p: p.read_bytes() for p in live.home.rglob("*") if p.is_file() and ".locks" not in p.parts}
     assert after == files
+    # the whole cycle again (`autobench monitor` replayed with the same --now): nothing is fetched
+    # over what this run recorded, so its alerts and triggers stay
+    rerun = run_cycle(live, now, run_id)
+    assert rerun["alerts"] == again["alerts"] and rerun["triggers"] == again["triggers"]
+    cycle = next(c for c in live.load(MONITOR).cycles if c.run_id == run_id)
+    assert cycle.alerts == again["alerts"] and cycle.boards["MemoryBench"].status == "new"
 
 
 @pytest.mark.parametrize("page, why", [

@@ -131,3 +131,18 @@ def test_compare_cli_json_keys_and_errors(tmp_path):
     d.write_text("{not json")
     proc = run_cli("compare", str(c), str(d))
     assert proc.returncode == 1 and "not JSON" in proc.stderr
+
+
+def test_welch_on_two_constant_samples_says_what_the_paired_test_says():
+    """No spread at all: distinct means are a certain difference, equal means none (not t=0, p=1)."""
+    import math
+
+    apart = compare([1.0, 1.0, 1.0], [2.0, 2.0, 2.0])
+    assert apart["test"] == "Welch's t-test" and apart["p_ttest"] == 0.0
+    assert apart["t_statistic"] == math.inf and apart["cohens_d"] == math.inf
+    below = compare([2.0, 2.0, 2.0], [1.0, 1.0, 1.0])
+    assert below["t_statistic"] == -math.inf and below["p_ttest"] == 0.0
+    same = compare([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+    assert same["t_statistic"] == 0.0 and same["p_ttest"] == 1.0 and same["cohens_d"] == 0.0
+    paired = compare([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], paired=True)
+    assert paired["p_ttest"] == apart["p_ttest"]

@@ -261,6 +261,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from autobench.paths import resolve_home
 
     home = resolve_home(getattr(args, "home", None))
+    from autobench.paths import check_run_id
+
+    try:
+        check_run_id(args.id)
+    except ValueError as exc:
+        raise CommandError(f"run: {exc}") from None
     if args.config:
         import yaml
 
@@ -704,6 +710,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if isinstance(exc, _known_errors()):
             print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+            return EXIT_ERROR
+        if isinstance(exc, (NotADirectoryError, IsADirectoryError, FileNotFoundError, PermissionError)):
+            # e.g. --home naming a file: one line naming the path, not a traceback
+            print(f"autobench: {exc.filename or ''}: {exc.strerror or exc}".replace(" : ", " "), file=sys.stderr)
             return EXIT_ERROR
         raise
 

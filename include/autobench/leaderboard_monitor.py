@@ -386,14 +386,19 @@ def run_cycle(store: StateStore, now: dt.datetime, run_id: str, *, workers: int 
 
     registry: Registry = store.load(REGISTRY)
     cache = store.load(HTTP_CACHE).urls
+    recorded = next((c.boards for c in store.load(MONITOR).cycles if c.run_id == run_id), {})
     jobs = []
     for lb in registry.target_leaderboards:
+        if lb.name in recorded and recorded[lb.name].status != "refused":
+            continue  # a re-run of this cycle (same run id): its board is recorded, fetching again would
+            # read "unchanged" over "new" and lose the cycle's alerts and triggers
         previous = snapshots(store.home, lb.name)
         prev_rows = len(load_snapshot(previous[-1]).rows) if previous else None
         v = cache.get(lb.url)
         jobs.append((lb, v.model_dump(exclude={"fetched_at"}) if v and previous else None, prev_rows))
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
-        results = list(pool.map(lambda j: fetch_board(store.home, *j), jobs))
-    record_boards(store, [(lb, fetched) for (lb, _, _), fetched in zip(jobs, results, strict=True)], now, run_id)
+    if jobs:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+            results = list(pool.map(lambda j: fetch_board(store.home, *j), jobs))
+        record_boards(store, [(lb, fetched) for (lb, _, _), fetched in zip(jobs, results, strict=True)], now, run_id)
     return finish_cycle(store, now, run_id, registry)
 

@@ -173,17 +173,21 @@ def compare(control: Scores, candidate: Scores, paired: bool | None = None, *, s
             w = stats.wilcoxon(xb, xa, zero_method="wilcox", method="auto")
             out.update(p_wilcoxon=float(w.pvalue), wilcoxon_method=f"Wilcoxon signed-rank, {method}")
     else:
-        res = stats.ttest_ind(xb, xa, equal_var=False)
         va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
         se = math.sqrt(va + vb)
+        res = stats.ttest_ind(xb, xa, equal_var=False) if se else None  # scipy warns on no spread
         df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1)) if se else float(len(xa) + len(xb) - 2)
         half = float(stats.t.ppf(0.975, df) * se)
         pooled = math.sqrt(((len(xa) - 1) * xa.var(ddof=1) + (len(xb) - 1) * xb.var(ddof=1)) / (len(xa) + len(xb) - 2))
         u = stats.mannwhitneyu(xb, xa, alternative="two-sided", method="auto")
-        out.update(test="Welch's t-test", t_statistic=float(res.statistic) if se else 0.0, df=float(df),
-                   p_ttest=float(res.pvalue) if se else 1.0,
+        # no spread on either side: identical means are no difference, distinct ones are certain
+        # (as the paired branch says), not "t = 0, p = 1"
+        md = out["mean_diff"]
+        flat_t, flat_p = (0.0, 1.0) if md == 0 else (math.copysign(math.inf, md), 0.0)
+        out.update(test="Welch's t-test", t_statistic=float(res.statistic) if se else flat_t, df=float(df),
+                   p_ttest=float(res.pvalue) if se else flat_p,
                    ci95_diff=[out["mean_diff"] - half, out["mean_diff"] + half],
-                   cohens_d=float(out["mean_diff"] / pooled) if pooled else 0.0,
+                   cohens_d=float(out["mean_diff"] / pooled) if pooled else (0.0 if md == 0 else math.copysign(math.inf, md)),
                    cohens_d_kind="d (pooled sd)", p_wilcoxon=float(u.pvalue),
                    wilcoxon_method="Mann-Whitney U (two-sided)")
     out["bootstrap_ci95_diff"] = bootstrap_ci(a, b, is_paired, seed=seed)

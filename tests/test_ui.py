@@ -238,17 +238,22 @@ def test_the_plugin_routes_once_access_is_granted(plugin_app):
 # --------------------------------------------------------------------------- a real standalone
 
 
-@pytest.mark.slow
-def test_standalone_serves_the_page_behind_login_and_chromium_shows_it(tmp_path):
+@pytest.fixture
+def ui():
+    """scripts/screenshots.py (Standalone, the browser helpers); skips without Chromium."""
     sys.path.insert(0, str(REPO / "scripts"))
     try:
-        import screenshots as ui
+        import screenshots
     finally:
         sys.path.remove(str(REPO / "scripts"))
-    why = ui.missing_browser()
+    why = screenshots.missing_browser()
     if why:
         pytest.skip(why)
+    return screenshots
 
+
+@pytest.mark.slow
+def test_standalone_serves_the_page_behind_login_and_chromium_shows_it(tmp_path, ui):
     home = ui.demo_home(tmp_path / "autobench_home")  # real monitor cycle, a promote and a reject
     before = snapshot(home)
     server = ui.Standalone(tmp_path / "airflow_home", home).start()
@@ -306,17 +311,9 @@ def test_standalone_serves_the_page_behind_login_and_chromium_shows_it(tmp_path)
 
 
 @pytest.mark.slow
-def test_the_page_follows_airflow_under_a_base_path(tmp_path):
+def test_the_page_follows_airflow_under_a_base_path(tmp_path, ui):
     """Behind a proxy at /airflow (`[api] base_url`), the nav entry's iframe opens
     /airflow/autobench/, not /autobench/, and the page loads there."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import screenshots as ui
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
-    why = ui.missing_browser()
-    if why:
-        pytest.skip(why)
     home = ui.demo_home(tmp_path / "autobench_home")
     server = ui.Standalone(tmp_path / "airflow_home", home, base_path="/airflow").start()
     driver = None

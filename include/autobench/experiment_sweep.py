@@ -210,8 +210,8 @@ def _run_batch(store: StateStore, request: dict[str, Any], now: dt.datetime,
     """Seeds of one config in one process (vectorised when the solution has a batched variant;
     one by one, each retried once, when it has none or the batch fails). Each seed ends with its
     own folder, as a separate run would; the batch's wall time counts once against the budget."""
-    from autobench.paths import run_dir
-    from autobench.runner import RunFailed, is_complete, run_seeds_batched, spec_from_mapping
+    from autobench.backends.base import read_record, result_from_record
+    from autobench.runner import RunFailed, run_seeds_batched, spec_from_mapping
 
     spec = spec_from_mapping(request["run_id"], request["spec"], "sweep request")
     seeds = [int(s) for s in request["seeds"]]
@@ -221,34 +221,20 @@ def _run_batch(store: StateStore, request: dict[str, Any], now: dt.datetime,
     except RunFailed:
         done = {}  # some seeds failed twice: every seed's folder says how it ended
     seconds = time.perf_counter() - t0
+    # how each seed ended, read from its folder as the backends read it (metrics.json / failure.json)
+    ended = result_from_record(request, read_record(store.home, request, 0), fallback_error="the run left no result")
     results = []
     for seed in seeds:
-        one = {"run_id": request["run_id"], "seed": seed, "mode": request["mode"], "metrics": None,
-               "error": None, "cached": False, "seconds": 0.0}
+        one = {**{k: ended["results"][str(seed)][k] for k in ("run_id", "seed", "mode", "metrics", "error")},
+               "cached": False, "seconds": 0.0}
         if seed in done:
             one.update(metrics=done[seed].metrics, cached=done[seed].cached, seconds=round(done[seed].seconds, 3))
-        else:
-            folder = run_dir(store.home, request["run_id"], request["config_hash"], request["mode"], seed)
-            one["metrics"] = is_complete(folder)
-            if one["metrics"] is None:
-                one["error"] = _failure_text(folder)
         results.append(one)
     cached = all(r["cached"] for r in results)
     if not cached:
         record_usage(store, now, seconds)
-    failed = [r for r in results if r["error"]]
-    error = (f"{len(failed)} of {len(results)} seeds failed; seed {failed[0]['seed']}: {failed[0]['error']}"
-             if failed else None)
-    return {"run_id": request["run_id"], "seeds": seeds, "mode": request["mode"], "error": error,
+    return {"run_id": request["run_id"], "seeds": seeds, "mode": request["mode"], "error": ended["error"],
             "cached": cached, "seconds": round(seconds, 3), "results": results}
-
-
-def _failure_text(folder: Path) -> str:
-    try:
-        attempts = json.loads((folder / "failure.json").read_text()).get("attempts") or []
-    except (OSError, ValueError):
-        return "the run left no result"
-    return f"failed {len(attempts)} times: {attempts[-1]}" if attempts else "the run left no result"
 
 
 def _failed_seconds(store: StateStore, request: dict[str, Any]) -> float:

@@ -33,7 +33,7 @@ run: $(STAMP)
 
 # A week replayed with `airflow dags test`: loopback leaderboards, arXiv and Slack; state in ./demo_week.
 demo: $(STAMP)
-	$(PY) -m autobench_airflow.demo --workdir demo_week $(DEMO_ARGS)
+	$(PY) -m demo --workdir demo_week $(DEMO_ARGS)
 
 system-packages:
 	@scripts/system-packages.sh
@@ -42,7 +42,7 @@ test: $(STAMP) system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check include dags plugins tests benchmarks
+	$(VENV)/bin/ruff check include dags plugins tests benchmarks demo
 	$(VENV)/bin/ruff check --preview --select AIR dags
 
 bench: $(STAMP)

@@ -1,7 +1,7 @@
 """A 10,000-resample paired bootstrap CI for 30 seeds: autobench's vectorised one vs scipy's.
 
 Target: under 50 ms. Reports the median of repeated timings of
-``autobench.statistics.bootstrap_ci`` (percentile, vectorised numpy, seeded) and of
+``autobench.experiments.statistics.bootstrap_ci`` (percentile, vectorised numpy, seeded) and of
 ``scipy.stats.bootstrap`` on the same paired differences (percentile and BCa, vectorized),
 and how far apart their intervals are.
 
@@ -19,7 +19,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from autobench.statistics import bootstrap_ci
+from autobench.experiments.statistics import bootstrap_ci
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 
 from autobench.clock import parse_now
 from autobench.home import init
-from autobench.research_ingest import run_cycle
+from autobench.research.ingest import run_cycle
 from autobench.schemas import RESEARCH_CONFIG
 from autobench.store import StateStore
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autobench.clock import parse_now
 from autobench.home import init
-from autobench.leaderboard_monitor import run_cycle
+from autobench.monitor.cycle import run_cycle
 from autobench.schemas import REGISTRY
 from autobench.store import StateStore
 

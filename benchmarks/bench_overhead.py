@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autobench_airflow.demo import Week, airflow_bin
+from demo.week import Week, airflow_bin
 
 
 def cycle(workdir: Path) -> tuple[dict, Week]:

@@ -1,6 +1,6 @@
 """Seed policies on a simulated stream of hypotheses (statistics issue targets).
 
-Runs the simulator (``autobench.simulator``, the same code as ``autobench simulate``) on
+Runs the simulator (``autobench.experiments.simulator``, the same code as ``autobench simulate``) on
 20,000 hypotheses of the default scenario for both policies and several simulation seeds, the
 adaptive policy's knobs one at a time, and the other scenarios; prints Markdown tables for
 docs/benchmarks.md. Targets: adaptive false_promotion_rate ≤ 0.05, power ≥ fixed + 0.15,
@@ -16,8 +16,8 @@ import os
 import platform
 import time
 
-from autobench.seed_policies import get
-from autobench.simulator import SCENARIOS, simulate
+from autobench.experiments.seed_policies import get
+from autobench.experiments.simulator import SCENARIOS, simulate
 
 
 def row(label: str, r: dict, fixed_runs: float | None = None) -> str:

@@ -34,11 +34,11 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk import Asset, Param, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
-from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
-from autobench.backends.kubernetes import static_pod_kwargs
-from autobench.experiment_sweep import ROUNDS
+from autobench.experiments.backends.kubernetes import static_pod_kwargs
+from autobench.experiments.sweep import ROUNDS
+from autobench_airflow.alerts import on_failure
 
 URGENT = Asset(orchestration.ASSET_URGENT)
 POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse time; defaults without a home
@@ -66,10 +66,9 @@ def experiment_sweep():
     @task(multiple_outputs=False)
     def pick(**context) -> dict | None:
         """Recover stale runs, re-rank with urgency, pick the top hypothesis, mark it running."""
-        from autobench_airflow.triggers import triggered_by
-
         from autobench import clock
-        from autobench.tasks import sweep_prepare
+        from autobench.experiments.tasks import sweep_prepare
+        from autobench_airflow.triggers import triggered_by
 
         return sweep_prepare(clock.from_context(context), context["run_id"], dict(context["params"]),
                              trigger=triggered_by(context))
@@ -78,7 +77,7 @@ def experiment_sweep():
     def plan(chosen: dict | None, **context) -> dict:
         """The runs the seed policy wants next (none once it is satisfied)."""
         from autobench import clock
-        from autobench.tasks import sweep_plan
+        from autobench.experiments.tasks import sweep_plan
 
         return sweep_plan(chosen, clock.from_context(context))
 
@@ -94,7 +93,7 @@ def experiment_sweep():
         """One seed, or a batch of seeds (`experiments.local.seeds_per_task`), on this worker
         (`local` backend); a crash or NaN is data, not a task failure."""
         from autobench import clock
-        from autobench.tasks import sweep_run_local
+        from autobench.experiments.tasks import sweep_run_local
 
         return sweep_run_local(request, clock.from_context(context))
 
@@ -102,17 +101,16 @@ def experiment_sweep():
     def collect(requests: list, results: list | None = None, **context) -> list:
         """What the pods pushed through XCom, recorded beside the runs."""
         from autobench import clock
-        from autobench.tasks import sweep_collect_pods
+        from autobench.experiments.tasks import sweep_collect_pods
 
         return sweep_collect_pods(requests, results, clock.from_context(context))
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def finalize(chosen: dict | None, **context) -> dict:
         """decide; after a promotion the test-split evaluation and the submission; the report."""
-        from autobench_airflow.connections import submission_token
-
         from autobench import clock
-        from autobench.tasks import sweep_finalize
+        from autobench.experiments.tasks import sweep_finalize
+        from autobench_airflow.connections import submission_token
 
         token = submission_token()
         return sweep_finalize(chosen, clock.from_context(context), token)
@@ -121,13 +119,12 @@ def experiment_sweep():
     def defend(**context) -> dict:
         """Production on a fresh seed; an alert when it regresses beyond its own noise."""
         from autobench import clock
-        from autobench.tasks import sweep_defend
+        from autobench.experiments.tasks import sweep_defend
 
         check = sweep_defend(clock.from_context(context), context["run_id"])
         if check.get("alert"):
+            from autobench.reporting import alerts
             from autobench_airflow.alerts import slack_notifier
-
-            from autobench import alerts
 
             notifier = slack_notifier()
             if notifier is not None:

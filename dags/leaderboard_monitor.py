@@ -26,9 +26,9 @@ cycle from the command line: `autobench monitor`.
 from __future__ import annotations
 
 from airflow.sdk import Asset, TriggerRule, dag, task
-from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
+from autobench_airflow.alerts import on_failure
 
 URGENT = Asset(orchestration.ASSET_URGENT)
 GAP_WIDENED = Asset(orchestration.ASSET_GAP_WIDENED)
@@ -48,7 +48,7 @@ def leaderboard_monitor():
     @task
     def leaderboards() -> list[str]:
         """The registry's leaderboards: one mapped scrape each."""
-        from autobench.tasks import monitor_leaderboards
+        from autobench.monitor.tasks import monitor_leaderboards
 
         return monitor_leaderboards()
 
@@ -56,7 +56,7 @@ def leaderboard_monitor():
     def scrape(name: str, **context) -> dict:
         """Fetch, parse and snapshot one leaderboard (refusals fail this task only)."""
         from autobench import clock
-        from autobench.tasks import monitor_scrape
+        from autobench.monitor.tasks import monitor_scrape
 
         return monitor_scrape(name, clock.from_context(context), context["run_id"])
 
@@ -64,7 +64,7 @@ def leaderboard_monitor():
     def finish_cycle(**context) -> dict:
         """Delta report, registry, gap matrix, victory, urgency, triggers."""
         from autobench import clock
-        from autobench.tasks import monitor_finish
+        from autobench.monitor.tasks import monitor_finish
 
         return monitor_finish(clock.from_context(context), context["run_id"])
 
@@ -87,9 +87,9 @@ def leaderboard_monitor():
     def post_alerts(result: dict) -> dict | None:
         """The cycle's [ALERT] lines to Slack (autobench_slack connection); skipped when none."""
         from airflow.sdk.exceptions import AirflowSkipException
-        from autobench_airflow.alerts import slack_notifier
 
-        from autobench import alerts
+        from autobench.reporting import alerts
+        from autobench_airflow.alerts import slack_notifier
 
         lines = [a for a in result["alerts"] if a.startswith("[ALERT]")]
         lines += [f"[REFUSED] {r['leaderboard']}: {r['reason']}" for r in result["refused"]]

@@ -29,9 +29,9 @@ from __future__ import annotations
 from airflow.sdk import Asset, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
-from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
+from autobench_airflow.alerts import on_failure
 
 GAP_WIDENED = Asset(orchestration.ASSET_GAP_WIDENED)
 QUEUE = Asset(orchestration.ASSET_QUEUE)
@@ -50,7 +50,7 @@ def research_ingest():
     @task
     def sources() -> list[dict]:
         """One entry per paper source in research_config.yaml."""
-        from autobench.tasks import ingest_sources
+        from autobench.research.tasks import ingest_sources
 
         return ingest_sources()
 
@@ -58,7 +58,7 @@ def research_ingest():
     def fetch(source: dict, **context) -> dict:
         """New papers from one source, staged for processing (a failing source is reported, not fatal)."""
         from autobench import clock
-        from autobench.tasks import ingest_fetch
+        from autobench.research.tasks import ingest_fetch
 
         api_key = None
         if source["kind"] == "citations":
@@ -71,7 +71,7 @@ def research_ingest():
     def process(**context) -> dict:
         """Screen, extract, log to research_log.md, and queue hypotheses."""
         from autobench import clock
-        from autobench.tasks import ingest_llm_settings, ingest_process
+        from autobench.research.tasks import ingest_llm_settings, ingest_process
 
         llm = ingest_llm_settings()
         connection = None

@@ -12,9 +12,9 @@ Reads `AUTOBENCH_HOME`; writes nothing. The same check is `autobench validate`.
 from __future__ import annotations
 
 from airflow.sdk import dag, task
-from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
+from autobench_airflow.alerts import on_failure
 
 
 @dag(
@@ -30,7 +30,7 @@ def state_check():
     @task(multiple_outputs=False)
     def validate_state() -> dict:
         """Every state file against its schema, and the folders against the queue."""
-        from autobench.tasks import check_state
+        from autobench.home import check_state
 
         return check_state()
 

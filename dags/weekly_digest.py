@@ -21,9 +21,9 @@ The same from the command line: `autobench digest [--send] --json`.
 from __future__ import annotations
 
 from airflow.sdk import dag, task
-from autobench_airflow.alerts import on_failure
 
 from autobench import orchestration
+from autobench_airflow.alerts import on_failure
 
 
 @dag(
@@ -40,7 +40,7 @@ def weekly_digest():
     def write(**context) -> dict:
         """digests/<week>.md, the TECHNICAL_LOG.md section, escalation briefs."""
         from autobench import clock
-        from autobench.tasks import digest_write
+        from autobench.reporting.tasks import digest_write
 
         return digest_write(clock.from_context(context))
 
@@ -48,10 +48,10 @@ def weekly_digest():
     def send(written: dict, **context) -> dict:
         """Block Kit and the two plots to Slack, through the autobench_slack connection."""
         from airflow.sdk.exceptions import AirflowSkipException
-        from autobench_airflow.alerts import CONNECTION_ID, slack_notifier
 
         from autobench import clock
-        from autobench.tasks import digest_send
+        from autobench.reporting.tasks import digest_send
+        from autobench_airflow.alerts import CONNECTION_ID, slack_notifier
 
         notifier = slack_notifier()
         if notifier is None:

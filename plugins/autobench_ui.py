@@ -8,7 +8,7 @@ plugins; anyone else gets 401 (no or expired token) or 403 (invalid token, or no
 
 Routes (under ``/autobench``):
 
-- ``/``                  the HTML page (:func:`autobench.web.page`)
+- ``/``                  the HTML page (:func:`autobench.reporting.web.page`)
 - ``/plots/{name}.png``  a plot drawn on demand into a temporary folder (404: nothing to plot)
 - ``/api/state``         the page's data as JSON
 
@@ -46,14 +46,14 @@ app = FastAPI(
 
 @app.get("/", response_class=HTMLResponse)
 def autobench_page() -> HTMLResponse:
-    from autobench import web
+    from autobench.reporting import web
 
     return HTMLResponse(web.page(_home()), headers={"Cache-Control": "no-store"})
 
 
 @app.get("/plots/{name}.png")
 def autobench_plot(name: str) -> Response:
-    from autobench import web
+    from autobench.reporting import web
 
     if name not in web.PLOTS:
         raise HTTPException(status_code=404, detail=f"no plot {name!r} (known: {', '.join(web.PLOTS)})")
@@ -67,7 +67,7 @@ def autobench_plot(name: str) -> Response:
 
 @app.get("/api/state")
 def autobench_state() -> JSONResponse:
-    from autobench import web
+    from autobench.reporting import web
 
     return JSONResponse(web.state(_home()), headers={"Cache-Control": "no-store"})
 

@@ -83,7 +83,7 @@ def _bin(name: str) -> str:
 def demo_home(home: Path, decisions: bool = True) -> Path:
     """The ``recall`` example, one real monitor cycle, and (optionally) two decisions.
 
-    H-001 is rejected and H-002 promoted by ``autobench.decide`` over per-seed metrics written
+    H-001 is rejected and H-002 promoted by ``autobench.experiments.decide`` over per-seed metrics written
     here (made-up numbers in the shape of the recall workload's ``metrics.json``).
     """
     subprocess.run([_bin("autobench"), "init", "--example", "recall", "--home", str(home)],
@@ -97,8 +97,8 @@ def demo_home(home: Path, decisions: bool = True) -> Path:
 
 def _demo_decisions(home: Path) -> None:
     from autobench.clock import parse_now
-    from autobench.decide import decide
-    from autobench.experiment_config import spec_for
+    from autobench.experiments.config import spec_for
+    from autobench.experiments.decide import decide
     from autobench.schemas import PRODUCTION_ID
     from autobench.store import StateStore
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from autobench import backends
-from autobench.backends.base import (
+from autobench.experiments import backends
+from autobench.experiments.backends.base import (
     BackendError,
     check_request,
     command_for,
@@ -31,7 +31,7 @@ from autobench.backends.base import (
     spec_text,
     split_result,
 )
-from autobench.backends.kubernetes import (
+from autobench.experiments.backends.kubernetes import (
     KubernetesBackend,
     mapped_pod_kwargs,
     pod_kwargs,
@@ -39,8 +39,8 @@ from autobench.backends.kubernetes import (
     result_from_xcom,
     static_pod_kwargs,
 )
-from autobench.backends.local import LocalBackend
-from autobench.runner import RunSpec
+from autobench.experiments.backends.local import LocalBackend
+from autobench.experiments.runner import RunSpec
 from autobench.schemas import ExperimentsSettings, KubernetesSettings
 
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -222,7 +222,7 @@ def test_local_backend_timeout_and_missing_executable(tmp_path, env, home, monke
     slow = LocalBackend(timeout=1.5, env=env, stream=None).run(request("bk_solutions:slow"), home)
     assert slow["metrics"] is None and slow["error"].startswith("timed out after 1.5 s")
 
-    monkeypatch.setattr("autobench.backends.local.autobench_argv", lambda: [str(tmp_path / "no-autobench")])
+    monkeypatch.setattr("autobench.experiments.backends.local.autobench_argv", lambda: [str(tmp_path / "no-autobench")])
     with pytest.raises(BackendError, match="cannot start"):
         LocalBackend(stream=None).run(request(), home)
 
@@ -357,9 +357,9 @@ def test_results_split_and_a_pod_without_xcom():
 
 
 def test_the_package_imports_no_airflow_and_no_kubernetes_client():
-    code = ("import sys, autobench.backends, autobench.backends.local; "
+    code = ("import sys, autobench.experiments.backends, autobench.experiments.backends.local; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('airflow', 'kubernetes', 'pydantic')]; "
-            "assert not bad, bad; import autobench.backends.kubernetes; "
+            "assert not bad, bad; import autobench.experiments.backends.kubernetes; "
             "assert not [m for m in sys.modules if m.split('.')[0] == 'airflow']")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
                    env={**os.environ, "PYTHONPATH": str(REPO / "include")})

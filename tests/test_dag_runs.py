@@ -168,7 +168,7 @@ def test_failures_and_monitor_alerts_reach_slack_through_the_connection(airflow_
     """The autobench_slack connection (from the environment) points at a fake Slack on loopback."""
     import json
 
-    from autobench.demo.fake_slack import FakeSlack
+    from demo.fake_slack import FakeSlack
 
     fake = FakeSlack()
     try:

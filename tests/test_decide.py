@@ -9,9 +9,9 @@ import pytest
 from conftest import run_cli
 
 from autobench.clock import parse_now
-from autobench.decide import decide
 from autobench.errors import AutobenchError
-from autobench.experiment_config import spec_for
+from autobench.experiments.config import spec_for
+from autobench.experiments.decide import decide
 from autobench.schemas import QUEUE, REGISTRY, StateError
 from autobench.store import StateStore
 
@@ -276,7 +276,7 @@ def test_a_hostile_title_is_escaped_in_the_archived_note(store):
 
 
 def test_a_promotion_interrupted_after_the_registry_edit_is_finished_by_the_retry(store, monkeypatch):
-    import autobench.decide as decide_module
+    import autobench.experiments.decide as decide_module
 
     production_runs(store)
     chash = candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)

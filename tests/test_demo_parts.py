@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from autobench import orchestration
-from autobench.demo.fake_slack import as_text
-from autobench.demo.site import DemoSite
 from autobench.home import init
+from demo.fake_slack import as_text
+from demo.site import DemoSite
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def get(url: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
 
 
 def test_the_calendar_is_two_mondays_with_the_weekly_runs_on_mondays():
-    from autobench_airflow.demo import calendar
+    from demo.week import calendar
 
     runs = calendar()
     assert len(runs) == 8 * 2 + 2 * 2
@@ -120,7 +120,7 @@ def test_a_replayed_run_reads_the_trigger_from_its_conf_and_a_scheduled_one_from
 
 
 def test_the_demo_never_wipes_a_folder_it_did_not_make(tmp_path):
-    from autobench_airflow.demo import MARKER, Week
+    from demo.week import MARKER, Week
 
     precious = tmp_path / "mine"
     precious.mkdir()

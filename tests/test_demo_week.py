@@ -1,7 +1,7 @@
 """The autonomous week (issue 9): `make demo`'s replay of Monday 2026-01-05 to Monday 2026-01-12,
 with real training on the CPU, asserted day by day against seed 002's story.
 
-The replay runs once for the module (``python -m autobench_airflow.demo``: `airflow dags test`
+The replay runs once for the module (``python -m demo.week``: `airflow dags test`
 per run, the Asset-triggered runs started from the metadata DB's events). Every failure names
 the day and the expectation, and shows what the DAG runs of that day printed.
 
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import REPO
 
 # the replay (about 9 minutes idle) runs in the first test's setup: room for a loaded CI machine
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -72,7 +73,7 @@ def week(tmp_path_factory) -> Week:
         proc = subprocess.CompletedProcess([], 0, (workdir / "output.txt").read_text(), "")
     else:
         workdir = tmp_path_factory.mktemp("week") / "demo"
-        proc = subprocess.run([sys.executable, "-m", "autobench_airflow.demo", "--workdir", str(workdir)],
+        proc = subprocess.run([sys.executable, "-m", "demo", "--workdir", str(workdir)], cwd=REPO,
                               capture_output=True, text=True, timeout=1800)
     output = proc.stdout + proc.stderr
     report_path = workdir / "report.json"

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, loopback, run_cli
 
 from autobench.clock import parse_now
-from autobench.experiment_sweep import defend, plan, prepare, run_request, sweep
+from autobench.experiments.sweep import defend, plan, prepare, run_request, sweep
 from autobench.schemas import QUEUE, REGISTRY, SWEEP, URGENCY
 from autobench.store import StateStore
 
@@ -138,8 +138,8 @@ def test_urgency_reranks_and_the_budget_holds_back_the_backlog(synth):
 def test_defence_alerts_on_a_regression_beyond_noise_and_names_the_cause(synth, monkeypatch):
     store = synth
     monkeypatch.setenv("AUTOBENCH_IMAGE", "autobench-experiment:0.1.0")
-    from autobench.experiment_config import spec_for
-    from autobench.runner import run_seeds
+    from autobench.experiments.config import spec_for
+    from autobench.experiments.runner import run_seeds
 
     spec = spec_for(store, "production")
     run_seeds(store.home, spec, [1, 2, 3, 4, 5, 6])
@@ -208,7 +208,7 @@ def test_seeds_per_task_trains_a_configs_seeds_in_one_process_with_the_same_resu
     run; the batched variant trains them in one process; every seed ends as it would alone."""
     import shutil
 
-    from autobench.backends.base import is_batch
+    from autobench.experiments.backends.base import is_batch
 
     alone = StateStore(shutil.copytree(synth.home, tmp_path / "alone"))
     with synth.edit(REGISTRY) as doc:
@@ -235,7 +235,7 @@ def test_seeds_per_task_trains_a_configs_seeds_in_one_process_with_the_same_resu
     with synth.edit(QUEUE) as doc:
         doc["hypotheses"][3]["status"] = "queued"
     pick = prepare(synth, NOW, "s2", hypothesis="H-004")
-    from autobench.experiment_sweep import group
+    from autobench.experiments.sweep import group
 
     first = group(synth, plan(synth, NOW, pick))  # the fast runs: one seed each, nothing to batch
     assert [(r["run_id"], r["mode"], is_batch(r)) for r in first] == [("H-004", "fast", False),
@@ -338,7 +338,7 @@ def test_a_key_never_shows_in_a_fetch_error():
 def test_a_retried_collect_counts_a_pods_time_once(synth):
     """Pods' metrics come back through XCom; collecting them again (a retried task) must not
     spend today's GPU budget twice, whether or not the pod shared the volume."""
-    from autobench.experiment_sweep import record_pod_result
+    from autobench.experiments.sweep import record_pod_result
     from autobench.paths import run_dir
 
     pick = prepare(synth, NOW, "k1", hypothesis="H-001", backend="kubernetes")

@@ -19,8 +19,8 @@ import pytest
 from conftest import loopback
 
 from autobench import net
-from autobench.paper_sources import _http
-from autobench.paper_sources.base import SourceError
+from autobench.research.paper_sources import _http
+from autobench.research.paper_sources.base import SourceError
 
 UA = "autobench/test (+unit tests)"
 NOISE = random.Random(0).randbytes(1000)  # gzip cannot shrink it: the compressed length is larger

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 
 from autobench.clock import parse_now
-from autobench.leaderboard_monitor import (
+from autobench.monitor.cycle import (
     MonitorRefused,
     finish_cycle,
     run_cycle,

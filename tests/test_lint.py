@@ -15,7 +15,7 @@ def ruff(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff_clean():
-    proc = ruff("check", "include", "dags", "plugins", "tests", "benchmarks")
+    proc = ruff("check", "include", "dags", "plugins", "tests", "benchmarks", "demo")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

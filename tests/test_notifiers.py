@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from autobench.demo.fake_slack import CHANNEL_ID, FakeSlack
 from autobench.errors import AutobenchError
 from autobench.escaping import slack_text
-from autobench.notifiers import Message, Notifier, NotifyError, get, validate_blocks
-from autobench.notifiers.record import RecordNotifier
-from autobench.notifiers.slack import SDK_LOGGER, SlackNotifier
+from autobench.reporting.notifiers import Message, Notifier, NotifyError, get, validate_blocks
+from autobench.reporting.notifiers.record import RecordNotifier
+from autobench.reporting.notifiers.slack import SDK_LOGGER, SlackNotifier
+from demo.fake_slack import CHANNEL_ID, FakeSlack
 
 TOKEN = "xoxb-000000000000-1111111111111-TopSecretTokenValue42"
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import SHARED, loopback
 
-from autobench.paper_sources import (
+from autobench.research.paper_sources import (
     ArxivSource,
     CitationSource,
     FeedSource,
@@ -367,7 +367,7 @@ def test_paper_shape() -> None:
 
 
 def test_importing_the_package_is_cheap() -> None:
-    code = ("import sys, autobench.paper_sources as p; "
+    code = ("import sys, autobench.research.paper_sources as p; "
             "print(sorted(m for m in ('arxiv', 'requests', 'lxml', 'bs4', 'pydantic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autobench import plots
 from autobench.clock import iso, parse_now
 from autobench.errors import AutobenchError
-from autobench.leaderboard_monitor import slug
+from autobench.monitor.cycle import slug
+from autobench.reporting import plots
 from autobench.schemas import REGISTRY, Decision, Snapshot
 from autobench.store import StateStore
 
@@ -196,7 +196,7 @@ def test_latest_experiment_writes_a_png_for_the_latest_or_the_given_decision(hom
 def test_a_decision_written_by_decide_plots(store, tmp_path):
     from test_decide import NOW, candidate_runs, production_runs
 
-    from autobench.decide import decide
+    from autobench.experiments.decide import decide
 
     production_runs(store)
     candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)

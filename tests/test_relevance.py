@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from autobench.relevance import Query, bm25, screen, tokenize
+from autobench.research.relevance import Query, bm25, screen, tokenize
 from autobench.schemas import Registry
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 
 from autobench.clock import parse_now
-from autobench.research_ingest import fetch_source, process, run_cycle, source_specs
+from autobench.research.ingest import fetch_source, process, run_cycle, source_specs
 from autobench.schemas import INGEST, QUEUE, REGISTRY, RESEARCH_CONFIG
 from autobench.store import StateStore
 
@@ -447,7 +447,7 @@ def test_web_and_llm_text_is_escaped_in_the_research_log(arxiv_server, store, mo
 def _md_link_html(url: str) -> str:
     import markdown_it
 
-    from autobench.research_ingest import _md_link
+    from autobench.research.ingest import _md_link
 
     return markdown_it.MarkdownIt("commonmark").renderInline(_md_link(url))
 

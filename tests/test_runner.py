@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO, run_cli
 
-from autobench.runner import config_hash
+from autobench.experiments.runner import config_hash
 
 TESTS = str(REPO / "tests")
 
@@ -133,7 +133,7 @@ def test_bad_config_input_is_one_clear_line(tmp_path):
 
 
 def test_run_id_resolves_production_plus_patch_from_the_state_files(home):
-    from autobench.experiment_config import merge_patch, spec_for
+    from autobench.experiments.config import merge_patch, spec_for
     from autobench.store import StateStore
 
     store = StateStore(home)

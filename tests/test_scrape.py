@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import loopback
 
-from autobench.scrape import METHODS, Row, ScrapeError, ScrapeOptions, fetch, get, scrape
-from autobench.scrape.api import resolve
-from autobench.scrape.base import clean_name, parse_rank, parse_score
+from autobench.monitor.scrape import METHODS, Row, ScrapeError, ScrapeOptions, fetch, get, scrape
+from autobench.monitor.scrape.api import resolve
+from autobench.monitor.scrape.base import clean_name, parse_rank, parse_score
 
 
 def parse(method: str, body: str | bytes, content_type: str | None = None, **opts) -> list[Row]:
@@ -567,7 +567,7 @@ def test_get_and_methods():
 
 
 def test_import_is_cheap():
-    code = "import sys, autobench.scrape; print(sorted(m for m in ('bs4', 'requests', 'yaml', 'html5lib') " \
+    code = "import sys, autobench.monitor.scrape; print(sorted(m for m in ('bs4', 'requests', 'yaml', 'html5lib') " \
            "if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -16,7 +16,7 @@ from http.server import SimpleHTTPRequestHandler
 import pytest
 from conftest import SHARED, loopback
 
-from autobench.scrape import Row, ScrapeError, ScrapeOptions, scrape
+from autobench.monitor.scrape import Row, ScrapeError, ScrapeOptions, scrape
 
 REALDATA = SHARED / "realdata"
 

@@ -169,7 +169,7 @@ def test_run_batched_command_writes_each_seeds_folder_like_separate_runs(tmp_pat
 
 def test_seeds_run_batched_by_default_only_where_a_gpu_is_visible(tmp_path, monkeypatch):
     """SPEC: `run ID --seeds 1,2,3` batches on a GPU. Seen without importing torch: a device node."""
-    from autobench import runner
+    from autobench.experiments import runner
 
     dev = tmp_path / "dev"
     dev.mkdir()

@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from autobench import seed_policies
-from autobench.promotion import NoiseLedger, Standing, evaluate, fast_screen, noise_from_production
-from autobench.seed_policies import Evidence, Noise
-from autobench.simulator import simulate, wilson
-from autobench.statistics import (
+from autobench.experiments import seed_policies
+from autobench.experiments.promotion import (
+    NoiseLedger,
+    Standing,
+    evaluate,
+    fast_screen,
+    noise_from_production,
+)
+from autobench.experiments.seed_policies import Evidence, Noise
+from autobench.experiments.simulator import simulate, wilson
+from autobench.experiments.statistics import (
     StatisticsError,
     plot_variance,
     power_from_pilot,

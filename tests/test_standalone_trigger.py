@@ -137,8 +137,8 @@ def test_a_rank_drop_under_standalone_starts_the_urgent_sweep_and_it_finishes(tm
     if not loopback_free():
         pytest.skip("cannot bind a loopback port here")
     ui = _ui()
-    from autobench.demo.site import DemoSite
     from autobench.home import init
+    from demo.site import DemoSite
 
     home = tmp_path / "home"
     init(home, "week")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autobench.standings import (
+from autobench.monitor.standings import (
     Names,
     delta,
     gap_matrix,

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 from scipy import stats
 
-from autobench.statistics import StatisticsError, bootstrap_ci, compare, holm, summarize
+from autobench.experiments.statistics import StatisticsError, bootstrap_ci, compare, holm, summarize
 
 # Student's sleep data (Cushny & Peebles, 1905; Student, 1908): extra hours of sleep of 10
 # patients under two drugs. R: t.test(extra ~ group, data = sleep, paired = TRUE) gives

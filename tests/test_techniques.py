@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 from autobench.errors import StateError
-from autobench.techniques import (
+from autobench.research.techniques import (
     RECALL_KNOBS,
     Technique,
     extract,
@@ -366,7 +366,7 @@ def _chat(content) -> dict:
 
 
 def test_llm_extractor_reconciles_with_the_catalog(catalog):
-    from autobench.llm_extractor import LLMExtractor
+    from autobench.research.llm_extractor import LLMExtractor
 
     answer = {"techniques": [
         {"name": "Rotary Position Embeddings", "category": "training", "effort": "High", "impact": "High",
@@ -408,7 +408,7 @@ def test_llm_extractor_reconciles_with_the_catalog(catalog):
 ])
 def test_llm_extractor_bad_replies_are_clear_errors(catalog, status, body, message):
     from autobench.errors import AutobenchError
-    from autobench.llm_extractor import LLMExtractor
+    from autobench.research.llm_extractor import LLMExtractor
 
     with _Stub([(status, body)]) as stub:
         with pytest.raises(AutobenchError, match=re.escape(message)) as info:
@@ -420,7 +420,7 @@ def test_llm_extractor_unreachable_and_fenced_json(catalog):
     import socket
 
     from autobench.errors import AutobenchError
-    from autobench.llm_extractor import LLMExtractor
+    from autobench.research.llm_extractor import LLMExtractor
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""The autobench page: ``autobench.web`` (HTML, escaping, bad state), the plugin's FastAPI app
+"""The autobench page: ``autobench.reporting.web`` (HTML, escaping, bad state), the plugin's FastAPI app
 (every route behind Airflow's access check), and, marked slow, a real ``airflow standalone`` with
 the plugin loaded, driven by headless Chromium: refused anonymously, logged in through the UI's
 login page, the page's content, the DAG list and grid, and screenshots.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from autobench import web
+from autobench.reporting import web
 from autobench.schemas import GAP_MATRIX, QUEUE
 from autobench.store import StateStore
 
@@ -83,7 +83,7 @@ def evil_home(home: Path) -> Path:
     return home
 
 
-# --------------------------------------------------------------------------- autobench.web
+# --------------------------------------------------------------------------- autobench.reporting.web
 
 
 def test_page_escapes_every_piece_of_state_text(evil_home):
@@ -111,7 +111,7 @@ def test_page_shows_the_gap_matrix_queue_and_decisions(evil_home):
     assert '<span class="badge b-pass">PASS</span>' in page and '<span class="badge b-fail">FAIL</span>' in page
     assert "p = 0.000492" in page and "rank #3 → #2" in page and "+0.0091" in page
     assert "improvement requirement ≥ 0.005" in page
-    # plots are <img> tags on the relative plots/<name>.png route (or a note without autobench.plots)
+    # plots are <img> tags on the relative plots/<name>.png route (or a note without autobench.reporting.plots)
     if web.plots_available():
         assert 'src="plots/gap_over_time.png"' in page and 'src="plots/latest_experiment.png"' in page
 
@@ -165,7 +165,7 @@ def test_page_and_state_write_nothing(evil_home, tmp_path):
 
 def test_plots_are_none_when_unknown_or_when_autobench_plots_is_missing(evil_home, tmp_path, monkeypatch):
     assert web.render_plot(evil_home, "../../etc/passwd", tmp_path) is None
-    monkeypatch.setitem(sys.modules, "autobench.plots", None)  # import fails
+    monkeypatch.setitem(sys.modules, "autobench.reporting.plots", None)  # import fails
     assert web.plots_available() is False
     assert web.render_plot(evil_home, "gap_over_time", tmp_path) is None
     assert "Plots are not available" in web.page(evil_home)

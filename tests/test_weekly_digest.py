@@ -10,11 +10,11 @@ from conftest import run_cli
 from test_decide import candidate_runs, production_runs
 
 from autobench.clock import parse_now
-from autobench.decide import decide
-from autobench.demo.fake_slack import FakeSlack
-from autobench.leaderboard_monitor import run_cycle
+from autobench.experiments.decide import decide
+from autobench.monitor.cycle import run_cycle
+from autobench.reporting.digest import build, run
 from autobench.schemas import REGISTRY
-from autobench.weekly_digest import build, run
+from demo.fake_slack import FakeSlack
 
 MONDAY = parse_now("2026-01-05T06:00:00Z")
 DECIDED = parse_now("2026-01-07T08:00:00Z")
@@ -99,7 +99,7 @@ def test_digest_command(week):
 def test_an_empty_week_still_reads_well(store):
     registry = store.load(REGISTRY)
     w = build(store, DIGEST)
-    from autobench.weekly_digest import markdown
+    from autobench.reporting.digest import markdown
 
     md = markdown(w, registry)
     assert "- no leaderboard scraped yet" in md and "- 0 experiments completed | 0 failed fast validation | 0 promoted" in md
@@ -114,7 +114,7 @@ def slack():
 
 
 def test_the_digest_reaches_slack_with_both_plots_and_only_once(week, slack):
-    from autobench.notifiers import validate_blocks
+    from autobench.reporting.notifiers import validate_blocks
 
     fake_slack = slack
     env = {"AUTOBENCH_SLACK_TOKEN": "xoxb-digest-secret", "AUTOBENCH_SLACK_CHANNEL": "#benchmarks",
@@ -391,8 +391,8 @@ class FlakyUploadSlack(FakeSlack):
 
 
 def test_a_retry_after_a_failed_upload_does_not_post_the_digest_again(week, monkeypatch):
-    from autobench.notifiers import NotifyError
-    from autobench.notifiers.slack import SlackNotifier
+    from autobench.reporting.notifiers import NotifyError
+    from autobench.reporting.notifiers.slack import SlackNotifier
 
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)

@@ -257,7 +257,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The lean path with --config: standard library, pyyaml, and torch in the child only."""
-    from autobench import runner
+    from autobench.experiments import runner
     from autobench.paths import resolve_home
 
     home = resolve_home(getattr(args, "home", None))
@@ -280,7 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise CommandError(f"{name}: invalid YAML: {str(exc).splitlines()[0]}") from None
         spec = runner.spec_from_mapping(args.id, data, name, _registry_solution(home))
     else:
-        from autobench.experiment_config import spec_for
+        from autobench.experiments.config import spec_for
         from autobench.store import StateStore
 
         spec = spec_for(StateStore(home), args.id)
@@ -330,7 +330,7 @@ def _scores(path: str) -> Any:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from autobench.statistics import StatisticsError, compare
+    from autobench.experiments.statistics import StatisticsError, compare
 
     control, candidate = _scores(args.control), _scores(args.candidate)
     try:
@@ -357,7 +357,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from autobench.decide import decide
+    from autobench.experiments.decide import decide
     from autobench.store import StateStore
 
     home = _home(args)
@@ -395,8 +395,8 @@ def _knobs(items: list[str]) -> dict[str, Any]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from autobench.seed_policies import get
-    from autobench.simulator import simulate
+    from autobench.experiments.seed_policies import get
+    from autobench.experiments.simulator import simulate
 
     try:
         policy = get(args.policy, **_knobs(args.knob))
@@ -428,8 +428,8 @@ def _scores_or_runs(args: argparse.Namespace, source: str) -> tuple[Any, str]:
 
     if os.path.exists(source) or source.endswith(".json"):
         return _scores(source), source
-    from autobench.decide import runs
-    from autobench.experiment_config import spec_for
+    from autobench.experiments.config import spec_for
+    from autobench.experiments.decide import runs
     from autobench.store import StateStore
 
     home = _home(args)
@@ -443,7 +443,7 @@ def _scores_or_runs(args: argparse.Namespace, source: str) -> tuple[Any, str]:
 
 
 def cmd_variance(args: argparse.Namespace) -> int:
-    from autobench.statistics import StatisticsError, plot_variance, variance_vs_n
+    from autobench.experiments.statistics import StatisticsError, plot_variance, variance_vs_n
 
     scores, label = _scores_or_runs(args, args.scores)
     try:
@@ -471,7 +471,7 @@ def cmd_variance(args: argparse.Namespace) -> int:
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from autobench.statistics import StatisticsError, power_from_pilot
+    from autobench.experiments.statistics import StatisticsError, power_from_pilot
 
     pilot, label = _scores_or_runs(args, args.pilot)
     candidate = _scores(args.candidate) if args.candidate else None
@@ -497,7 +497,7 @@ def cmd_power(args: argparse.Namespace) -> int:
 
 
 def cmd_scrape(args: argparse.Namespace) -> int:
-    from autobench.scrape import ScrapeOptions, scrape
+    from autobench.monitor.scrape import ScrapeOptions, scrape
 
     options = ScrapeOptions(metric=args.metric, system_column=args.system_column, table=args.table,
                             selector=args.selector, records=args.records, pattern=args.pattern)
@@ -511,14 +511,14 @@ def cmd_scrape(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from autobench.clock import iso
-    from autobench.leaderboard_monitor import run_cycle
+    from autobench.monitor.cycle import run_cycle
     from autobench.store import StateStore
 
     now = _now(args)
     result = run_cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
 
     def text() -> str:
-        from autobench.standings import markdown
+        from autobench.monitor.standings import markdown
 
         lines = result["alerts"] + result["status"]
         lines += [f"[REFUSED] {r['leaderboard']}: {r['reason']}" for r in result["refused"]]
@@ -530,9 +530,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_gap(args: argparse.Namespace) -> int:
-    from autobench.leaderboard_monitor import boards_at
+    from autobench.monitor.cycle import boards_at
+    from autobench.monitor.standings import gap_matrix, markdown
     from autobench.schemas import REGISTRY
-    from autobench.standings import gap_matrix, markdown
     from autobench.store import StateStore
 
     store = StateStore(_home(args))
@@ -544,7 +544,7 @@ def cmd_gap(args: argparse.Namespace) -> int:
 
 
 def cmd_papers(args: argparse.Namespace) -> int:
-    from autobench.paper_sources import ArxivSource
+    from autobench.research.paper_sources import ArxivSource
 
     if args.max_results < 1:
         raise CommandError("papers: --max must be at least 1")
@@ -558,9 +558,9 @@ def cmd_papers(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     import os
 
+    from autobench.research.techniques import extract, load_catalog
     from autobench.schemas import REGISTRY
     from autobench.store import StateStore
-    from autobench.techniques import extract, load_catalog
 
     name = "<stdin>" if args.file == "-" else args.file
     try:
@@ -588,7 +588,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from autobench.clock import iso
-    from autobench.research_ingest import run_cycle
+    from autobench.research.ingest import run_cycle
     from autobench.store import StateStore
 
     now = _now(args)
@@ -608,7 +608,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from autobench.clock import iso
-    from autobench.experiment_sweep import sweep
+    from autobench.experiments.sweep import sweep
     from autobench.store import StateStore
 
     now = _now(args)
@@ -633,8 +633,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
+    from autobench.reporting.digest import run
     from autobench.store import StateStore
-    from autobench.weekly_digest import run
 
     result = run(StateStore(_home(args)), _now(args), send=args.send)
     data = {"markdown": result["markdown"], "blocks": result["blocks"], "digest": result["digest"],

@@ -152,3 +152,18 @@ def _check_registry_paths(home: Path, registry: Any, report: ValidationReport) -
             continue
         if not (home / lb.url).is_file():
             report.errors.append(f"{REGISTRY}: target_leaderboards[{i}].url: {lb.url} does not exist under {home}")
+
+
+class StateInvalid(RuntimeError):
+    pass
+
+
+def check_state(home: str | None = None) -> dict[str, Any]:
+    """Validate every state file; raise with every problem listed if any file is invalid."""
+    report = validate(resolve_home(home))
+    for line in report.warnings:
+        print(f"warning: {line}")
+    if not report.ok:
+        raise StateInvalid(f"{len(report.errors)} problem(s) in {report.home}:\n" + "\n".join(report.errors))
+    print(f"{report.home}: every state file is valid")
+    return report.as_dict()

@@ -1,5 +1,5 @@
-"""The one HTTP GET (and local-file read) autobench makes; :mod:`autobench.scrape.fetch` and
-:mod:`autobench.paper_sources._http` are thin layers over it that word its errors their own way.
+"""The one HTTP GET (and local-file read) autobench makes; :mod:`autobench.monitor.scrape.fetch` and
+:mod:`autobench.research.paper_sources._http` are thin layers over it that word its errors their own way.
 
 A GET has a timeout, a User-Agent, ``Accept-Encoding: gzip, deflate`` and a size cap (the body is
 streamed, the read stops past ``max_bytes``; a larger Content-Length fails before reading unless

@@ -203,7 +203,7 @@ class ExperimentsSettings(Strict):
 
     @model_validator(mode="after")
     def _policy_knobs(self) -> ExperimentsSettings:
-        from autobench import seed_policies
+        from autobench.experiments import seed_policies
 
         try:
             seed_policies.get(self.seed_policy, **self.seed_policy_options)

@@ -24,7 +24,7 @@ def slack_notifier():
     extra = conn.extra_dejson or {}
     if not conn.password or not extra.get("channel"):
         return None
-    from autobench.notifiers.slack import SlackNotifier
+    from autobench.reporting.notifiers.slack import SlackNotifier
 
     return SlackNotifier(conn.password, extra["channel"], extra.get("base_url"))
 
@@ -32,7 +32,7 @@ def slack_notifier():
 def on_failure(context: dict[str, Any]) -> None:
     """``on_failure_callback`` of every autobench task: one Slack message when a task has failed
     for good (after its retry)."""
-    from autobench import alerts
+    from autobench.reporting import alerts
 
     notifier = slack_notifier()
     if notifier is None:

@@ -1,3 +1,0 @@
-"""The demo's loopback services: a leaderboard site whose pages change by day with an
-arXiv-compatible API (``site``), and a fake Slack that records what it receives (``fake_slack``).
-`make demo` (``autobench_airflow.demo``) replays a week of the loop against them."""

@@ -1,0 +1,72 @@
+"""Working out a run's config from the state files (the scheduler side).
+
+A hypothesis runs production's config with its ``implementation.config_patch`` applied as a
+JSON merge patch (RFC 7396: nested mappings merge, ``null`` removes a key). ``production`` runs
+production's config as it is. The result is a :class:`~autobench.experiments.runner.RunSpec`, which is what
+``autobench run --config`` and a Kubernetes pod receive ready-made.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from autobench.errors import AutobenchError
+from autobench.experiments.runner import RunSpec
+from autobench.schemas import PRODUCTION_ID, QUEUE, REGISTRY, Registry
+from autobench.store import StateStore
+
+
+def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch, without modifying either argument."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def patch_applied(patch: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Does ``config`` already have everything the merge ``patch`` would set (an empty patch: no)?"""
+    if not patch:
+        return False
+    for key, value in patch.items():
+        if value is None:
+            if key in config:
+                return False
+        elif isinstance(value, dict) and isinstance(config.get(key), dict):
+            if not patch_applied(value, config[key]):
+                return False
+        elif config.get(key) != value:
+            return False
+    return True
+
+
+def primary_metric(registry: Registry, leaderboards: list[str]) -> str | None:
+    """Our metric for the first target leaderboard that has one in ``metric_map``."""
+    for name in leaderboards:
+        if name in registry.our_solution.metric_map:
+            return registry.our_solution.metric_map[name]
+    return None
+
+
+def spec_for(store: StateStore, run_id: str) -> RunSpec:
+    registry: Registry = store.load(REGISTRY)
+    production = registry.our_solution.config
+    subset = registry.experiments.fast_subset
+    if run_id == PRODUCTION_ID:
+        boards = [lb.name for lb in registry.target_leaderboards]
+        return RunSpec(run_id, registry.our_solution.solution, copy.deepcopy(production), subset,
+                       primary_metric(registry, boards))
+    queue = store.load(QUEUE)
+    for h in queue.hypotheses:
+        if h.id == run_id:
+            config = merge_patch(production, h.implementation.config_patch)
+            return RunSpec(run_id, registry.our_solution.solution, config, subset,
+                           primary_metric(registry, h.target_leaderboards))
+    known = ", ".join(h.id for h in queue.hypotheses[-5:])
+    raise AutobenchError(f"run: no hypothesis {run_id!r} in {QUEUE} (ids like {known}; or `production`)")

@@ -1,0 +1,276 @@
+"""The promotion decision (seed 002 §5.4, §6; SPEC "Promotion").
+
+Five criteria, named as SPEC names them, each with its value, requirement and pass/fail:
+
+==================  ==========================================================================
+``improvement``      mean paired gain over production ≥ ``promotion_threshold``
+``significance``     two-sided paired t-test against production on the same seeds, p < 0.05
+                     (and the gain positive)
+``regression``       latency within +10% and memory within +15% of production (means by seed)
+``reproducibility``  ≥ 3 seeds and the candidate's std < 0.5% of its mean
+``projection``       projected leaderboard rank no worse than today's; P(#1) reported beside it
+==================  ==========================================================================
+
+How many seeds to run first is the seed policy's job (:mod:`autobench.experiments.seed_policies`); the
+outcome is ``promote`` (every criterion met, the policy has stopped), ``reject`` (the policy
+stopped and a criterion failed, or it stopped early for futility or harm) or ``extend`` (the
+policy wants more seeds). Only the validation metrics are read here; the test split is
+evaluated once after a promotion, by the sweep.
+
+This module holds the pure parts (criteria, projection, the fast-run screen, the noise model);
+:mod:`autobench.experiments.decide` applies them to the runs on disk and writes the outcome.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autobench.experiments.seed_policies.base import Criterion, Noise
+
+ALPHA = 0.05
+LATENCY_LIMIT = 0.10  # +10%
+MEMORY_LIMIT = 0.15  # +15%
+MIN_SEEDS = 3
+REPRODUCIBLE_PCT = 0.5  # std < 0.5% of the mean
+COLLAPSE_SDS = 6.0  # the fast screen: a drop beyond 6 sd of production's fast runs ...
+COLLAPSE_THRESHOLDS = 10.0  # ... and beyond 10 × the promotion threshold is a broken config
+CRITERIA = ("improvement", "significance", "regression", "reproducibility", "projection")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One leaderboard as it stands today: our score on it and the competitors'."""
+
+    leaderboard: str
+    ours: float | None
+    competitors: Mapping[str, float] = field(default_factory=dict)
+    higher_is_better: bool = True
+
+    def rank_of(self, score: float) -> int:
+        sign = 1.0 if self.higher_is_better else -1.0
+        return 1 + sum(1 for s in self.competitors.values() if sign * s > sign * score)
+
+    def best_competitor(self) -> tuple[str, float] | None:
+        if not self.competitors:
+            return None
+        pick = max if self.higher_is_better else min
+        name = pick(self.competitors, key=lambda k: self.competitors[k])
+        return name, self.competitors[name]
+
+
+def _p_two_sided(t: float, df: float) -> float:
+    from scipy import special
+
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def _t_ppf(p: float, df: float) -> float:
+    from scipy import special
+
+    return float(special.stdtrit(df, p))
+
+
+def paired_t(diffs: Sequence[float]) -> tuple[float, float, float]:
+    """(t, df, two-sided p) of a one-sample t-test of the paired differences against 0."""
+    n = len(diffs)
+    if n < 2:
+        return math.nan, 0.0, math.nan
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    if sd == 0:
+        return (0.0, n - 1.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), n - 1.0, 0.0)
+    t = mean / (sd / math.sqrt(n))
+    return t, n - 1.0, _p_two_sided(t, n - 1.0)
+
+
+def project(standing: Standing | None, gain: float, se: float, df: float) -> dict[str, Any]:
+    """Projected rank and P(#1) if the gain (oriented: positive = better) carried to the board."""
+    if standing is None or standing.ours is None:
+        return {"leaderboard": standing.leaderboard if standing else None, "current_rank": None,
+                "projected_rank": None, "p_first": None, "current_score": None, "projected_score": None,
+                "projected_ci95": [None, None], "best_competitor": None}
+    sign = 1.0 if standing.higher_is_better else -1.0
+    projected = standing.ours + sign * gain
+    half = _t_ppf(0.975, df) * se if df > 0 and math.isfinite(se) else math.nan
+    best = standing.best_competitor()
+    if best is None:
+        p_first = 1.0
+    else:
+        margin = sign * (projected - best[1])  # > 0: ahead of the best competitor
+        if df > 0 and math.isfinite(se) and se > 0:
+            from scipy import special
+
+            p_first = float(special.stdtr(df, margin / se))
+        else:
+            p_first = 1.0 if margin > 0 else 0.0
+    return {
+        "leaderboard": standing.leaderboard,
+        "current_rank": standing.rank_of(standing.ours),
+        "projected_rank": standing.rank_of(projected),
+        "p_first": round(p_first, 4),
+        "current_score": standing.ours,
+        "projected_score": round(projected, 6),
+        "projected_ci95": [round(projected - half, 6), round(projected + half, 6)] if math.isfinite(half) else [None, None],
+        "best_competitor": {"name": best[0], "score": best[1]} if best else None,
+    }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _change(candidate: Sequence[float] | None, control: Sequence[float] | None) -> float | None:
+    if not candidate or not control:
+        return None
+    base = _mean(control)
+    return None if base == 0 else _mean(candidate) / base - 1
+
+
+def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[float],
+             higher_is_better: bool = True, latency: tuple[Sequence[float], Sequence[float]] | None = None,
+             memory: tuple[Sequence[float], Sequence[float]] | None = None,
+             standings: Sequence[Standing] = ()) -> tuple[list[Criterion], dict[str, Any]]:
+    """The five criteria on paired full-run scores (same seeds, same order), and the projection.
+
+    ``latency`` and ``memory`` are (control, candidate) per-seed values; ``standings`` the
+    hypothesis's target leaderboards, the first being the one the projection reports.
+    """
+    if len(control) != len(candidate):
+        raise ValueError(f"paired scores needed: {len(control)} control vs {len(candidate)} candidate")
+    sign = 1.0 if higher_is_better else -1.0
+    diffs = [sign * (b - a) for a, b in zip(control, candidate, strict=True)]
+    n = len(diffs)
+    gain = _mean(diffs) if n else math.nan
+    t, df, p = paired_t(diffs)
+    out: list[Criterion] = []
+
+    out.append(Criterion("improvement", bool(n and gain >= threshold - 1e-12), None if not n else round(gain, 6),
+                         f"mean paired gain ≥ {threshold:g} (promotion_threshold)",
+                         f"{n} paired seed(s)" if n else "no full runs"))
+    if n < 2:
+        out.append(Criterion("significance", False, None, f"two-sided paired t-test p < {ALPHA:g}",
+                             "needs at least 2 paired seeds"))
+    else:
+        ok = p < ALPHA and gain > 0
+        detail = f"t = {t:.3g}, df = {df:g}" + ("" if gain > 0 or p >= ALPHA else "; significant, but a loss")
+        out.append(Criterion("significance", bool(ok), round(p, 6), f"two-sided paired t-test p < {ALPHA:g}", detail))
+
+    lat = _change(*(reversed(latency) if latency else (None, None)))  # candidate / control − 1
+    mem = _change(*(reversed(memory) if memory else (None, None)))
+    ok = (lat is None or lat <= LATENCY_LIMIT + 1e-12) and (mem is None or mem <= MEMORY_LIMIT + 1e-12)
+    missing = [name for name, v in (("latency_ms", lat), ("memory_mb", mem)) if v is None]
+    out.append(Criterion("regression", bool(ok),
+                         {"latency_change_pct": None if lat is None else round(100 * lat, 2),
+                          "memory_change_pct": None if mem is None else round(100 * mem, 2)},
+                         f"latency within +{LATENCY_LIMIT:.0%}, memory within +{MEMORY_LIMIT:.0%}",
+                         f"not reported by the solution: {', '.join(missing)}" if missing else ""))
+
+    if n:
+        mean_c = _mean(candidate)
+        sd_c = math.sqrt(sum((c - mean_c) ** 2 for c in candidate) / (n - 1)) if n > 1 else math.nan
+        pct = 100 * sd_c / abs(mean_c) if n > 1 and mean_c else None
+    else:
+        pct = None
+    ok = n >= MIN_SEEDS and pct is not None and pct < REPRODUCIBLE_PCT
+    out.append(Criterion("reproducibility", bool(ok),
+                         {"seeds": n, "std_pct_of_mean": None if pct is None else round(pct, 4)},
+                         f"≥ {MIN_SEEDS} seeds, std < {REPRODUCIBLE_PCT}% of mean",
+                         "" if n >= MIN_SEEDS else f"only {n} seed(s)"))
+
+    se = math.sqrt(sum((d - gain) ** 2 for d in diffs) / (n - 1)) / math.sqrt(n) if n > 1 else math.nan
+    projections = [project(s, gain if n else 0.0, se, df) for s in standings] or [project(None, 0.0, se, df)]
+    first = projections[0]
+    known = [pr for pr in projections if pr["current_rank"] is not None]
+    ok = bool(n) and all(pr["projected_rank"] <= pr["current_rank"] for pr in known)
+    value = {k: first[k] for k in ("current_rank", "projected_rank", "p_first")}
+    detail = (f"{first['leaderboard']}: #{first['current_rank']} → #{first['projected_rank']}" if first["current_rank"]
+              else "we are not on the leaderboard yet: nothing to lose")
+    out.append(Criterion("projection", ok, value, "projected rank no worse than today's (P(#1) reported)", detail))
+    projection = {**value, "leaderboard": first["leaderboard"], "leaderboards": projections}
+    return out, projection
+
+
+def fast_screen(candidate: float, production: Sequence[float], threshold: float,
+                higher_is_better: bool = True) -> tuple[bool, str]:
+    """Is the fast run's score plausible, or has the config collapsed (broken)?"""
+    if not math.isfinite(candidate):
+        return False, f"the fast run's score is {candidate}"
+    if not production:
+        return True, "no production fast run to compare with"
+    base = _mean(production)
+    sd = math.sqrt(sum((p - base) ** 2 for p in production) / (len(production) - 1)) if len(production) > 1 else 0.0
+    drop = (base - candidate) if higher_is_better else (candidate - base)
+    limit = max(COLLAPSE_SDS * sd, COLLAPSE_THRESHOLDS * threshold)
+    if drop > limit:
+        return False, (f"collapsed: fast score {candidate:.4g} is {drop:.4g} worse than production's fast runs "
+                       f"({base:.4g}); more than {limit:.4g} means broken")
+    return True, f"fast score {candidate:.4g} vs production's {base:.4g}"
+
+
+def noise_from_production(full: Sequence[float], fast: Sequence[float] = (),
+                          assumed_correlation: float = 0.0) -> Noise | None:
+    """The noise of a paired difference, from production's repeated runs.
+
+    Production's per-seed sd σ (n − 1 degrees of freedom) gives the sd of a paired difference
+    σ·√(2(1 − ρ)); ρ, the correlation of two configs on the same seed, is not observable from
+    production alone, so it defaults to 0, which overstates the noise (conservative).
+    """
+    if len(full) < 2:
+        return None
+    m = _mean(full)
+    sd = math.sqrt(sum((x - m) ** 2 for x in full) / (len(full) - 1))
+    source = f"production: {len(full)} full runs"
+    if len(fast) >= 2:
+        mf = _mean(fast)
+        sdf = math.sqrt(sum((x - mf) ** 2 for x in fast) / (len(fast) - 1))
+        source += f" (and {len(fast)} fast runs, sd {sdf:.3g})"
+    # How well a fast run tracks the full effect is not visible in production's own runs (a fast
+    # run at chance level has a small sd and says nothing): until earlier experiments show it
+    # (NoiseLedger), the fast run is a screen and carries no weight.
+    ratio = math.inf
+    return Noise(sd * math.sqrt(2 * (1 - assumed_correlation)), float(len(full) - 1), ratio, source)
+
+
+@dataclass
+class NoiseLedger:
+    """What earlier experiments taught about the noise of a paired difference.
+
+    Every decided hypothesis with ≥ 2 full seeds adds its within-hypothesis sum of squares
+    (its true effect is constant, so the residuals are pure noise; the sample variance is
+    independent of the mean for normal data, so early stops do not bias it), and, with ≥ 3 full
+    seeds, the fast run's squared residual from the full mean, which estimates the fast run's
+    variance plus the full mean's. Pooled with production's prior by :meth:`noise`.
+    """
+
+    ss: float = 0.0
+    df: float = 0.0
+    fast_excess: float = 0.0  # Σ (r² − s²/n): estimates Σ σ_fast²
+    fast_count: int = 0
+
+    def add(self, fast_diff: float | None, diffs: Sequence[float]) -> None:
+        n = len(diffs)
+        if n < 2:
+            return
+        mean = _mean(diffs)
+        ss = sum((d - mean) ** 2 for d in diffs)
+        self.ss += ss
+        self.df += n - 1
+        if fast_diff is not None and n >= MIN_SEEDS and math.isfinite(fast_diff):
+            self.fast_excess += (fast_diff - mean) ** 2 - ss / (n - 1) / n
+            self.fast_count += 1
+
+    def noise(self, prior: Noise | None, min_fast: int = 10) -> Noise | None:
+        if self.df == 0:
+            return prior
+        df0 = prior.df if prior else 0.0
+        sd0 = prior.sd_diff if prior else 0.0
+        df = df0 + self.df
+        var = (df0 * sd0**2 + self.ss) / df
+        ratio = prior.fast_ratio if prior else math.inf
+        if self.fast_count >= min_fast and var > 0:
+            ratio = math.sqrt(max(self.fast_excess / self.fast_count, var) / var)
+        source = (prior.source + "; " if prior else "") + f"pooled paired differences of earlier experiments (df {self.df:g})"
+        return Noise(math.sqrt(var), df, ratio, source)

@@ -12,6 +12,7 @@ leaderboards in ``state/urgency.json``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -239,3 +240,45 @@ def set_status(store: StateStore, changes: list[tuple[str, str, str]], now: dt.d
             done.append((hid, old, status))
         apply_ranking(doc)
     return done
+
+
+def superseded(queue: ExperimentQueue, production_config: dict[str, Any], why: str,
+               exclude: str | None = None) -> list[tuple[str, str, str]]:
+    """The one "superseded" rule: every waiting hypothesis whose patch production's config already
+    has is moot. Returns the status changes for :func:`set_status` (``exclude``: the hypothesis
+    that was just promoted)."""
+    return [(h.id, "superseded", why) for h in queue.hypotheses
+            if h.id != exclude and h.status in WAITING_STATUSES
+            and patch_applied(h.implementation.config_patch, production_config)]
+
+
+# ----------------------------------------------------------------------------- what a patch means
+
+
+def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch, without modifying either argument."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def patch_applied(patch: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Does ``config`` already have everything the merge ``patch`` would set (an empty patch: no)?"""
+    if not patch:
+        return False
+    for key, value in patch.items():
+        if value is None:
+            if key in config:
+                return False
+        elif isinstance(value, dict) and isinstance(config.get(key), dict):
+            if not patch_applied(value, config[key]):
+                return False
+        elif config.get(key) != value:
+            return False
+    return True

@@ -9,41 +9,12 @@ production's config as it is. The result is a :class:`~autobench.experiments.run
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from autobench.errors import AutobenchError
 from autobench.experiments.runner import RunSpec
+from autobench.hypothesis_queue import merge_patch, patch_applied  # noqa: F401  (a patch's meaning is the queue's)
 from autobench.schemas import PRODUCTION_ID, QUEUE, REGISTRY, Registry
 from autobench.store import StateStore
-
-
-def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7396 JSON merge patch, without modifying either argument."""
-    out = copy.deepcopy(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def patch_applied(patch: dict[str, Any], config: dict[str, Any]) -> bool:
-    """Does ``config`` already have everything the merge ``patch`` would set (an empty patch: no)?"""
-    if not patch:
-        return False
-    for key, value in patch.items():
-        if value is None:
-            if key in config:
-                return False
-        elif isinstance(value, dict) and isinstance(config.get(key), dict):
-            if not patch_applied(value, config[key]):
-                return False
-        elif config.get(key) != value:
-            return False
-    return True
 
 
 def primary_metric(registry: Registry, leaderboards: list[str]) -> str | None:

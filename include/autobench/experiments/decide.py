@@ -43,7 +43,7 @@ from typing import Any
 from autobench import fsio
 from autobench.clock import iso
 from autobench.errors import AutobenchError
-from autobench.experiments.config import patch_applied, spec_for
+from autobench.experiments.config import spec_for
 from autobench.experiments.promotion import (
     NoiseLedger,
     Standing,
@@ -53,13 +53,13 @@ from autobench.experiments.promotion import (
 )
 from autobench.experiments.runner import is_complete
 from autobench.experiments.seed_policies import Evidence, SeedPolicy, get
+from autobench.hypothesis_queue import superseded
 from autobench.paths import RESULTS
 from autobench.schemas import (
     CLOSED_STATUSES,
     PRODUCTION_ID,
     QUEUE,
     REGISTRY,
-    WAITING_STATUSES,
     Decision,
     Hypothesis,
     Registry,
@@ -470,9 +470,7 @@ def _promote(store: StateStore, registry: Registry, hyp: Hypothesis, record: dic
                     ours["current_scores"][board] = value
     _changelog(store, hyp, record, when)
     changes = [(hyp.id, "promoted", _notes_line(record))]
-    for other in store.load(QUEUE).hypotheses:
-        if other.id != hyp.id and other.status in WAITING_STATUSES and patch_applied(other.implementation.config_patch, config):
-            changes.append((other.id, "superseded", f"production now has its patch (promoted {hyp.id})"))
+    changes += superseded(store.load(QUEUE), config, f"production now has its patch (promoted {hyp.id})", exclude=hyp.id)
     set_status(store, changes, when)
 
 

@@ -46,7 +46,7 @@ from autobench import fsio
 from autobench.clock import ensure_utc, iso
 from autobench.errors import AutobenchError
 from autobench.escaping import md_text
-from autobench.experiments.config import patch_applied
+from autobench.hypothesis_queue import patch_applied
 from autobench.schemas import (
     CLOSED_STATUSES,
     INGEST,
@@ -433,8 +433,7 @@ def process(store: StateStore, now: dt.datetime, run_id: str, llm=None) -> dict[
             })
 
     # a waiting hypothesis whose patch production already has is moot
-    moot = [(h.id, "superseded", "production's config already has its patch")
-            for h in queue.hypotheses if h.status in ("queued", "backlog") and patch_applied(h.implementation.config_patch, production)]
+    moot = hq.superseded(queue, production, "production's config already has its patch")
     if moot:
         hq.set_status(store, moot, now)
     if log_entries:

@@ -20,7 +20,8 @@ def test_wheel_maps_include_and_ships_the_examples(tmp_path):
     assert proc.returncode == 0, proc.stderr
     wheel = next(tmp_path.glob("autobench-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("autobench/__init__.py", "autobench/cli.py", "autobench/schemas.py",
+    for expected in ("autobench/__init__.py", "autobench/cli/__init__.py", "autobench/cli/experiments.py",
+                     "autobench/schemas.py",
                      "autobench/examples/recall/competitive_registry.yaml",
                      "autobench/examples/recall/research_config.yaml",
                      "autobench/examples/recall/experiment_queue.yaml",

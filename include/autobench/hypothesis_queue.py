@@ -1,11 +1,11 @@
-"""The hypothesis queue: ``experiment_queue.yaml`` (seed 002 §4.1–4.2).
+"""The hypothesis queue: ``experiment_queue.yaml``, every hypothesis and its status, ranked.
 
 Every hypothesis ever made stays in the file with one ``status`` (nothing is deleted, so dead
 ends are remembered). The waiting ones are ranked by ``priority_score``: the top
 :data:`~autobench.schemas.QUEUE_ACTIVE_LIMIT` are ``queued``, the rest ``backlog``. ``running``,
 ``extended`` and the closed statuses are never touched by ranking.
 
-``priority_score = 100 × estimated_gain / effort_score × urgency_multiplier`` (SPEC "The loop"),
+``priority_score = 100 × estimated_gain / effort_score × urgency_multiplier``,
 the urgency multiplier being the highest one the monitor recorded for the hypothesis's target
 leaderboards in ``state/urgency.json``.
 """
@@ -45,7 +45,7 @@ IMPLEMENTATION_ORDER = ("change", "effort", "estimated_gain", "config_patch")
 
 
 def priority_score(estimated_gain: float, effort: str, urgency_multiplier: float = 1.0) -> float:
-    """SPEC's priority: 100 × estimated_gain / effort_score × urgency_multiplier."""
+    """The priority: 100 × estimated_gain / effort_score × urgency_multiplier."""
     return round(100.0 * estimated_gain / EFFORT_SCORE[effort] * urgency_multiplier, 4)
 
 

@@ -18,8 +18,8 @@ DEFAULT_RETRY_DELAY_S = 300.0
 # Airflow pools the DAGs use; `make run` and the compose init import config/pools.json.
 GPU_POOL = "gpu"
 
-# Assets: the DAGs talk through these (SPEC "The loop"). Defined here once; DAG files wrap
-# each URI in `airflow.sdk.Asset`.
+# Assets: the DAGs talk through these (one DAG's update schedules the next). Defined here once;
+# DAG files wrap each URI in `airflow.sdk.Asset`.
 ASSET_REGISTRY = "autobench://registry"  # the monitor updated the registry
 ASSET_URGENT = "autobench://urgent"  # our rank dropped; extra: leaderboard, reason
 ASSET_GAP_WIDENED = "autobench://gap-widened"  # the gap to #1 grew past the registry's threshold
@@ -28,7 +28,7 @@ ASSET_QUEUE = "autobench://queue"  # new hypotheses
 
 def conf_key(uri: str) -> str:
     """The conf key that carries an Asset event's details when a run is replayed by hand
-    (SPEC: `airflow dags test` runs carry no Asset events): ``autobench://urgent`` ->
+    (`airflow dags test` runs carry no Asset events): ``autobench://urgent`` ->
     ``urgent`` (``{"urgent": {"leaderboard", "reason"}}``), ``autobench://gap-widened`` ->
     ``gap_widened``."""
     return uri.split("://", 1)[-1].strip("/").replace("-", "_")

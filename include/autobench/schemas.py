@@ -4,8 +4,8 @@ Each file under ``AUTOBENCH_HOME`` has one pydantic model here. Unknown keys are
 are usually typos), and an invalid file is refused whole with ``file: field: what is wrong``.
 Later parts of the loop add the keys they need to these models, never a schema of their own.
 
-The tables of SPEC.md "State" map onto :data:`FILES`: the YAML files people edit, and the
-machine-written JSON bookkeeping under ``state/``.
+:data:`FILES` lists every state file: the YAML files people edit, and the machine-written
+JSON bookkeeping under ``state/``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ URGENCY_MULTIPLIERS: dict[str, float] = {
     "gap_widened": 1.5,
     "none": 1.0,
 }
-QUEUE_ACTIVE_LIMIT = 10  # seed 002 §4.2: the top 10 waiting hypotheses are `queued`
+QUEUE_ACTIVE_LIMIT = 10  # the top 10 waiting hypotheses are `queued`, the others `backlog`
 PRODUCTION_ID = "production"
 HYPOTHESIS_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 NUMBERED_ID_RE = re.compile(r"^H-(\d+)$")
@@ -73,7 +73,7 @@ def _unique(values: list[str], what: str) -> list[str]:
 
 
 class VictoryConditions(Strict):
-    """What "#1" means on one leaderboard (seed 002 §1.2)."""
+    """What "#1" means on one leaderboard: the rank to hold, the lead to keep, for how long."""
 
     rank: int = Field(1, ge=1, description="the rank we must hold (1 = top entry by the primary metric)")
     margin: float = Field(0.0, ge=0, description="points we must lead the next entry by, on the leaderboard's own scale")
@@ -132,7 +132,7 @@ class Competitor(Strict):
     source: str = Field(min_length=1, description="the leaderboard this score is from")
     last_updated: date | None = None
     aliases: list[str] = Field(default_factory=list)
-    url: str | None = Field(None, description="technical report or feed, for reverse-engineering (seed 002 §3.3)")
+    url: str | None = Field(None, description="technical report or feed, read to reverse-engineer what they did")
 
 
 class OurSolution(Strict):
@@ -218,7 +218,7 @@ class TriggerSettings(Strict):
 
 
 class Registry(Strict):
-    """competitive_registry.yaml: the single source of truth (seed 002 §1.1)."""
+    """competitive_registry.yaml: the single source of truth for what we compete on, and how."""
 
     domain: str = NonEmpty
     description: str = ""
@@ -291,7 +291,7 @@ class LLMExtractor(Strict):
 
 
 class ResearchConfig(Strict):
-    """research_config.yaml: where papers come from (seed 002 §3.1)."""
+    """research_config.yaml: where papers come from, and how they are read."""
 
     research_sources: ResearchSources
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
@@ -304,7 +304,7 @@ class ResearchConfig(Strict):
 
 #: The config key that picks the evaluation split. Only the one evaluation after a promotion sets
 #: it (to ``test``); a hypothesis or production's config naming another split would let the test
-#: split decide (SPEC: it never does).
+#: split decide, and it never may.
 EVAL_SPLIT_KEY = "eval_split"
 
 
@@ -328,7 +328,7 @@ class Implementation(Strict):
 
 
 class Hypothesis(Strict):
-    """One hypothesis (seed 002 §4.1 plus `implementation.config_patch`)."""
+    """One hypothesis: its claim, source, change (`implementation.config_patch`) and status."""
 
     id: str
     title: str = NonEmpty
@@ -395,7 +395,7 @@ class GapRow(Strict):
 
 
 class GapMatrix(Strict):
-    """state/gap_matrix.json: the latest gap matrix (seed 002 §2.2)."""
+    """state/gap_matrix.json: the latest gap matrix (each system's scores and its gap to ours)."""
 
     generated_at: AwareDatetime | None = None
     run_id: str | None = None
@@ -618,7 +618,7 @@ FILES: dict[str, FileSpec] = {
     )
 }
 
-# The folders of an initialised home (SPEC "State").
+# The folders of an initialised home.
 FOLDERS: tuple[str, ...] = (
     "state",
     "snapshots",

@@ -4,7 +4,7 @@ Reads use safe YAML loading (or JSON) and validate against the file's schema in
 :mod:`autobench.schemas`; an invalid file raises :class:`~autobench.schemas.StateError` with
 ``file: field: what is wrong`` and nothing is applied.
 
-Writes follow one protocol (SPEC "State"):
+Writes follow one protocol:
 
 1. take the file's lock (``.locks/<file>.lock``, an OS-level ``flock`` via filelock, released by
    the kernel if the holder dies);

@@ -2,7 +2,7 @@
 
 Under the scheduler an Asset-triggered run has them in ``triggering_asset_events``. A run
 replayed by hand (`airflow dags test`, `make demo`) carries no Asset events, so it takes the same
-details from its conf, one key per Asset (SPEC): ``{"urgent": {"leaderboard", "reason"}}`` for
+details from its conf, one key per Asset: ``{"urgent": {"leaderboard", "reason"}}`` for
 ``autobench://urgent``, ``{"gap_widened": {...}}`` for ``autobench://gap-widened``
 (:func:`autobench.orchestration.conf_key`). Either way a task gets one list of
 ``{"asset", "extra", "source"}``.

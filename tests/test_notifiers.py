@@ -1,6 +1,7 @@
 """Notifiers against a fake Slack Web API on loopback: what arrives, and what never leaks.
 
-The fake implements what slack-sdk's ``chat_postMessage`` and ``files_upload_v2`` call
+Messages are neutral (:mod:`autobench.reporting.notifiers.message`); the Slack notifier renders
+them as Block Kit. The fake implements what slack-sdk's ``chat_postMessage`` and ``files_upload_v2`` call
 (``chat.postMessage``, ``files.getUploadURLExternal``, a POST of the bytes to the upload URL it
 handed out, ``files.completeUploadExternal``) and records every request.
 """
@@ -17,8 +18,22 @@ from pathlib import Path
 import pytest
 
 from autobench.errors import AutobenchError
-from autobench.escaping import slack_text
-from autobench.reporting.notifiers import Message, Notifier, NotifyError, get, validate_blocks
+from autobench.reporting.notifiers import (
+    REGISTRY,
+    Context,
+    Divider,
+    Emoji,
+    Header,
+    Message,
+    Notifier,
+    NotifyError,
+    Section,
+    Strong,
+    get,
+    names,
+    validate_blocks,
+)
+from autobench.reporting.notifiers import blocks as block_kit
 from autobench.reporting.notifiers.record import RecordNotifier
 from autobench.reporting.notifiers.slack import SDK_LOGGER, SlackNotifier
 from demo.fake_slack import CHANNEL_ID, FakeSlack
@@ -66,16 +81,25 @@ def pngs(tmp_path) -> list[Path]:
 
 
 def digest_message(files: list[Path] | None = None, competitor: str = "<!channel> <script>x</script>") -> Message:
-    name = slack_text(competitor)
+    """A digest-shaped neutral message; ``competitor`` is web text, handed over unescaped."""
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Benchmark Digest — Week of 2026-01-05"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Competitive Position*\n• MemoryBench: #3 ⚠️"}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*New entrant*\n{name}"},
-                                       {"type": "mrkdwn", "text": "*Score*\n0.855"}]},
-        {"type": "divider"},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "autobench · run scheduled__2026-01-05"}]},
+        Header("Benchmark Digest — Week of 2026-01-05"),
+        Section([(Strong("MemoryBench"), ": #3 ", Emoji("warning"))], title="Competitive Position"),
+        Section([f"New entrant {competitor} at 0.855"], title="What Changed This Week"),
+        Divider(),
+        Context("autobench · run scheduled__2026-01-05"),
     ]
-    return Message(text=f"Benchmark digest: new entrant {name}", blocks=blocks, files=files or [])
+    return Message(text=f"Benchmark digest: new entrant {competitor}", blocks=blocks, files=files or [])
+
+
+DIGEST_BLOCKS = [
+    {"type": "header", "text": {"type": "plain_text", "text": "Benchmark Digest — Week of 2026-01-05"}},
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*Competitive Position*\n• *MemoryBench*: #3 :warning:"}},
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*What Changed This Week*\n"
+                                 "• New entrant &lt;!channel&gt; &lt;script&gt;x&lt;/script&gt; at 0.855"}},
+    {"type": "divider"},
+    {"type": "context", "elements": [{"type": "mrkdwn", "text": "autobench · run scheduled__2026-01-05"}]},
+]
 
 
 def assert_no_token(caplog, *texts: str) -> None:
@@ -111,7 +135,7 @@ def test_send_posts_the_message_then_both_pngs_into_its_thread(fake_slack, pngs,
     post = fake_slack.calls("chat.postMessage")[0]["body"]
     assert post["channel"] == "#autobench"
     assert validate_blocks(post["blocks"]) == []
-    assert post["blocks"] == digest_message().blocks
+    assert post["blocks"] == DIGEST_BLOCKS  # the neutral message as Block Kit, web text escaped
     received = post["text"] + json.dumps(post["blocks"], ensure_ascii=False)
     assert "&lt;!channel&gt;" in received and "&lt;script&gt;" in received
     assert "<!channel>" not in received and "<script>" not in received
@@ -229,15 +253,30 @@ def test_an_unreachable_server_is_an_error_without_the_token(debug_logs, monkeyp
     assert_no_token(debug_logs, message)
 
 
-def test_invalid_blocks_are_refused_before_anything_is_sent(fake_slack):
-    message = digest_message()
-    message.blocks[0]["text"]["text"] = "H" * 151
-    message.blocks.append({"type": "table"})
+def test_a_rendering_slack_would_refuse_is_refused_before_anything_is_sent(fake_slack, tmp_path):
+    message = digest_message([tmp_path / "absent.png"])
+    message.blocks += [Divider()] * 50  # 55 blocks: Slack takes at most 50
     with pytest.raises(NotifyError) as info:
         SlackNotifier(TOKEN, "#autobench", fake_slack.url).send(message)
-    assert "blocks[0].text.text: 151 characters (at most 150)" in str(info.value)
-    assert "blocks[5].type" in str(info.value)
+    assert "55 blocks (at most 50 in one message)" in str(info.value) and "absent.png: no such file" in str(info.value)
     assert fake_slack.requests == []
+
+
+def test_block_kit_rendering_escapes_plain_spans_and_stays_inside_the_limits():
+    long_lines = [f"line {i} <@U{i}> & more" for i in range(400)]
+    message = Message(text="t", blocks=[Header("H" * 200), Section(long_lines, title="Many <b>", cut="… (more)"),
+                                        Section([], title="Empty", empty="nothing & none"),
+                                        Section(["a"], tail="… and 3 more"), Context(("ctx ", Strong("x*y"), Emoji("tada")))])
+    rendered = block_kit.render(message)
+    assert validate_blocks(rendered) == []
+    assert rendered[0]["text"]["text"] == "H" * 149 + "…"
+    many = rendered[1]["text"]["text"]
+    assert many.startswith("*Many &lt;b&gt;*\n• line 0 &lt;@U0&gt; &amp; more\n") and many.endswith("\n… (more)")
+    assert len(many) <= 3000 and "<@U" not in many
+    assert rendered[2]["text"]["text"] == "*Empty*\nnothing &amp; none"
+    assert rendered[3]["text"]["text"] == "• a\n… and 3 more"
+    assert rendered[4]["elements"][0]["text"] == "ctx *x*y*:tada:"  # spans join as given
+    assert block_kit.fallback(Message(text="<!here> & co")) == "&lt;!here&gt; &amp; co"
 
 
 def test_a_missing_file_is_refused_before_anything_is_sent(fake_slack, tmp_path):
@@ -286,13 +325,16 @@ def test_the_token_is_not_in_repr_and_a_bad_url_is_refused():
 
 
 def test_get_builds_by_name_and_refuses_unknowns(tmp_path):
+    assert names() == REGISTRY.names() == ("slack", "record")
     assert isinstance(get("record", path=tmp_path / "m.jsonl"), RecordNotifier)
     slack = get("slack", token=TOKEN, channel="#a", api_url="http://127.0.0.1:1/api/")
     assert isinstance(slack, SlackNotifier) and isinstance(slack, Notifier)
-    with pytest.raises(NotifyError, match="unknown notifier 'email'"):
+    with pytest.raises(NotifyError, match="unknown notifier 'email' \\(choose from slack, record\\)"):
         get("email")
-    with pytest.raises(NotifyError, match="unknown argument 'webhook'"):
+    with pytest.raises(NotifyError, match="unknown option 'webhook'"):
         get("slack", token=TOKEN, channel="#a", webhook="x")
+    with pytest.raises(NotifyError, match="record notifier: .*path"):
+        get("record")  # no from_env: the path is required
 
 
 # ----------------------------------------------------------------------------- the record notifier
@@ -302,24 +344,27 @@ def test_record_notifier_writes_jsonl_and_checks_like_slack(tmp_path, pngs):
     notifier = RecordNotifier(tmp_path / "out" / "messages.jsonl")
     first = notifier.send(digest_message(pngs))
     second = notifier.send(Message(text="second", thread=first["ts"]))
-    assert (first["ts"], second["ts"]) == ("1", "2")
+    assert (first["ts"], second["ts"]) == ("1", "4")  # the message, its two files, the reply
     assert [f["name"] for f in first["files"]] == ["gap_over_time.png", "latest_experiment.png"]
-    lines = (tmp_path / "out" / "messages.jsonl").read_text().splitlines()
-    assert len(lines) == 2
     recorded = notifier.messages()
-    assert recorded[0]["blocks"] == digest_message().blocks and recorded[1]["thread"] == "1"
-    assert recorded[0]["files"][0]["bytes"] == pngs[0].stat().st_size and len(recorded[0]["files"][0]["sha256"]) == 64
-    bad = Message(text="x", blocks=[{"type": "section"}])
-    with pytest.raises(NotifyError, match="a section needs `text` or `fields`"):
-        notifier.send(bad)
-    assert len(notifier.messages()) == 2
+    assert [r["type"] for r in recorded] == ["message", "file", "file", "message"]
+    assert recorded[0]["blocks"] == digest_message().as_dict()["blocks"]  # the neutral form, as JSON
+    assert recorded[0]["blocks"][1]["lines"] == [[{"strong": "MemoryBench"}, ": #3 ", {"emoji": "warning"}]]
+    assert recorded[0]["files"] == ["gap_over_time.png", "latest_experiment.png"]
+    assert [(r["thread"], r["name"]) for r in recorded[1:3]] == [("1", "gap_over_time.png"), ("1", "latest_experiment.png")]
+    assert recorded[1]["bytes"] == pngs[0].stat().st_size and len(recorded[1]["sha256"]) == 64
+    assert recorded[3]["thread"] == "1"
+    too_many = Message(text="x", blocks=[Divider()] * 51)  # what Slack would refuse, a dry run refuses
+    with pytest.raises(NotifyError, match="51 blocks"):
+        notifier.send(too_many)
+    assert len(notifier.messages()) == 4
 
 
 # ----------------------------------------------------------------------------- Block Kit limits
 
 
 def test_a_digest_shaped_message_is_valid():
-    assert validate_blocks(digest_message().blocks) == []
+    assert validate_blocks(block_kit.render(digest_message())) == []
     assert validate_blocks([]) == []
     image = {"type": "image", "image_url": "https://example.org/gap.png", "alt_text": "gap to #1",
              "title": {"type": "plain_text", "text": "Gap"}}
@@ -361,3 +406,26 @@ def test_every_problem_is_reported_not_just_the_first():
               {"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 12},
               {"type": "context", "elements": [{"type": "plain_text", "text": "c"}] * 12}]
     assert len(validate_blocks(blocks)) == 3
+
+
+# ----------------------------------------------------------------------------- alerts
+
+
+def test_alerts_take_the_send_path_and_escape_web_text(fake_slack):
+    from autobench.reporting import alerts
+
+    notifier = SlackNotifier(TOKEN, "#autobench", fake_slack.url)
+    assert alerts.post(notifier, "autobench: leaderboards moved", []) is None  # nothing to say: nothing sent
+    lines = [f"[ALERT] <!channel> #{i} improved on MemoryBench" for i in range(45)]
+    sent = alerts.post(notifier, "autobench: leaderboards moved", lines, context="[STATUS] Our rank: #3 <b>")
+    assert sent["ok"] is True and sent["files"] == [] and sent["channel"] == CHANNEL_ID
+    body = fake_slack.calls("chat.postMessage")[0]["body"]
+    header, section, context = body["blocks"]
+    assert header["text"] == {"type": "plain_text", "text": "autobench: leaderboards moved"}
+    items = section["text"]["text"].splitlines()
+    assert len(items) == 41 and items[0].startswith("• [ALERT] &lt;!channel&gt; #0 improved") and items[-1] == "… and 5 more"
+    assert context["elements"][0]["text"] == "[STATUS] Our rank: #3 &lt;b&gt;"
+    assert "<!channel>" not in body["text"] and body["text"].startswith("autobench: leaderboards moved: [ALERT] &lt;!channel&gt;")
+    alerts.post(notifier, "long", [f"[ALERT] {'x' * 90} {i}" for i in range(40)])  # 40 long lines: cut at a line
+    long = fake_slack.calls("chat.postMessage")[1]["body"]["blocks"][1]["text"]["text"]
+    assert len(long) <= 2900 and long.endswith("\n…") and all(x.startswith("• [ALERT] ") for x in long.splitlines()[:-1])

@@ -12,7 +12,10 @@ from test_decide import candidate_runs, production_runs
 from autobench.clock import parse_now
 from autobench.experiments.decide import decide
 from autobench.monitor.cycle import run_cycle
+from autobench.reporting import notifiers
 from autobench.reporting.digest import build, run
+from autobench.reporting.notifiers import Context, Header, Notifier, NotifyError, Section
+from autobench.reporting.notifiers.message import plain
 from autobench.schemas import REGISTRY
 from demo.fake_slack import FakeSlack
 
@@ -419,3 +422,68 @@ def test_a_retry_after_a_failed_upload_does_not_post_the_digest_again(week, monk
         assert len(fake.calls("chat.postMessage")) == 1 and len(fake.calls("files.completeUploadExternal")) == 2
     finally:
         fake.close()
+
+
+# ----------------------------------------------------------------------------- a notifier of one's own
+
+
+class MemoNotifier(Notifier):
+    """Defined here, registered at runtime: renders the neutral message as plain text, keeps what
+    it delivers in memory, and refuses the uploads numbered in ``fail`` (1 = the first)."""
+
+    name = "memo"
+
+    def __init__(self, fail: tuple[int, ...] = ()):
+        self.fail, self.posts, self.uploads, self.tries = set(fail), [], [], 0
+
+    def render(self, message):
+        out = []
+        for block in message.blocks:
+            if isinstance(block, Header):
+                out.append(block.text.upper())
+            elif isinstance(block, Section):
+                out += ([block.title] if block.title else []) + [f"- {plain(x)}" for x in block.lines]
+            elif isinstance(block, Context):
+                out.append(plain(block.text))
+        return "\n".join(out)
+
+    def post(self, message):
+        self.check(message)
+        self.posts.append(self.render(message))
+        return {"ts": f"memo-{len(self.posts)}", "channel": "memo"}
+
+    def upload(self, path, *, channel, thread):
+        self.tries += 1
+        if self.tries in self.fail:
+            raise NotifyError(f"memo: {path.name} refused")
+        self.uploads.append((channel, thread, path.name, path.read_bytes()[:4]))
+        return {"name": path.name}
+
+
+def test_a_notifier_registered_at_runtime_delivers_the_digest_and_resumes_it(week):
+    notifiers.REGISTRY.register("memo", MemoNotifier)
+    try:
+        assert "memo" in notifiers.names()
+        notifier = notifiers.get("memo", fail=(2,))  # the second plot's upload fails once
+        with pytest.raises(NotifyError, match=r"posted \(ts memo-1\) with 1 of 2 files, "
+                                                        r"latest_experiment.png failed; a retry uploads only the rest"):
+            run(week, DIGEST, send=True, notifier=notifier)
+        marker = json.loads((week.home / "digests" / "2026-01-05.sent.json").read_text())
+        assert marker == {"ok": False, "ts": "memo-1", "channel": "memo", "files": [{"name": "gap_over_time.png"}],
+                          "pending": ["latest_experiment.png"]}
+        text = notifier.posts[0]
+        assert text.startswith("BENCHMARK DIGEST — WEEK OF 2026-01-05\nCompetitive Position\n")
+        assert "- MemoryBench: #3 :warning: (our score: 0.823 | gap to #1: -0.038)" in text  # rendered by the notifier
+
+        sent = run(week, DIGEST, send=True, notifier=notifier)["sent"]  # the retried task
+        assert len(notifier.posts) == 1  # never posted twice
+        assert [u[2] for u in notifier.uploads] == ["gap_over_time.png", "latest_experiment.png"]
+        assert all(u[:2] == ("memo", "memo-1") and u[3] == b"\x89PNG" for u in notifier.uploads)
+        assert sent == {"ok": True, "ts": "memo-1", "channel": "memo",
+                        "files": [{"name": "gap_over_time.png"}, {"name": "latest_experiment.png"}]}
+        run(week, DIGEST, send=True, notifier=notifier)  # done: nothing sent again
+        assert len(notifier.posts) == 1 and notifier.tries == 3
+    finally:
+        notifiers.REGISTRY.unregister("memo")
+    with pytest.raises(NotifyError, match="unknown notifier 'memo'"):
+        notifiers.get("memo")

@@ -14,7 +14,7 @@ CONNECTION_ID = "autobench_slack"
 
 
 def slack_notifier():
-    """autobench's SlackNotifier from the connection, or None when there is none."""
+    """autobench's ``slack`` notifier from the connection, or None when there is none."""
     from airflow.sdk import Connection
 
     try:
@@ -24,14 +24,14 @@ def slack_notifier():
     extra = conn.extra_dejson or {}
     if not conn.password or not extra.get("channel"):
         return None
-    from autobench.reporting.notifiers.slack import SlackNotifier
+    from autobench.reporting import notifiers
 
-    return SlackNotifier(conn.password, extra["channel"], extra.get("base_url"))
+    return notifiers.get("slack", token=conn.password, channel=extra["channel"], api_url=extra.get("base_url"))
 
 
 def on_failure(context: dict[str, Any]) -> None:
     """``on_failure_callback`` of every autobench task: one Slack message when a task has failed
-    for good (after its retry)."""
+    for good (after its retry), sent like every alert (:func:`autobench.reporting.alerts.post`)."""
     from autobench.reporting import alerts
 
     notifier = slack_notifier()
@@ -41,8 +41,9 @@ def on_failure(context: dict[str, Any]) -> None:
     dag_id = getattr(ti, "dag_id", "?")
     task_id = getattr(ti, "task_id", "?")
     error = str(context.get("exception") or "failed").splitlines()[0][:500]
+    dag_run_id = context.get("run_id")  # Airflow's name for the DAG run's id
     try:
         alerts.post(notifier, f"autobench task failed: {dag_id}.{task_id}", [error],
-                    context=f"run {context.get('run_id')} · try {getattr(ti, 'try_number', '?')}")
+                    context=f"run {dag_run_id} · try {getattr(ti, 'try_number', '?')}")
     except Exception as exc:  # noqa: BLE001 - a failing alert must not hide the task's own failure
         print(f"could not send the failure alert: {exc}")

@@ -1,8 +1,10 @@
 """Alerts to people: the monitor's ``[ALERT]`` lines, production's regressions, task failures.
 
-Builds :class:`~autobench.reporting.notifiers.Message` objects (Block Kit with every web-sourced text
-escaped for Slack) that a notifier sends; the DAGs get the notifier from their Slack connection,
-the command line from ``AUTOBENCH_SLACK_*``.
+Builds one neutral :class:`~autobench.reporting.notifiers.Message` (a title, the lines, a small
+print context) and sends it with :meth:`~autobench.reporting.notifiers.base.Notifier.send`, the
+path every notifier delivers on; each notifier escapes the web-sourced text for where it goes.
+The DAGs get the notifier from their Slack connection, the command line from
+``AUTOBENCH_SLACK_*``.
 """
 
 from __future__ import annotations
@@ -10,23 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 MAX_LINES = 40
+MAX_FALLBACK = 2000
 
 
 def message(title: str, lines: list[str], context: str = ""):
-    from autobench.escaping import slack_text
-    from autobench.reporting.notifiers import Message
+    """The alert as a neutral message: at most :data:`MAX_LINES` lines, then how many more."""
+    from autobench.reporting.notifiers import Context, Header, Message, Section
 
     shown = lines[:MAX_LINES]
     more = len(lines) - len(shown)
-    body = "\n".join(f"• {slack_text(line)}" for line in shown) + (f"\n… and {more} more" if more else "")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},  # plain_text: no mentions
-        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900] or "(nothing)"}},
-    ]
+    blocks: list[Any] = [Header(title), Section(list(shown), tail=f"… and {more} more" if more else "")]
     if context:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(context)[:2000]}]})
-    # the fallback text shows in notifications and is parsed as mrkdwn too: escaped like the rest
-    return Message(text=slack_text(f"{title}: " + "; ".join(shown))[:2000], blocks=blocks)
+        blocks.append(Context(context))
+    return Message(text=(f"{title}: " + "; ".join(shown))[:MAX_FALLBACK], blocks=blocks)
 
 
 def post(notifier, title: str, lines: list[str], context: str = "") -> dict[str, Any] | None:

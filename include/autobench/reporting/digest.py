@@ -191,18 +191,35 @@ def rank_movements(home: Path, registry: Registry, week: Week) -> list[dict[str,
     return out
 
 
-def _movement(m: dict[str, Any], esc, up: str, down: str, warn: str) -> str:
-    """One rank movement as a sentence; ``esc`` escapes the leaderboard's name."""
-    name, was, now = esc(m["leaderboard"]), m["was"], m["now"]
+def _movement(m: dict[str, Any]) -> tuple:
+    """One rank movement as a neutral line (spans; see :mod:`autobench.reporting.notifiers.message`)."""
+    from autobench.reporting.notifiers import Emoji
+
+    name, was, now = m["leaderboard"], m["was"], m["now"]
     if was is None:
-        text = f"{name}: we are newly listed at #{now}"
+        spans: tuple = (name, f": we are newly listed at #{now}")
     elif now is None:
-        text = f"{name}: we are no longer listed (was #{was}) {warn}"
+        spans = (name, f": we are no longer listed (was #{was}) ", Emoji("warning"))
     else:
-        text = f"{name}: our rank #{was} → #{now} {up if now < was else down}"
+        spans = (name, f": our rank #{was} → #{now} ", Emoji("arrow_up" if now < was else "arrow_down"))
     if m.get("worst"):
-        text += f" (fell to #{m['worst']} during the week)"
-    return text
+        spans += (f" (fell to #{m['worst']} during the week)",)
+    return spans
+
+
+_MD_EMOJI = {"arrow_up": "⬆️", "arrow_down": "⬇️", "warning": "⚠️", "white_check_mark": "✅"}
+
+
+def _md(line) -> str:
+    """A neutral line as Markdown prose, every plain span escaped."""
+    from autobench.escaping import md_text
+    from autobench.reporting.notifiers.message import render_line
+
+    def text(piece: str) -> str:  # a span inside a line keeps its leading space
+        body = piece.lstrip()
+        return piece[: len(piece) - len(body)] + md_text(body)
+
+    return render_line(line, text, lambda t: f"**{md_text(t)}**", lambda name: _MD_EMOJI.get(name, f":{name}:"))
 
 
 def _shown_alerts(week: Week) -> list[str]:
@@ -290,12 +307,13 @@ def _gain(record: dict[str, Any]) -> float | None:
     return next((c["value"] for c in record["criteria"] if c["name"] == "improvement"), None)
 
 
-def _alert_sentence(line: str, esc) -> str:
+def _alert_sentence(line: str) -> tuple:
+    """A monitor alert as a neutral line: ``X improved Board to 0.861`` for an improvement."""
     text = line.removeprefix("[ALERT] ")
     m = re.match(r"(.+) improved on (\S+): ([\d.]+) → ([\d.]+)", text)
     if m:
-        return f"{esc(m.group(1))} improved {esc(m.group(2))} to {m.group(4)}"
-    return esc(text)
+        return (m.group(1), " improved ", m.group(2), f" to {m.group(4)}")
+    return (text,)
 
 
 def markdown(week: Week, registry: Registry) -> str:
@@ -314,14 +332,14 @@ def markdown(week: Week, registry: Registry) -> str:
     if not week.positions:
         lines.append("- no leaderboard scraped yet")
     lines += ["", "## What Changed This Week"]
-    changed = [f"- {_movement(m, md_text, '⬆️', '⬇️', '⚠️')}" for m in week.movements]
+    changed = [f"- {_md(_movement(m))}" for m in week.movements]
     for d in week.decisions:
         if d["decision"] == "promote":
             hyp = next((h for h in week.queue if h.id == d["hypothesis"]), None)
             title = md_text(hyp.title) if hyp else d["hypothesis"]
             board = d["projection"].get("leaderboard") or ""
             changed.append(f"- Promoted {d['hypothesis']} ({title}): {_gain(d):+.3f} on {md_text(board)}")
-    changed += [f"- {_alert_sentence(a, md_text)}" for a in _shown_alerts(week)]
+    changed += [f"- {_md(_alert_sentence(a))}" for a in _shown_alerts(week)]
     changed += [f"- {md_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
     lines += changed or ["- no change"]
     lines += ["", "## Next Actions (Automated)"]
@@ -340,47 +358,58 @@ def markdown(week: Week, registry: Registry) -> str:
     return "\n".join(lines)
 
 
-def blocks(week: Week, registry: Registry) -> list[dict[str, Any]]:
-    """The digest as Slack Block Kit, every web-sourced text escaped for mrkdwn."""
-    from autobench.escaping import slack_text
+def message(week: Week, registry: Registry, files: list[Path] | None = None):
+    """The digest as a neutral message (what a notifier renders: Block Kit for Slack)."""
+    from autobench.reporting.notifiers import (
+        Context,
+        Divider,
+        Emoji,
+        Header,
+        Message,
+        Section,
+        Strong,
+    )
 
-    out: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text",
-                                                              "text": f"Benchmark Digest — Week of {week.label}"}}]
-    pos_lines = []
+    title = f"Benchmark Digest — Week of {week.label}"
+    positions = []
     for pos in week.positions:
-        name = slack_text(pos["leaderboard"])
+        name = Strong(pos["leaderboard"])
         if pos["rank"] is None:
-            pos_lines.append(f"• *{name}*: not listed :warning:")
+            positions.append((name, ": not listed ", Emoji("warning")))
         elif pos["rank"] == 1:
-            pos_lines.append(f"• *{name}*: #1 :white_check_mark: (our score: {pos['score']:.3f} | gap to #2: {pos['gap']:+.3f})")
+            positions.append((name, ": #1 ", Emoji("white_check_mark"),
+                              f" (our score: {pos['score']:.3f} | gap to #2: {pos['gap']:+.3f})"))
         else:
-            pos_lines.append(f"• *{name}*: #{pos['rank']} :warning: (our score: {pos['score']:.3f} | gap to #1: {pos['gap']:+.3f})")
-    out.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Competitive Position*\n" +
-                                            ("\n".join(pos_lines) or "no leaderboard scraped yet")}})
-    changed = [f"• {_movement(m, slack_text, ':arrow_up:', ':arrow_down:', ':warning:')}" for m in week.movements]
+            positions.append((name, f": #{pos['rank']} ", Emoji("warning"),
+                              f" (our score: {pos['score']:.3f} | gap to #1: {pos['gap']:+.3f})"))
+    changed: list = [_movement(m) for m in week.movements]
     for d in week.decisions:
         if d["decision"] == "promote":
-            changed.append(f"• Promoted {slack_text(d['hypothesis'])}: {_gain(d):+.3f} on "
-                           f"{slack_text(d['projection'].get('leaderboard') or '')}")
-    changed += [f"• {_alert_sentence(a, slack_text)}" for a in _shown_alerts(week)]
-    changed += [f"• {slack_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
-    out.append({"type": "section", "text": {"type": "mrkdwn", "text": "*What Changed This Week*\n" +
-                                            _cap("\n".join(changed) or "no change")}})
+            changed.append(f"Promoted {d['hypothesis']}: {_gain(d):+.3f} on {d['projection'].get('leaderboard') or ''}")
+    changed += [_alert_sentence(a) for a in _shown_alerts(week)]
+    changed += [a.removeprefix("[ALERT] ") for a in week.defence]
     waiting = sorted([h for h in week.queue if h.status in ("extended", "queued")],
                      key=lambda h: (h.status != "extended", -h.priority_score))[:3]
-    nxt = [f"• {slack_text(h.id)} ({slack_text(h.title)}) for {slack_text(', '.join(h.target_leaderboards))} — "
-           f"est. gain {h.implementation.estimated_gain:+.3f}" for h in waiting] + ["• Research ingest scheduled for Monday"]
-    nxt += [f"• Escalated: {slack_text(e['title'])}" for e in week.escalations]
-    out.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Next Actions (Automated)*\n" + _cap("\n".join(nxt))}})
+    nxt = [f"{h.id} ({h.title}) for {', '.join(h.target_leaderboards)} — "
+           f"est. gain {h.implementation.estimated_gain:+.3f}" for h in waiting] + ["Research ingest scheduled for Monday"]
+    nxt += [f"Escalated: {e['title']}" for e in week.escalations]
     completed, failed, promoted = _counts(week)
-    out.append({"type": "divider"})
-    out.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                f"{completed} experiments completed | {failed} failed fast validation | {promoted} promoted"}]})
-    return out
+    more = "… (more in the digest)"
+    return Message(text=title, files=list(files or []), blocks=[
+        Header(title),
+        Section(positions, title="Competitive Position", empty="no leaderboard scraped yet", cut=more),
+        Section(changed, title="What Changed This Week", empty="no change", cut=more),
+        Section(nxt, title="Next Actions (Automated)", cut=more),
+        Divider(),
+        Context(f"{completed} experiments completed | {failed} failed fast validation | {promoted} promoted"),
+    ])
 
 
-def _cap(text: str, limit: int = 2900) -> str:
-    return text if len(text) <= limit else text[: limit - 20].rsplit("\n", 1)[0] + "\n… (more in the digest)"
+def blocks(week: Week, registry: Registry) -> list[dict[str, Any]]:
+    """The digest's message as Slack Block Kit (``autobench digest --json``'s ``blocks``)."""
+    from autobench.reporting.notifiers import blocks as block_kit
+
+    return block_kit.render(message(week, registry))
 
 
 # ----------------------------------------------------------------------------- the technical log (§8.2)
@@ -518,42 +547,39 @@ def run(store: StateStore, now: dt.datetime, *, send: bool = False, notifier=Non
     registry: Registry = store.load(REGISTRY)
     week = build(store, now)
     md = markdown(week, registry)
-    out_blocks = blocks(week, registry)
     digest_path = store.home / "digests" / f"{week.label}.md"
     if not digest_path.exists() or digest_path.read_text(encoding="utf-8") != md:
         fsio.atomic_write(digest_path, md)
     append_technical_log(store, technical_log_section(week, registry, store))
     briefs = write_briefs(store, week, now)
-    result: dict[str, Any] = {"markdown": md, "blocks": out_blocks, "digest": str(digest_path.relative_to(store.home)),
-                              "briefs": briefs, "sent": None}
+    result: dict[str, Any] = {"markdown": md, "blocks": blocks(week, registry),
+                              "digest": str(digest_path.relative_to(store.home)), "briefs": briefs, "sent": None}
     if send:
-        result["sent"] = post(store, week, registry, md, out_blocks, notifier)
+        result["sent"] = post(store, week, registry, notifier)
     return result
 
 
-def post(store: StateStore, week: Week, registry: Registry, md: str, out_blocks: list, notifier=None) -> dict[str, Any]:
-    """The digest to Slack with its two plots; recorded so a retried task posts nothing twice.
+def post(store: StateStore, week: Week, registry: Registry, notifier=None) -> dict[str, Any]:
+    """The digest with its two plots through ``notifier`` (Slack from the environment by default),
+    its progress kept in ``digests/<week>.sent.json`` so a retried task posts nothing twice.
 
-    ``digests/<week>.sent.json`` is written as soon as the message is posted (with its ``ts`` and
-    the files still to upload, ``"ok": false``) and again after each upload, so a retry after a
-    failed upload (or a crash) uploads only the missing plots into the posted message's thread
-    instead of posting the digest again. A notifier without ``post``/``upload`` halves (the record
-    notifier) sends in one step and the marker is written after it.
+    The marker is written as soon as the message is posted (its ``ts``, the files still to upload,
+    ``"ok": false``) and after each upload; a retry hands it back to
+    :meth:`~autobench.reporting.notifiers.base.Notifier.send`, which uploads only the missing plots
+    into the posted message's thread. A complete marker (``"ok": true``) is the answer.
     """
     import tempfile
 
     from autobench.reporting import plots
-    from autobench.reporting.notifiers import Message, NotifyError
 
     marker = store.home / "digests" / f"{week.label}.sent.json"
     state = json.loads(marker.read_text()) if marker.exists() else None
     if state is not None and state.get("ok", True):
         return state
     if notifier is None:
-        from autobench.reporting.notifiers.slack import SlackNotifier
+        from autobench.reporting import notifiers
 
-        notifier = SlackNotifier.from_env()
-    resumable = callable(getattr(notifier, "post", None)) and callable(getattr(notifier, "upload", None))
+        notifier = notifiers.get("slack")
 
     def save(data: dict[str, Any]) -> None:
         fsio.atomic_write(marker, json.dumps(data, default=str) + "\n")
@@ -561,37 +587,4 @@ def post(store: StateStore, week: Week, registry: Registry, md: str, out_blocks:
     with tempfile.TemporaryDirectory(prefix="autobench-plots-") as tmp:
         files = [p for p in (plots.gap_over_time(store.home, registry, Path(tmp) / "gap_over_time.png"),
                              plots.latest_experiment(store.home, Path(tmp) / "latest_experiment.png")) if p]
-        message = Message(text=f"Benchmark Digest — Week of {week.label}", blocks=out_blocks, files=files)
-        if state is None and not resumable:
-            sent = notifier.send(message)
-            save(sent)
-            return sent
-        if state is None:
-            posted = notifier.post(message)
-            state = {"ok": False, "ts": posted["ts"], "channel": posted["channel"], "files": [],
-                     "pending": [f.name for f in files]}
-            save(state)  # from here on a retry never posts the digest again
-        elif not resumable:
-            raise NotifyError(f"the digest was posted (ts {state.get('ts')}) but {', '.join(state.get('pending') or [])} "
-                              f"not uploaded, and the {getattr(notifier, 'name', '') or 'given'} notifier cannot upload "
-                              "a file on its own")
-        by_name = {f.name: f for f in files}
-        for name in list(state.get("pending") or []):
-            path = by_name.get(name)
-            if path is None:  # the plot is not drawn any more (no data): nothing to upload
-                state["pending"].remove(name)
-                save(state)
-                continue
-            try:
-                info = notifier.upload(path, channel=state["channel"], thread=state["ts"])
-            except NotifyError as exc:
-                done = len(state["files"])
-                raise NotifyError(f"{exc}; the digest was posted (ts {state['ts']}) with {done} of "
-                                  f"{done + len(state['pending'])} files; a retry uploads only the rest") from None
-            state["files"].append(info)
-            state["pending"].remove(name)
-            save(state)
-    state.pop("pending", None)
-    state["ok"] = True
-    save(state)
-    return state
+        return notifier.send(message(week, registry, files), resume=state, progress=save)

@@ -1,49 +1,60 @@
 """Notifiers: where the digest, alerts and failure reports go.
 
-Swappable parts sharing one shape (:class:`~autobench.reporting.notifiers.base.Notifier`, one decisive
-method, ``send(message) -> dict``), one module per implementation:
+Swappable parts sharing one shape (:class:`~autobench.reporting.notifiers.base.Notifier`:
+``render``, ``post``, ``upload``; callers use ``send``, which resumes an interrupted delivery),
+one module per implementation, named in :data:`REGISTRY`:
 
 - ``slack`` (:mod:`.slack`): Slack's Web API through slack-sdk (``chat.postMessage``, then
   ``files_upload_v2`` per file into the message's thread); configured from
   ``AUTOBENCH_SLACK_TOKEN``, ``AUTOBENCH_SLACK_CHANNEL`` and ``AUTOBENCH_SLACK_API_URL``;
-- ``record`` (:mod:`.record`): appends each message to a JSONL file (dry runs and tests).
+- ``record`` (:mod:`.record`): appends each message and file to a JSONL file (dry runs, tests).
 
-Block Kit is checked by :func:`~autobench.reporting.notifiers.blocks.validate_blocks` before anything is
-sent. slack-sdk is imported only when a Slack message is sent.
+Messages are neutral (:mod:`.message`); each notifier renders them (Block Kit: :mod:`.blocks`).
+A new notifier is one module and one line in :data:`REGISTRY` (or a ``REGISTRY.register`` call
+from outside the package). slack-sdk is imported only when a Slack message is sent.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from autobench.reporting.notifiers.base import Message, Notifier, NotifyError
+from autobench.registry import Registry
+from autobench.reporting.notifiers.base import Notifier, NotifyError
 from autobench.reporting.notifiers.blocks import validate_blocks
+from autobench.reporting.notifiers.message import (
+    Context,
+    Divider,
+    Emoji,
+    Header,
+    Message,
+    Section,
+    Strong,
+)
 
-NOTIFIERS = ("slack", "record")
+REGISTRY = Registry("notifier", {
+    "slack": "autobench.reporting.notifiers.slack:SlackNotifier",
+    "record": "autobench.reporting.notifiers.record:RecordNotifier",
+}, error=NotifyError)
 
-__all__ = ["NOTIFIERS", "Message", "Notifier", "NotifyError", "get", "validate_blocks"]
+__all__ = ["REGISTRY", "Context", "Divider", "Emoji", "Header", "Message", "Notifier", "NotifyError", "Section",
+           "Strong", "get", "names", "validate_blocks"]
 
 
-def get(name: str, **kw: Any) -> Notifier:
-    """The notifier called ``name`` built with ``kw`` (unknown names and arguments are errors).
+def names() -> tuple[str, ...]:
+    """The registered notifiers' names."""
+    return REGISTRY.names()
 
-    ``get("slack")`` with no arguments reads the environment (:meth:`SlackNotifier.from_env`).
+
+def get(name: str, **options: Any) -> Notifier:
+    """The notifier called ``name`` built with ``options`` (unknown names and options are errors).
+
+    A notifier with a ``from_env`` constructor is built from the environment when no option is
+    given (``get("slack")`` reads ``AUTOBENCH_SLACK_*``).
     """
-    if name == "slack":
-        from autobench.reporting.notifiers.slack import SlackNotifier as cls
-
-        if not kw:
-            return cls.from_env()
-    elif name == "record":
-        from autobench.reporting.notifiers.record import RecordNotifier as cls
-    else:
-        raise NotifyError(f"unknown notifier {name!r} (choose from {', '.join(NOTIFIERS)})")
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        raise NotifyError(f"unknown argument {unknown[0]!r} for the {name} notifier (arguments: {', '.join(allowed)})")
+    cls = REGISTRY.get(name)
+    if not options and callable(getattr(cls, "from_env", None)):
+        return cls.from_env()
     try:
-        return cls(**kw)
+        return REGISTRY.create(name, **options)
     except TypeError as exc:
         raise NotifyError(f"{name} notifier: {exc}") from None

@@ -1,4 +1,11 @@
-"""Block Kit checks: the limits Slack enforces, found before a message is sent.
+"""Block Kit: a neutral :class:`~autobench.reporting.notifiers.message.Message` rendered for
+Slack (:func:`render`), and the limits Slack enforces, found before a message is sent
+(:func:`validate_blocks`).
+
+Rendering escapes every plain span for mrkdwn (:func:`autobench.escaping.slack_text`: a name
+pings nobody and links nowhere), writes :class:`Strong` as ``*bold*`` and :class:`Emoji` as
+``:code:``, and shortens a section or context at a line boundary to stay inside Slack's limits
+(the section's ``cut`` says so).
 
 Slack answers a message that breaks a Block Kit limit with ``invalid_blocks`` and no hint of
 which limit; :func:`validate_blocks` names each problem (``blocks[2].text.text: 3120
@@ -12,7 +19,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["BLOCK_TYPES", "MAX_BLOCKS", "validate_blocks"]
+from autobench.escaping import slack_text
+from autobench.reporting.notifiers.message import (
+    Context,
+    Divider,
+    Header,
+    Line,
+    Message,
+    Section,
+    render_line,
+)
+
+__all__ = ["BLOCK_TYPES", "MAX_BLOCKS", "fallback", "mrkdwn", "render", "validate_blocks"]
 
 BLOCK_TYPES = ("header", "section", "divider", "context", "image", "actions")
 MAX_BLOCKS = 50
@@ -26,6 +44,61 @@ ALT_TEXT_MAX = 2000
 IMAGE_URL_MAX = 3000
 BLOCK_ID_MAX = 255
 TEXT_TYPES = ("plain_text", "mrkdwn")
+SECTION_CUT = 2900  # a section's text is shortened below SECTION_TEXT_MAX, at a line boundary
+CONTEXT_CUT = 2000
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def mrkdwn(line: Line) -> str:
+    """One neutral line as Slack mrkdwn, every plain span escaped."""
+    return render_line(line, slack_text, lambda t: f"*{slack_text(t)}*", lambda name: f":{name}:")
+
+
+def _cap(text: str, limit: int, cut: str) -> str:
+    """``text`` if it fits, else its whole lines that fit and ``cut`` on a line of its own."""
+    if len(text) <= limit:
+        return text
+    tail = "\n" + slack_text(cut)
+    return text[: limit - len(tail)].rsplit("\n", 1)[0] + tail
+
+
+def _section(section: Section) -> dict[str, Any]:
+    body = "\n".join(f"• {mrkdwn(line)}" for line in section.lines) or slack_text(section.empty)
+    if section.tail:
+        body += "\n" + slack_text(section.tail)
+    body = _cap(body, SECTION_CUT, section.cut)
+    title = f"*{slack_text(section.title)}*\n" if section.title else ""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": title + body}}
+
+
+def render(message: Message) -> list[dict[str, Any]]:
+    """``message``'s blocks as Block Kit (``[]`` for a text-only message)."""
+    out: list[dict[str, Any]] = []
+    for block in message.blocks:
+        if isinstance(block, Header):  # plain_text: no mentions, no escaping needed
+            text = block.text if len(block.text) <= HEADER_TEXT_MAX else block.text[: HEADER_TEXT_MAX - 1] + "…"
+            out.append({"type": "header", "text": {"type": "plain_text", "text": text}})
+        elif isinstance(block, Section):
+            out.append(_section(block))
+        elif isinstance(block, Divider):
+            out.append({"type": "divider"})
+        elif isinstance(block, Context):
+            out.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                          "text": _cap(mrkdwn(block.text), CONTEXT_CUT, "…")}]})
+        else:
+            raise TypeError(f"not a message block: {type(block).__name__}")
+    return out
+
+
+def fallback(message: Message) -> str:
+    """The message's fallback text for ``chat.postMessage`` (parsed as mrkdwn too: escaped)."""
+    return slack_text(message.text)
+
+
+# ----------------------------------------------------------------------------- limits
+
 
 
 def _text(obj: Any, where: str, *, types: tuple[str, ...] = TEXT_TYPES, limit: int) -> list[str]:

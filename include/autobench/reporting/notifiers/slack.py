@@ -1,12 +1,13 @@
 """Slack through its Web API (slack-sdk's ``WebClient``): a message, then its files in its thread.
 
-:meth:`SlackNotifier.send` checks the message (Block Kit limits, files present), posts it with
-``chat.postMessage`` and uploads each file with ``files_upload_v2`` (``files.getUploadURLExternal``,
-a POST of the bytes to the upload URL, ``files.completeUploadExternal``) into the same channel,
-in the message's thread. Its two halves are public, :meth:`~SlackNotifier.post` and
-:meth:`~SlackNotifier.upload`, for a caller that records the message's ``ts`` in between (the
-weekly digest), so a retry after a failed upload does not post the message twice. ``api_url`` points the client somewhere other than
-``https://slack.com/api/`` (a proxy, or a fake Slack in tests); it must end with ``/``.
+:meth:`SlackNotifier.render` is the message as Block Kit (:mod:`.blocks`: every plain span
+escaped for mrkdwn). :meth:`~SlackNotifier.post` checks the message (Block Kit limits, files
+present) and posts it with ``chat.postMessage``; :meth:`~SlackNotifier.upload` sends one file with
+``files_upload_v2`` (``files.getUploadURLExternal``, a POST of the bytes to the upload URL,
+``files.completeUploadExternal``) into the message's channel and thread. Callers use
+:meth:`~autobench.reporting.notifiers.base.Notifier.send`, which resumes an interrupted delivery.
+``api_url`` points the client somewhere other than ``https://slack.com/api/`` (a proxy, or a
+fake Slack in tests); it must end with ``/``.
 
 The token is a credential: it is never logged and never appears in an error. slack-sdk logs
 through the logger :data:`SDK_LOGGER`, which is set to INFO unless someone chose a level (the
@@ -23,10 +24,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
 
-from autobench.reporting.notifiers.base import Message, Notifier, NotifyError
+from autobench.reporting.notifiers import blocks
+from autobench.reporting.notifiers.base import Notifier, NotifyError
+from autobench.reporting.notifiers.message import Message
 
 TOKEN_ENV = "AUTOBENCH_SLACK_TOKEN"
 CHANNEL_ENV = "AUTOBENCH_SLACK_CHANNEL"
@@ -158,38 +162,28 @@ class SlackNotifier(Notifier):
             message = f"slack {method}: cannot reach {self.api_url}: {type(exc).__name__}: {reason}"
         raise NotifyError(_REDACT.scrub(_one_line(message)).replace(self._token, REDACTED))
 
-    def send(self, message: Message) -> dict[str, Any]:
-        """Post ``message``, then upload its files into its thread; ``{"ok", "ts", "channel", "files"}``."""
-        posted = self.post(message)
-        ts, channel_id = posted["ts"], posted["channel"]
-        files: list[dict[str, Any]] = []
-        for path in message.files:
-            try:
-                files.append(self.upload(path, channel=channel_id, thread=message.thread or ts))
-            except NotifyError as exc:
-                raise NotifyError(f"{exc}; the message was posted (ts {ts}) with {len(files)} of "
-                                  f"{len(message.files)} files, {path.name} failed") from None
-        return {"ok": True, "ts": ts, "channel": channel_id, "files": files}
+    def render(self, message: Message) -> dict[str, Any]:
+        """``chat.postMessage``'s text (the escaped fallback) and Block Kit blocks."""
+        return {"text": blocks.fallback(message), "blocks": blocks.render(message)}
+
+    def problems(self, message: Message) -> list[str]:
+        """The message's own problems, and every Block Kit limit its rendering breaks."""
+        return super().problems(message) + blocks.validate_blocks(blocks.render(message))
 
     def post(self, message: Message) -> dict[str, Any]:
-        """The first half of :meth:`send`: check the whole message (its files too), post its text
-        and blocks, upload nothing; ``{"ts", "channel"}``.
-
-        With :meth:`upload`, a caller can record the ``ts`` between the two halves, so a retry after
-        a failed upload uploads what is missing instead of posting the message again.
-        """
+        """Check the whole message (its files too), post its text and blocks, upload nothing;
+        ``{"ts", "channel"}``."""
         self.check(message)
+        rendered = self.render(message)
         client = self._client()
-        posted = self._call("chat.postMessage", client.chat_postMessage, channel=self.channel, text=message.text,
-                            blocks=message.blocks or None, thread_ts=message.thread)
+        posted = self._call("chat.postMessage", client.chat_postMessage, channel=self.channel, text=rendered["text"],
+                            blocks=rendered["blocks"] or None, thread_ts=message.thread)
         ts, channel_id = posted.get("ts"), posted.get("channel") or self.channel
         log.info("slack: posted to %s (ts %s)", channel_id, ts)
         return {"ts": ts, "channel": channel_id}
 
-    def upload(self, path: str | os.PathLike[str], *, channel: str, thread: str) -> dict[str, Any]:
+    def upload(self, path: Path, *, channel: str, thread: str) -> dict[str, Any]:
         """Upload one file into ``thread`` (a message's ts) in ``channel``; ``{"id", "name", "title"}``."""
-        from pathlib import Path
-
         path = Path(path)
         if not path.is_file():
             raise NotifyError(f"{self.name}: message refused: files: {path}: no such file")

@@ -3,7 +3,7 @@
 Runs `autobench run production --seeds 1..N [--fast]` on a fresh copy of the `recall` example
 (the real runner: child processes, seeding, deterministic algorithms) and reports mean, std and
 std as a share of the mean of the primary metric, plus the time per run. The statistics issue's
-simulator takes its default noise from these figures; seed 002's reproducibility criterion wants
+simulator takes its default noise from these figures; the reproducibility criterion wants
 std < 0.5% of the mean.
 
     .venv/bin/python benchmarks/bench_noise.py --seeds 10 [--home DIR] [--skip-full]

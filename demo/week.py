@@ -12,7 +12,7 @@ each run's time as its logical date:
 and plays the scheduler's part that ``dags test`` does not: after each run it reads the Asset
 events the run raised from the metadata DB and starts the DAGs scheduled on those Assets (5
 minutes later in the replayed time), passing each event's details as conf under its Asset's key
-(SPEC: ``{"urgent": {"leaderboard", "reason"}}``). After every
+(``{"urgent": {"leaderboard", "reason"}}``, as the sweep's Param reads it). After every
 day it runs ``autobench validate``. It prints what happened, day by day, and ends with the digest
 as Slack received it. Everything it writes is under ``--workdir``; ``report.json`` there holds
 every run, its output, the state's files after each day and what Slack received.

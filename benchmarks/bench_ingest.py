@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 
 from autobench.clock import parse_now
 from autobench.home import init
-from autobench.research.ingest import run_cycle
+from autobench.research.ingest import cycle
 from autobench.schemas import RESEARCH_CONFIG
 from autobench.store import StateStore
 
@@ -89,7 +89,7 @@ def main() -> None:
     for label, run_id in (("first ingest", "bench-1"), ("second ingest, same week", "bench-2")):
         before = len(requests)
         t0 = time.perf_counter()
-        r = run_cycle(store, parse_now("2026-01-05T07:00:00Z"), run_id)
+        r = cycle(store, parse_now("2026-01-05T07:00:00Z"), run_id)
         rows.append((label, time.perf_counter() - t0, len(requests) - before, r["papers_fetched"], r["papers_new"],
                      len(r["relevant"]), len(r["hypotheses_added"])))
     server.shutdown()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autobench.clock import parse_now
 from autobench.home import init
-from autobench.monitor.cycle import run_cycle
+from autobench.monitor.cycle import cycle
 from autobench.schemas import REGISTRY
 from autobench.store import StateStore
 
@@ -80,7 +80,7 @@ def main() -> None:
             publish(bump, 1_700_100_000)
         now = parse_now(f"2026-01-{day:02d}T06:00:00Z")
         t0 = time.perf_counter()
-        result = run_cycle(store, now, f"bench__{day}")
+        result = cycle(store, now, f"bench__{day}")
         timings.append((label, time.perf_counter() - t0, len(result["alerts"]), len(result["refused"])))
     server.shutdown()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")

@@ -1,5 +1,5 @@
 """
-### leaderboard_monitor: where we stand, every morning (seed 002 phase 2)
+### leaderboard_monitor: where we stand, every morning
 
 One mapped task per leaderboard in `competitive_registry.yaml` fetches its page (conditional
 GET: an unchanged page is not parsed), parses it with the registry's `scrape_method` and stores a
@@ -19,8 +19,9 @@ leaderboard to `state/`, and raises the triggers as Asset events:
 | `autobench://gap-widened` | the gap to #1 grew by `triggers.gap_widened_pct` points | leaderboard, detail |
 | `autobench://registry` | every successful update | leaderboards |
 
-Everything is keyed on the run id, so a retried or re-run task writes nothing twice. The same
-cycle from the command line: `autobench monitor`.
+Everything is keyed on the DAG run's id, so a retried or re-run task writes nothing twice. The
+task bodies are `autobench.monitor.tasks`; the same cycle from the command line: `autobench monitor`
+(`autobench.monitor.cycle.cycle`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def leaderboard_monitor():
         from autobench import clock
         from autobench.monitor.tasks import monitor_scrape
 
-        return monitor_scrape(name, clock.from_context(context), context["run_id"])
+        return monitor_scrape(name, clock.from_context(context), dag_run_id=context["run_id"])
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def finish_cycle(**context) -> dict:
@@ -66,7 +67,7 @@ def leaderboard_monitor():
         from autobench import clock
         from autobench.monitor.tasks import monitor_finish
 
-        return monitor_finish(clock.from_context(context), context["run_id"])
+        return monitor_finish(clock.from_context(context), dag_run_id=context["run_id"])
 
     def emitter(asset: Asset, task_id: str):
         @task(task_id=task_id, outlets=[asset], multiple_outputs=False)

@@ -1,5 +1,5 @@
 """
-### research_ingest: papers are a feed, not homework (seed 002 phases 3 and 4)
+### research_ingest: papers are a feed, not homework
 
 Every Monday at 07:00, and whenever the monitor reports that the gap to #1 widened
 (`autobench://gap-widened`), this DAG reads what is new since the last ingest:
@@ -20,8 +20,9 @@ Every Monday at 07:00, and whenever the monitor reports that the gap to #1 widen
    adds what the catalog's patterns miss; it is off unless `llm_extractor.enabled` is true.
 
 The Semantic Scholar API key comes from the `semantic_scholar` connection (its password) or
-`AUTOBENCH_S2_API_KEY`, never from the YAML. Everything is keyed on the run id: a re-run writes
-no log entry or hypothesis twice. The same cycle from the command line: `autobench ingest`.
+`AUTOBENCH_S2_API_KEY`, never from the YAML. Everything is keyed on the DAG run's id: a re-run
+writes no log entry or hypothesis twice. The task bodies are `autobench.research.tasks`; the same
+cycle from the command line: `autobench ingest` (`autobench.research.ingest.cycle`).
 """
 
 from __future__ import annotations
@@ -61,11 +62,11 @@ def research_ingest():
         from autobench.research.tasks import ingest_fetch
 
         api_key = None
-        if source["kind"] == "citations":
+        if source["kind"] == "citations":  # Semantic Scholar's key, from its connection
             from autobench_airflow.connections import semantic_scholar_key
 
             api_key = semantic_scholar_key()
-        return ingest_fetch(source, clock.from_context(context), context["run_id"], api_key)
+        return ingest_fetch(source, clock.from_context(context), dag_run_id=context["run_id"], api_key=api_key)
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def process(**context) -> dict:
@@ -79,7 +80,7 @@ def research_ingest():
             from autobench_airflow.connections import llm_endpoint
 
             connection = llm_endpoint(llm["connection_id"], llm["model"])
-        return ingest_process(clock.from_context(context), context["run_id"], connection)
+        return ingest_process(clock.from_context(context), dag_run_id=context["run_id"], llm_connection=connection)
 
     @task(outlets=[QUEUE], multiple_outputs=False)
     def announce(result: dict, **context) -> list:

@@ -1,9 +1,9 @@
 """
-### weekly_digest: Monday morning, in Slack (seed 002 phase 8)
+### weekly_digest: Monday morning, in Slack
 
 Every Monday at 09:00:
 
-1. **write** — the week's digest in the seed's format (competitive position per leaderboard,
+1. **write** — the week's digest (competitive position per leaderboard,
    what changed, the next automated actions, the experiments run) into `digests/<week>.md`; a
    `TECHNICAL_LOG.md` section for the week (a summary, every experiment with its criteria, every
    paper with its techniques, the queue); escalation briefs under `reports/` when a gap above 5%
@@ -15,7 +15,8 @@ Every Monday at 09:00:
    `extra.channel`, optional `extra.base_url`); without it the step is skipped, and the digest
    is still on disk. A retried task posts nothing twice.
 
-The same from the command line: `autobench digest [--send] --json`.
+The task bodies are `autobench.reporting.tasks`; the same from the command line:
+`autobench digest [--send] --json` (`autobench.reporting.digest.cycle`).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def test_validate_reports_a_broken_file_on_one_line(home):
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         "competitive_registry.yaml: target_leaderboards[1].scrape_method: "
-        "Input should be 'html_table', 'api', 'rss' or 'manual' (got 'apii')"
+        "unknown scrape method 'apii' (choose from html_table, api, rss, manual)"
     )
     assert "competitive_registry.yaml: invalid" in proc.stdout
 

@@ -13,13 +13,8 @@ import pytest
 from conftest import run_cli
 
 from autobench.clock import parse_now
-from autobench.monitor.cycle import (
-    MonitorRefused,
-    finish_cycle,
-    run_cycle,
-    scrape_leaderboard,
-    snapshots,
-)
+from autobench.monitor.cycle import MonitorRefused, cycle, finish_cycle, scrape_leaderboard
+from autobench.monitor.snapshots import snapshots
 from autobench.schemas import GAP_MATRIX, MONITOR, REGISTRY, URGENCY, VICTORY
 from autobench.store import StateStore
 
@@ -96,7 +91,7 @@ def day(n: int):
 
 def test_first_cycle_snapshots_status_and_gap_matrix(live):
     now, run_id = day(1)
-    result = run_cycle(live, now, run_id)
+    result = cycle(live, now, run_id)
     assert result["refused"] == [] and result["alerts"] == []
     assert "[STATUS] Our rank: #3 | Gap to #1: -0.024 on MemoryBench" in result["status"]
     assert "[STATUS] Our rank: #2 | Gap to #1: -0.021 on LongContextEval" in result["status"]
@@ -111,20 +106,20 @@ def test_first_cycle_snapshots_status_and_gap_matrix(live):
 
 
 def test_an_unchanged_page_is_not_parsed_again(live):
-    run_cycle(live, *day(1))
-    result = run_cycle(live, *day(2))
-    cycle = live.load(MONITOR).cycles[-1]
-    assert {b.status for b in cycle.boards.values()} == {"unchanged"}  # 304 Not Modified
+    cycle(live, *day(1))
+    result = cycle(live, *day(2))
+    entry = live.load(MONITOR).cycles[-1]
+    assert {b.status for b in entry.boards.values()} == {"unchanged"}  # 304 Not Modified
     assert len(snapshots(live.home, "MemoryBench")) == 1
     assert result["alerts"] == [] and "autobench://registry" not in result["triggers"]
 
 
 def test_a_competitor_overtakes_us_urgent_trigger_and_urgency(live, site):
-    run_cycle(live, *day(1))
+    cycle(live, *day(1))
     site.put("memorybench.html", html([("CompetitorA", 0.861), ("StartupX", 0.855), ("CompetitorB", 0.831),
                                        ("OurSystem", 0.823), ("BaselineLSTM", 0.702)]))
     now, run_id = day(3)
-    result = run_cycle(live, now, run_id)
+    result = cycle(live, now, run_id)
     assert "[ALERT] CompetitorA improved on MemoryBench: 0.847 → 0.861 (+0.014)" in result["alerts"]
     assert "[ALERT] New entrant: StartupX at 0.855 — now ranked #2, ahead of us on MemoryBench" in result["alerts"]
     assert "[ALERT] Our rank dropped on MemoryBench: #3 → #4" in result["alerts"]
@@ -141,10 +136,10 @@ def test_a_competitor_overtakes_us_urgent_trigger_and_urgency(live, site):
 
 
 def test_a_rerun_of_the_same_run_writes_nothing_twice(live, site):
-    run_cycle(live, *day(1))
+    cycle(live, *day(1))
     site.put("memorybench.html", html([("CompetitorA", 0.861)] + DAY1[1:]))
     now, run_id = day(2)
-    run_cycle(live, now, run_id)
+    cycle(live, now, run_id)
     files = {p: p.read_bytes() for p in live.home.rglob("*") if p.is_file() and ".locks" not in p.parts}
     scrape_leaderboard(live, "MemoryBench", now, run_id)
     again = finish_cycle(live, now, run_id)
@@ -153,10 +148,10 @@ def test_a_rerun_of_the_same_run_writes_nothing_twice(live, site):
     assert after == files
     # the whole cycle again (`autobench monitor` replayed with the same --now): nothing is fetched
     # over what this run recorded, so its alerts and triggers stay
-    rerun = run_cycle(live, now, run_id)
+    rerun = cycle(live, now, run_id)
     assert rerun["alerts"] == again["alerts"] and rerun["triggers"] == again["triggers"]
-    cycle = next(c for c in live.load(MONITOR).cycles if c.run_id == run_id)
-    assert cycle.alerts == again["alerts"] and cycle.boards["MemoryBench"].status == "new"
+    entry = next(c for c in live.load(MONITOR).cycles if c.run_id == run_id)
+    assert entry.alerts == again["alerts"] and entry.boards["MemoryBench"].status == "new"
 
 
 @pytest.mark.parametrize("page, why", [
@@ -167,7 +162,7 @@ def test_a_rerun_of_the_same_run_writes_nothing_twice(live, site):
      "</table></body></html>", "no table names the metric .accuracy."),
 ])
 def test_refusals_change_nothing_and_the_other_leaderboards_go_on(live, site, page, why):
-    run_cycle(live, *day(1))
+    cycle(live, *day(1))
     before_registry = live.path(REGISTRY).read_text()
     site.put("memorybench.html", page)
     site.put("lce.json", api([("CompetitorA", 0.815)] + LCE[1:]))
@@ -189,7 +184,7 @@ def test_victory_sustained_for_k_cycles_switches_to_defence(live, site):
         doc["target_leaderboards"][0]["victory"]["sustained_cycles"] = 2
     for n, lead in enumerate([0.001, 0.003, 0.004], start=1):
         site.put("memorybench.html", html([("OurSystem", 0.85 + lead), ("CompetitorA", 0.85)]))
-        run_cycle(live, *day(n))
+        cycle(live, *day(n))
         mode = live.load(VICTORY).leaderboards["MemoryBench"]
         assert mode.streak == [0, 1, 2][n - 1]  # the first lead (0.001) is under the 0.002 margin
     assert mode.mode == "defence"
@@ -213,7 +208,7 @@ def test_monitor_and_gap_commands(live, site):
 
 def test_the_example_works_offline(home):
     """`make run`'s home: the example's pages are local files named relative to the home."""
-    result = run_cycle(StateStore(home), *day(1))
+    result = cycle(StateStore(home), *day(1))
     assert result["refused"] == []
     assert "[STATUS] Our rank: #3 | Gap to #1: -0.024 on MemoryBench" in result["status"]
 

@@ -30,15 +30,21 @@ import pytest
 from conftest import SHARED, loopback
 
 from autobench.research.paper_sources import (
+    REGISTRY,
     ArxivSource,
     CitationSource,
+    CompetitorFeedSource,
     FeedSource,
     Paper,
     PaperSource,
     SourceError,
+    SourceSpec,
     api_key_from_env,
+    build,
     matches_venue,
+    names,
     sources_from_config,
+    specs,
     split_arxiv_id,
 )
 
@@ -735,10 +741,14 @@ def test_citations_404_is_a_source_error(srv: Any) -> None:
     assert len(srv.state["log"]) == 1
 
 
-# --- sources_from_config -----------------------------------------------------------------------
+# --- one factory: specs and build ---------------------------------------------------------------
 
 
-def test_sources_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_factory_builds_every_source_a_research_config_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """specs() lists what a research_config asks for, build() makes each one: the ingest's fetch
+    tasks and sources_from_config go through the same two functions."""
+    import datetime as dt
+
     from autobench.schemas import ResearchConfig
 
     monkeypatch.setenv("AUTOBENCH_ARXIV_DELAY", "0")
@@ -750,23 +760,42 @@ def test_sources_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             "venues": ["ICLR 2026"],
             "competitor_blogs": ["https://rival.example.com/feed.xml"],
             "local_feeds": ["feeds/local.xml"],
-            "citation_tracking": {"papers": ["arXiv:2104.12255"], "api_url": "http://127.0.0.1:9/graph/v1"},
+            "citation_tracking": {"papers": ["arXiv:2104.12255", "DOI:10.1/x"], "api_url": "http://127.0.0.1:9/graph/v1"},
         },
         "arxiv": {"page_size": 50, "max_results": 80, "delay_seconds": 3, "retries": 2, "timeout_seconds": 10},
     })
-    sources = sources_from_config(config, tmp_path)
+    assert names() == REGISTRY.names() == ("arxiv", "competitor", "feed", "citations")
+    listed = specs(config)
+    assert listed == [SourceSpec("arxiv", "arxiv: cat:cs.IR AND abs:recall", "cat:cs.IR AND abs:recall"),
+                      SourceSpec("arxiv", "arxiv: ti:retrieval", "ti:retrieval"),
+                      SourceSpec("competitor", "competitor blog: https://rival.example.com/feed.xml",
+                                 "https://rival.example.com/feed.xml"),
+                      SourceSpec("feed", "feed: feeds/local.xml", "feeds/local.xml"),
+                      SourceSpec("citations", "citations of our core method", "arXiv:2104.12255,DOI:10.1/x")]
+    assert specs(config.model_dump()) == listed  # the dict of a config too
+    assert SourceSpec(**listed[2].as_dict()) == listed[2]  # what a mapped task receives, rebuilt
+
+    now = dt.datetime(2026, 1, 5, 7, tzinfo=dt.UTC)
+    sources = sources_from_config(config, tmp_path, now=now)
+    assert [type(s) for s in sources] == [type(build(spec, config, home=tmp_path, now=now)) for spec in listed]
     assert [s.name for s in sources] == ["arxiv:cat:cs.IR AND abs:recall", "arxiv:ti:retrieval",
                                         "feed:https://rival.example.com/feed.xml", "feed:feeds/local.xml",
-                                        "citations:arXiv:2104.12255"]
+                                        "citations:arXiv:2104.12255,DOI:10.1/x"]
     first = sources[0]
     assert isinstance(first, ArxivSource)
     assert (first.page_size, first.max_results, first.retries, first.timeout_seconds) == (50, 80, 2, 10.0)
+    assert first.sort == "updated"  # so a new version of a known paper shows up
     assert first.delay_seconds == 0  # the environment overrides the file, for loopback runs
-    assert isinstance(sources[3], FeedSource) and sources[3].home == tmp_path
+    assert isinstance(sources[2], CompetitorFeedSource) and isinstance(sources[3], FeedSource)
+    assert not isinstance(sources[3], CompetitorFeedSource)
+    assert sources[3].home == tmp_path and sources[3].now == now
     cites = sources[4]
     assert isinstance(cites, CitationSource) and cites.api_key == "env-key"
+    assert cites.paper_ids == ["arXiv:2104.12255", "DOI:10.1/x"]
     assert sources_from_config(config, tmp_path, api_key="conn-key")[4].api_key == "conn-key"
     monkeypatch.delenv("AUTOBENCH_ARXIV_DELAY")
     assert sources_from_config(config.model_dump(), tmp_path)[0].delay_seconds == 3.0
+    with pytest.raises(SourceError, match="unknown paper source 'gopher' .choose from arxiv, competitor, feed, citations"):
+        build(SourceSpec("gopher", "g", "x"), config)
     bare = ResearchConfig.model_validate({"research_sources": {"citation_tracking": {"papers": []}}})
     assert sources_from_config(bare, tmp_path) == []

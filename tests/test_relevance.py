@@ -1,4 +1,4 @@
-"""The relevance screen: leaderboards by name or alias, SOTA in our domain, BM25 scores (seed 002 §3.2)."""
+"""The relevance screen: leaderboards by name or alias, SOTA in our domain, BM25 scores."""
 
 from __future__ import annotations
 

@@ -13,7 +13,9 @@ import pytest
 from conftest import run_cli
 
 from autobench.clock import parse_now
-from autobench.research.ingest import fetch_source, process, run_cycle, source_specs
+from autobench.research import paper_sources
+from autobench.research.ingest import cycle, finish_cycle
+from autobench.research.staging import fetch_source
 from autobench.schemas import INGEST, QUEUE, REGISTRY, RESEARCH_CONFIG
 from autobench.store import StateStore
 
@@ -104,7 +106,7 @@ def hypotheses(store: StateStore) -> dict[str, dict]:
 
 def test_the_example_closes_the_loop_offline(offline):
     store = offline
-    result = run_cycle(store, MONDAY, "scheduled__2026-01-05T07:00:00+00:00")
+    result = cycle(store, MONDAY, "scheduled__2026-01-05T07:00:00+00:00")
     # the three arXiv queries fail with a clear message; the local demo feed goes through
     assert len(result["errors"]) == 3 and all("connection" in e["reason"] for e in result["errors"])
     assert {e["source"] for e in result["errors"]} == {f"arxiv: {q}" for q in store.load(RESEARCH_CONFIG).research_sources.arxiv_queries}
@@ -116,7 +118,7 @@ def test_the_example_closes_the_loop_offline(offline):
     assert longer.target_leaderboards == ["MemoryBench"] and longer.implementation.estimated_gain == 0.008
     assert longer.priority_score == pytest.approx(100 * 0.008 / 1)  # SPEC: 100 × gain / effort × urgency
     assert "gap analysis (gap to #1 on MemoryBench = 0.024)" in longer.source
-    # the gap is 2.4 points: component ablations (seed 002 §4.3), never the one already queued (width 64)
+    # the gap is 2.4 points: component ablations, never the one already queued (width 64)
     assert {"heads": 8} in patches and {"depth": 3} in patches and {"width": 64} not in patches
     log = (store.home / "research_log.md").read_text()
     assert '## [2026-01-05] Paper: "Train Longer, Recall More' in log
@@ -133,13 +135,13 @@ def test_the_example_closes_the_loop_offline(offline):
 
 def test_a_rerun_and_the_next_week_write_nothing_twice(offline):
     store = offline
-    first = run_cycle(store, MONDAY, "r1")
+    first = cycle(store, MONDAY, "r1")
     log = (store.home / "research_log.md").read_text()
     queue = store.path(QUEUE).read_text()
-    again = process(store, MONDAY, "r1")  # a retried task of the same run
+    again = finish_cycle(store, MONDAY, "r1")  # a retried task of the same run
     # nothing added twice, but the run's own hypotheses are still reported (so the DAG announces them)
     assert again["hypotheses_added"] == first["hypotheses_added"] and again["papers_new"] == 0
-    week2 = run_cycle(store, NEXT_MONDAY, "r2")
+    week2 = cycle(store, NEXT_MONDAY, "r2")
     assert week2["papers_new"] == 0 and week2["hypotheses_added"] == []
     assert (store.home / "research_log.md").read_text() == log and store.path(QUEUE).read_text() == queue
     assert first["hypotheses_added"]
@@ -150,13 +152,13 @@ def test_arxiv_papers_dedupe_across_weeks_and_new_versions_are_noted(arxiv_serve
         doc["research_sources"]["arxiv_queries"] = ["associative recall"]
         doc["research_sources"]["local_feeds"] = []
     arxiv_server.body = feed([VISION, ROPE])
-    week1 = run_cycle(store, MONDAY, "w1")
+    week1 = cycle(store, MONDAY, "w1")
     assert week1["errors"] == [] and week1["relevant"] == ["2601.00001"] and week1["papers_new"] == 2
     rope = next(h for h in store.load(QUEUE).hypotheses if h.implementation.config_patch == {"positional_encoding": "rotary"})
     assert rope.source.startswith("arXiv:2601.00001") and rope.implementation.estimated_gain == 0.012
     assert arxiv_server.queries[0]["sortBy"] == ["lastUpdatedDate"]
     arxiv_server.body = feed([ROPE_V2, VISION, ROPE])
-    week2 = run_cycle(store, NEXT_MONDAY, "w2")
+    week2 = cycle(store, NEXT_MONDAY, "w2")
     assert week2["new_versions"] == ["2601.00001v2"] and week2["papers_new"] == 0 and week2["hypotheses_added"] == []
     assert store.load(INGEST).seen["2601.00001"] == 2
     log = (store.home / "research_log.md").read_text()
@@ -169,7 +171,7 @@ def test_an_error_answer_is_an_error_never_a_paper(arxiv_server, store):
         doc["research_sources"]["local_feeds"] = []
         doc["arxiv"]["retries"] = 0
     arxiv_server.body = "<html><body>Rate limited</body></html>"
-    result = run_cycle(store, MONDAY, "e1")
+    result = cycle(store, MONDAY, "e1")
     assert result["papers_fetched"] == 0 and len(result["errors"]) == 1
     assert result["errors"][0]["source"] == "arxiv: q"
 
@@ -184,7 +186,7 @@ def test_a_competitor_post_becomes_candidate_experiments(offline, tmp_path):
 </channel></rss>""")
     with store.edit(RESEARCH_CONFIG) as doc:
         doc["research_sources"]["competitor_blogs"] = ["feeds/competitor.xml"]
-    result = run_cycle(store, MONDAY, "c1")
+    result = cycle(store, MONDAY, "c1")
     patches = [hypotheses(store)[i].implementation.config_patch for i in result["hypotheses_added"]]
     assert {"dropout": 0.1} in patches and {"batch_size": 128} in patches
     log = (store.home / "research_log.md").read_text()
@@ -201,7 +203,7 @@ def test_gap_strategy_fine_search_and_escalation(offline):
     with store.edit(REGISTRY) as doc:  # gap to #1 on MemoryBench: 0.5 points; LongContextEval: 7 points
         doc["competitors"][0]["latest_score"] = 0.828
         doc["competitors"].append({"name": "Giant", "latest_score": 0.861, "source": "LongContextEval"})
-    result = run_cycle(store, MONDAY, "g1")
+    result = cycle(store, MONDAY, "g1")
     added = [hypotheses(store)[i] for i in result["hypotheses_added"]]
     assert {tuple(h.implementation.config_patch.items()) for h in added} == {
         (("lr", 0.005),), (("lr", 0.002),), (("weight_decay", 0.01),)}
@@ -262,7 +264,7 @@ def llm_answering(techniques: list[dict], asked: list | None = None) -> type[Bas
 
 
 def test_source_specs_follow_the_config(store):
-    specs = source_specs(store.load(RESEARCH_CONFIG))
+    specs = paper_sources.specs(store.load(RESEARCH_CONFIG))
     assert [s.kind for s in specs] == ["arxiv", "arxiv", "arxiv", "feed"]
     staged = fetch_source(store, specs[-1], MONDAY, "s1")
     assert staged["papers"] == 3 and staged["error"] is None
@@ -279,19 +281,19 @@ def test_the_optional_llm_extractor_adds_what_the_patterns_miss(offline, monkeyp
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        run_cycle(store, MONDAY, "llm-off")
+        cycle(store, MONDAY, "llm-off")
         assert asked == []  # off by default
         with store.edit(RESEARCH_CONFIG) as doc:
             doc["llm_extractor"] = {"enabled": True, "model": "stub-model"}
         (store.home / "state" / "ingest.json").unlink()  # read the demo papers again
         monkeypatch.setenv("AUTOBENCH_LLM_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
         (store.home / "research_log.md").unlink()
-        run_cycle(store, NEXT_MONDAY, "llm-on")
+        cycle(store, NEXT_MONDAY, "llm-on")
         assert len(asked) == 2  # one request per relevant paper
         assert "- gradient clipping (effort: Low, impact: Low) — not applicable" in (store.home / "research_log.md").read_text()
         monkeypatch.delenv("AUTOBENCH_LLM_URL")
         with pytest.raises(Exception, match="AUTOBENCH_LLM_URL is not set"):
-            run_cycle(store, NEXT_MONDAY, "llm-missing")
+            cycle(store, NEXT_MONDAY, "llm-missing")
     finally:
         server.shutdown()
         server.server_close()
@@ -301,7 +303,7 @@ def test_a_waiting_hypothesis_production_already_has_is_superseded(offline):
     store = offline
     with store.edit(REGISTRY) as doc:
         doc["our_solution"]["config"]["width"] = 64  # changed by hand: H-002's patch is now moot
-    run_cycle(store, MONDAY, "s1")
+    cycle(store, MONDAY, "s1")
     h = hypotheses(store)["H-002"]
     assert h.status == "superseded" and "already has its patch" in h.notes[-1]
 
@@ -316,7 +318,7 @@ def test_an_on_topic_paper_from_a_watched_venue_is_relevant_and_its_venue_logged
         "<category term=\"cs.LG\"/>", "<category term=\"cs.LG\"/><arxiv:comment xmlns:arxiv=\"http://arxiv.org/schemas/atom\">"
         "Accepted at ICLR 2026</arxiv:comment>")
     arxiv_server.body = feed([on_topic])
-    result = run_cycle(store, MONDAY, "v1")
+    result = cycle(store, MONDAY, "v1")
     assert result["relevant"] == ["2601.00003"]
     assert "**Venue:** ICLR 2026" in (store.home / "research_log.md").read_text()
 
@@ -345,13 +347,13 @@ def local_feeds(store: StateStore, feeds: dict[str, list[str] | None]) -> None:
 
 def test_a_source_that_failed_catches_up_from_its_own_watermark(store):
     local_feeds(store, {"a": [A_OLD], "b": [B_OLD]})
-    assert run_cycle(store, WEEK0, "w0")["errors"] == []
+    assert cycle(store, WEEK0, "w0")["errors"] == []
     local_feeds(store, {"a": [A_NEW, A_OLD], "b": None})  # week 1: feed b is down; a has a paper of Jan 4
-    week1 = run_cycle(store, MONDAY, "w1")
+    week1 = cycle(store, MONDAY, "w1")
     assert [e["source"] for e in week1["errors"]] == ["feed: feeds/b.xml"] and week1["papers_new"] == 1
     marks = {name: mark.isoformat()[:10] for name, mark in store.load(INGEST).watermarks.items()}
     local_feeds(store, {"a": [A_NEW, A_OLD], "b": [B_NEW, B_OLD]})  # week 2: b is back with its paper of Jan 3
-    week2 = run_cycle(store, NEXT_MONDAY, "w2")
+    week2 = cycle(store, NEXT_MONDAY, "w2")
     assert week2["errors"] == [] and week2["papers_new"] == 1 and "2601.00012" in store.load(INGEST).seen
     # after week 1, b's watermark had not been moved by a's success
     assert marks == {"feed: feeds/a.xml": "2026-01-04", "feed: feeds/b.xml": "2025-12-28"}
@@ -360,10 +362,10 @@ def test_a_source_that_failed_catches_up_from_its_own_watermark(store):
 def test_a_future_dated_item_does_not_stop_later_papers(store):
     future = entry("2601.00099", 1, "A paper from the future", "A study.", "2099-01-01T00:00:00Z")
     local_feeds(store, {"a": [future, A_OLD]})
-    assert run_cycle(store, MONDAY, "f1")["papers_new"] == 2
+    assert cycle(store, MONDAY, "f1")["papers_new"] == 2
     marks = dict(store.load(INGEST).watermarks)
     local_feeds(store, {"a": [future, A_NEW.replace("2026-01-04", "2026-01-08"), A_OLD]})
-    week2 = run_cycle(store, NEXT_MONDAY, "f2")
+    week2 = cycle(store, NEXT_MONDAY, "f2")
     assert week2["papers_new"] == 1 and "2601.00011" in store.load(INGEST).seen  # the 2099 item is not new again
     # the watermark never passes the run's time
     assert marks == {"feed: feeds/a.xml": MONDAY}
@@ -378,13 +380,13 @@ def test_an_old_state_file_with_one_watermark_loads_and_is_migrated(store):
     state = store.load(INGEST)
     assert state.watermark.isoformat().startswith("2026-01-01") and state.watermarks == {}
     local_feeds(store, {"a": [A_NEW, before, A_OLD], "b": None})
-    week1 = run_cycle(store, MONDAY, "m1")
+    week1 = cycle(store, MONDAY, "m1")
     assert week1["papers_new"] == 1 and "2601.00011" in store.load(INGEST).seen  # the old watermark applied
     raw = json.loads((store.home / "state" / "ingest.json").read_text())
     assert raw.get("watermark") is None and raw["watermarks"] == {  # migrated: b failed, so it starts where all were
         "feed: feeds/a.xml": "2026-01-04T00:00:00Z", "feed: feeds/b.xml": "2026-01-01T00:00:00Z"}
     local_feeds(store, {"a": [A_NEW, before, A_OLD], "b": [B_NEW, B_OLD]})
-    week2 = run_cycle(store, NEXT_MONDAY, "m2")
+    week2 = cycle(store, NEXT_MONDAY, "m2")
     assert week2["papers_new"] == 1 and "2601.00012" in store.load(INGEST).seen
 
 
@@ -421,7 +423,7 @@ def test_web_and_llm_text_is_escaped_in_the_research_log(arxiv_server, store, mo
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("AUTOBENCH_LLM_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
-        result = run_cycle(store, MONDAY, "x1")
+        result = cycle(store, MONDAY, "x1")
     finally:
         server.shutdown()
         server.server_close()
@@ -447,12 +449,12 @@ def test_web_and_llm_text_is_escaped_in_the_research_log(arxiv_server, store, mo
 def _md_link_html(url: str) -> str:
     import markdown_it
 
-    from autobench.research.ingest import _md_link
+    from autobench.research.research_log import md_link
 
-    return markdown_it.MarkdownIt("commonmark").renderInline(_md_link(url))
+    return markdown_it.MarkdownIt("commonmark").renderInline(md_link(url))
 
 
-# ----------------------------------------------------------------------------- a retried process
+# ----------------------------------------------------------------------------- a retried finish_cycle
 
 
 def test_a_retried_ingest_reports_the_hypotheses_its_crashed_attempt_added(offline, monkeypatch):
@@ -469,15 +471,64 @@ def test_a_retried_ingest_reports_the_hypotheses_its_crashed_attempt_added(offli
 
     monkeypatch.setattr(store, "edit", edit)
     with pytest.raises(OSError, match="worker killed"):
-        run_cycle(store, MONDAY, "scheduled__2026-01-05")
+        cycle(store, MONDAY, "scheduled__2026-01-05")
     queue_after_crash = store.path(QUEUE).read_text()
     added = [h.id for h in store.load(QUEUE).hypotheses if h.id not in original]
     assert added and not (store.home / "state" / "ingest.json").exists()
-    retry = process(store, MONDAY, "scheduled__2026-01-05")
+    retry = finish_cycle(store, MONDAY, "scheduled__2026-01-05")
     assert sorted(retry["hypotheses_added"]) == sorted(added)
     assert store.path(QUEUE).read_text() == queue_after_crash  # nothing added twice
     patches = [json.dumps(h.implementation.config_patch, sort_keys=True) for h in store.load(QUEUE).hypotheses]
     assert len(patches) == len(set(patches))
     assert store.load(INGEST).last_run_id == "scheduled__2026-01-05"
     # another run adds nothing and reports nothing
-    assert process(store, NEXT_MONDAY, "scheduled__2026-01-12")["hypotheses_added"] == []
+    assert finish_cycle(store, NEXT_MONDAY, "scheduled__2026-01-12")["hypotheses_added"] == []
+
+
+# ----------------------------------------------------------------------------- a kind of source of one's own
+
+
+def test_a_paper_source_registered_at_runtime_is_fetched_staged_and_ingested(offline):
+    """A new kind of source is one class and one registration: the ingest lists it from the
+    config, stages what it fetches under its own watermark, and screens its papers like any."""
+    import datetime as dt
+
+    from autobench.research.paper_sources import Paper, PaperSource
+
+    asked: list = []
+
+    class Bulletin(PaperSource):  # one paper per watched venue, as a venue's bulletin would list it
+        def __init__(self, venue: str):
+            self.venue, self.name = venue, f"bulletin:{venue}"
+
+        @classmethod
+        def configured(cls, config):
+            return [(f"bulletin: {v}", v) for v in config.research_sources.venues]
+
+        @classmethod
+        def from_config(cls, target, config, *, home=None, now=None, api_key=None):
+            return cls(target)
+
+        def fetch(self, since=None):
+            asked.append((self.venue, since))
+            when = dt.datetime(2026, 1, 4, tzinfo=dt.UTC)
+            return [Paper(id="url:https://bulletin.example/1", version=None, authors=("A",), published=when,
+                          updated=when, url="https://bulletin.example/1", source=self.name,
+                          title="Rotary position embeddings on MemoryBench",
+                          summary="Rotary position embeddings improve MemoryBench accuracy by 1.1 points.")]
+
+    store = offline
+    with store.edit(RESEARCH_CONFIG) as doc:
+        doc["research_sources"]["venues"] = ["RecallConf 2026"]
+    paper_sources.REGISTRY.register("bulletin", Bulletin)
+    try:
+        assert paper_sources.specs(store.load(RESEARCH_CONFIG))[-1].as_dict() == {
+            "kind": "bulletin", "name": "bulletin: RecallConf 2026", "target": "RecallConf 2026"}
+        result = cycle(store, MONDAY, "b1")
+        assert "url:https://bulletin.example/1" in result["relevant"]
+        assert store.load(INGEST).watermarks["bulletin: RecallConf 2026"].isoformat().startswith("2026-01-04")
+        assert "Rotary position embeddings on MemoryBench" in (store.home / "research_log.md").read_text()
+        cycle(store, NEXT_MONDAY, "b2")  # next week it reads from its own watermark
+        assert asked[0] == ("RecallConf 2026", None) and asked[1][1].isoformat().startswith("2026-01-04")
+    finally:
+        paper_sources.REGISTRY.unregister("bulletin")

@@ -58,7 +58,7 @@ REGISTRY_CASES = [
     ("target_leaderboards", [], "target_leaderboards", "at least 1 item"),
     ("target_leaderboards[0].name", DELETE, "target_leaderboards[0].name", "required but missing"),
     ("target_leaderboards[0].url", "", "target_leaderboards[0].url", "at least 1 character"),
-    ("target_leaderboards[0].scrape_method", "htlm_table", "target_leaderboards[0].scrape_method", "'html_table', 'api', 'rss' or 'manual' (got 'htlm_table')"),
+    ("target_leaderboards[0].scrape_method", "htlm_table", "target_leaderboards[0].scrape_method", "unknown scrape method 'htlm_table' (choose from html_table, api, rss, manual)"),
     ("target_leaderboards[0].primary_metric", 5, "target_leaderboards[0].primary_metric", "valid string"),
     ("target_leaderboards[0].higher_is_better", "maybe", "target_leaderboards[0].higher_is_better", "valid boolean"),
     ("target_leaderboards[0].scale", "ratio", "target_leaderboards[0].scale", "'fraction' or 'percent'"),

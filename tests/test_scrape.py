@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 from conftest import loopback
 
-from autobench.monitor.scrape import METHODS, Row, ScrapeError, ScrapeOptions, fetch, get, scrape
+from autobench.monitor.scrape import (
+    REGISTRY,
+    Row,
+    ScrapeError,
+    ScrapeOptions,
+    fetch,
+    get,
+    names,
+    scrape,
+)
 from autobench.monitor.scrape.api import resolve
 from autobench.monitor.scrape.base import clean_name, parse_rank, parse_score
 
@@ -560,10 +569,36 @@ def test_manual_errors(doc, message):
 # --- registry -------------------------------------------------------------------------------------
 
 def test_get_and_methods():
-    assert METHODS == ("html_table", "api", "rss", "manual")
-    assert [get(m).method for m in METHODS] == list(METHODS)
+    assert names() == REGISTRY.names() == ("html_table", "api", "rss", "manual")
+    assert [get(m).method for m in names()] == list(names())
     with pytest.raises(ValueError, match="unknown scrape method 'pdf' .choose from html_table, api, rss, manual"):
         get("pdf")
+
+
+def test_a_method_registered_at_runtime_is_valid_in_the_registry_and_scrapes(tmp_path: Path):
+    """A new scrape method is one class and one registration: the registry's schema takes its
+    name, and a scrape uses it."""
+    from autobench import schemas
+    from autobench.monitor.scrape.base import Scraper
+
+    class LinesScraper(Scraper):  # "name=score" per line
+        method = "lines"
+
+        def parse(self, body, options, content_type=None):
+            pairs = [line.split("=") for line in body.decode().splitlines() if "=" in line]
+            return [Row(i, name.strip(), float(score)) for i, (name, score) in enumerate(pairs, 1)]
+
+    (tmp_path / "board.txt").write_text("ours = 0.8\nrival = 0.9\n")
+    board = {"name": "B", "url": "board.txt", "scrape_method": "lines", "primary_metric": "acc"}
+    with pytest.raises(ValueError, match="unknown scrape method 'lines'"):
+        schemas.Leaderboard.model_validate(board)
+    REGISTRY.register("lines", LinesScraper)
+    try:
+        assert schemas.Leaderboard.model_validate(board).scrape_method == "lines"
+        got = scrape("board.txt", "lines", ScrapeOptions(metric="acc"), home=tmp_path)
+        assert got.rows == [Row(1, "ours", 0.8), Row(2, "rival", 0.9)]
+    finally:
+        REGISTRY.unregister("lines")
 
 
 def test_import_is_cheap():

@@ -1,4 +1,4 @@
-"""Technique extraction: the catalog, reported gains, impact buckets and priorities (seed 002 §3.2)."""
+"""Technique extraction: the catalog, reported gains, impact buckets and priorities."""
 
 from __future__ import annotations
 
@@ -9,17 +9,9 @@ import pytest
 from conftest import REPO
 
 from autobench.errors import StateError
-from autobench.research.techniques import (
-    RECALL_KNOBS,
-    Technique,
-    extract,
-    extract_techniques,
-    impact_bucket,
-    leaderboards_of,
-    load_catalog,
-    mention_regex,
-    parse_gains,
-)
+from autobench.research.gains import impact_bucket, mention_regex, parse_gains
+from autobench.research.technique_catalog import RECALL_KNOBS, Technique, load_catalog
+from autobench.research.techniques import extract, extract_techniques, leaderboards_of
 
 LB = [("MemoryBench", ["Memory-Bench", "MemBench"]), ("LongContextEval", [])]
 
@@ -30,7 +22,7 @@ ROTARY_COSINE = (
     "accuracy on MemoryBench by 4.2%."
 )
 
-# seed 002 §3.2's research_log example, written as an abstract
+# the research log's example paper, written as an abstract
 HYPERMEMORY = (
     "HyperMemory: Hierarchical State Spaces for Long-Context Recall. "
     "We introduce hierarchical state compression, which summarises the sequence into a three-level "

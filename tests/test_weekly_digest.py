@@ -11,7 +11,7 @@ from test_decide import candidate_runs, production_runs
 
 from autobench.clock import parse_now
 from autobench.experiments.decide import decide
-from autobench.monitor.cycle import run_cycle
+from autobench.monitor.cycle import cycle as monitor_cycle
 from autobench.reporting import notifiers
 from autobench.reporting.digest import build, run
 from autobench.reporting.notifiers import Context, Header, Notifier, NotifyError, Section
@@ -27,10 +27,10 @@ DIGEST = parse_now("2026-01-12T09:00:00Z")
 @pytest.fixture
 def week(store):
     """A week: two monitor cycles (a competitor moves), one promotion, one rejection."""
-    run_cycle(store, MONDAY, "m1")
+    monitor_cycle(store, MONDAY, "m1")
     page = store.home / "pages" / "memorybench.html"
     page.write_text(page.read_text().replace("<td>0.847</td>", "<td>0.861</td>"))
-    run_cycle(store, parse_now("2026-01-06T06:00:00Z"), "m2")
+    monitor_cycle(store, parse_now("2026-01-06T06:00:00Z"), "m2")
     production_runs(store)
     # H-001 first: once H-002 is promoted, H-001's config (production + its patch) is a new one
     candidate_runs(store, "H-001", {1: -0.0021, 2: -0.0012, 3: -0.0019}, fast_gain=0.0)
@@ -72,7 +72,7 @@ def test_the_technical_log_explains_every_decision_once(week):
 def test_escalation_when_the_gap_is_large_and_nothing_queued_closes_it(week):
     page = week.home / "pages" / "memorybench.html"
     page.write_text(page.read_text().replace("<td>0.861</td>", "<td>0.951</td>"))
-    run_cycle(week, parse_now("2026-01-08T06:00:00Z"), "m3")
+    monitor_cycle(week, parse_now("2026-01-08T06:00:00Z"), "m3")
     result = run(week, DIGEST)
     assert any("escalation-2026-01-12-gap-memorybench" in b for b in result["briefs"])
     brief = (week.home / result["briefs"][0]).read_text()
@@ -84,7 +84,7 @@ def test_names_from_the_web_are_escaped_everywhere(week):
     page = week.home / "pages" / "memorybench.html"
     page.write_text(page.read_text().replace("<td>0.861</td>", "<td>0.862</td>").replace(
         "<td>CompetitorB</td>", "<td>&lt;!channel&gt; | x</td>"))
-    run_cycle(week, parse_now("2026-01-08T06:00:00Z"), "m3")
+    monitor_cycle(week, parse_now("2026-01-08T06:00:00Z"), "m3")
     result = run(week, DIGEST)
     text = json.dumps(result["blocks"])
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
@@ -169,9 +169,9 @@ def _slack_changed(blocks):
 
 
 def test_our_rank_rising_is_in_the_digest_and_in_slack(store):
-    run_cycle(store, MONDAY, "m1")  # before the week's start (Monday 09:00): #3
+    monitor_cycle(store, MONDAY, "m1")  # before the week's start (Monday 09:00): #3
     _set_score(store.home, "OurSystem", 0.871)
-    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #1: the monitor says [INFO], not [ALERT]
+    monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #1: the monitor says [INFO], not [ALERT]
     result = run(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: our rank #3 → #1 ⬆️" in changed
@@ -183,17 +183,17 @@ def test_our_rank_rising_is_in_the_digest_and_in_slack(store):
 
 
 def test_the_first_snapshot_of_the_week_is_the_start_when_none_is_older(store):
-    run_cycle(store, parse_now("2026-01-06T06:00:00Z"), "m1")  # the first scrape ever, inside the week
+    monitor_cycle(store, parse_now("2026-01-06T06:00:00Z"), "m1")  # the first scrape ever, inside the week
     _set_score(store.home, "OurSystem", 0.871)
-    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
     assert "- MemoryBench: our rank #3 → #1 ⬆️" in _changed(run(store, DIGEST)["markdown"])
 
 
 def test_a_rank_drop_is_said_once(store):
     _set_score(store.home, "OurSystem", 0.871)
-    run_cycle(store, MONDAY, "m1")  # #1
+    monitor_cycle(store, MONDAY, "m1")  # #1
     _set_score(store.home, "CompetitorA", 0.881)
-    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #2: [ALERT] Our rank dropped …: #1 → #2
+    monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #2: [ALERT] Our rank dropped …: #1 → #2
     monitor = json.loads((store.home / "state" / "monitor.json").read_text())
     assert any("Our rank dropped on MemoryBench: #1 → #2" in a for c in monitor["cycles"] for a in c["alerts"])
     result = run(store, DIGEST)
@@ -207,11 +207,11 @@ def test_a_rank_drop_is_said_once(store):
 
 
 def test_a_dip_the_net_movement_hides_is_still_said(store):
-    run_cycle(store, MONDAY, "m1")  # #3
+    monitor_cycle(store, MONDAY, "m1")  # #3
     _set_score(store.home, "BaselineLSTM", 0.86)
-    run_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #4
+    monitor_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #4
     _set_score(store.home, "OurSystem", 0.871)
-    run_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1
+    monitor_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1
     result = run(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: our rank #3 → #1 ⬆️ (fell to #4 during the week)" in changed
@@ -222,11 +222,11 @@ def test_a_dip_the_net_movement_hides_is_still_said(store):
 
 def test_a_drop_undone_within_the_week_keeps_the_monitors_alert(store):
     _set_score(store.home, "OurSystem", 0.871)
-    run_cycle(store, MONDAY, "m1")  # #1
+    monitor_cycle(store, MONDAY, "m1")  # #1
     _set_score(store.home, "CompetitorA", 0.881)
-    run_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #2
+    monitor_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #2
     _set_score(store.home, "OurSystem", 0.891)
-    run_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1 again: no movement line, the drop still said
+    monitor_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1 again: no movement line, the drop still said
     result = run(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- Our rank dropped on MemoryBench: #1 → #2" in changed and not any("our rank #" in c for c in changed)
@@ -242,13 +242,13 @@ def test_an_unchanged_rank_adds_no_line(week):
 
 def test_newly_listed_and_no_longer_listed(store):
     _drop_row(store.home, "OurSystem")
-    run_cycle(store, MONDAY, "m1")  # not on MemoryBench; #2 on LongContextEval
+    monitor_cycle(store, MONDAY, "m1")  # not on MemoryBench; #2 on LongContextEval
     _set_score(store.home, "OurSystem", 0.70)  # back on MemoryBench at #4
     api = store.home / "pages" / "longcontexteval.json"
     data = json.loads(api.read_text())
     data["results"] = [r for r in data["results"] if r["system"] != "OurSystem"]
     api.write_text(json.dumps(data))
-    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
     result = run(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: we are newly listed at #4" in changed
@@ -264,10 +264,10 @@ def test_a_hostile_leaderboard_name_is_escaped_in_the_movement_line(store):
     hostile = "<!channel> *Mem* [x](http://e.vil)"
     reg = store.home / "competitive_registry.yaml"
     reg.write_text(reg.read_text().replace("MemoryBench", f"'{hostile}'"))  # every mention, quoted
-    run_cycle(store, MONDAY, "m1")
+    monitor_cycle(store, MONDAY, "m1")
     _set_score(store.home, "OurSystem", 0.871)
     _set_score(store.home, "<b>&lt;!here&gt;</b>", 0.88)  # a hostile new entrant, ahead of us: #3 → #2
-    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
     result = run(store, DIGEST)
     from autobench.escaping import md_text, slack_text
 
@@ -294,9 +294,9 @@ def _no_live_markdown(text: str) -> None:
 def test_a_hostile_leader_is_escaped_in_the_gap_escalation_brief(store):
     from autobench.escaping import md_text
 
-    run_cycle(store, MONDAY, "m1")
+    monitor_cycle(store, MONDAY, "m1")
     _set_score(store.home, "&lt;!channel&gt; [win](https://evil.example) *x*", 0.951)  # a new #1, 13% ahead
-    run_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
+    monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
     result = run(store, DIGEST)
     brief_path = next(b for b in result["briefs"] if "-gap-memorybench-" in b)
     brief = (store.home / brief_path).read_text()
@@ -335,7 +335,7 @@ Papers autobench read, what it extracted, and what it did about them (seed 002 �
 def test_research_log_entries_are_escaped_in_the_brief_and_the_technical_log(store):
     from autobench.escaping import md_text
 
-    run_cycle(store, MONDAY, "m1")
+    monitor_cycle(store, MONDAY, "m1")
     (store.home / "research_log.md").write_text(RESEARCH_LOG)
     result = run(store, DIGEST)
     brief_path = next(b for b in result["briefs"] if "-competitor-" in b)
@@ -364,9 +364,9 @@ def test_research_log_entries_are_escaped_in_the_brief_and_the_technical_log(sto
 
 
 def test_a_replayed_digest_uses_the_snapshots_of_its_week(store):
-    run_cycle(store, MONDAY, "m1")  # 2026-01-05: #3 on MemoryBench
+    monitor_cycle(store, MONDAY, "m1")  # 2026-01-05: #3 on MemoryBench
     _set_score(store.home, "OurSystem", 0.871)
-    run_cycle(store, parse_now("2026-01-14T06:00:00Z"), "m2")  # after the digest's now: #1
+    monitor_cycle(store, parse_now("2026-01-14T06:00:00Z"), "m2")  # after the digest's now: #1
     result = run(store, DIGEST)  # the digest of 2026-01-12, run late (or replayed)
     assert "- MemoryBench: #3 ⚠️ (our score: 0.823 | gap to #1: -0.024)" in result["markdown"]
     assert not any("our rank" in line for line in _changed(result["markdown"]))

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -38,13 +39,24 @@ CLOSED_STATUSES: tuple[str, ...] = ("promoted", "rejected", "failed", "supersede
 WAITING_STATUSES: tuple[str, ...] = ("queued", "backlog")
 Status = Literal["queued", "backlog", "running", "extended", "promoted", "rejected", "failed", "superseded"]
 
-ScrapeMethod = Literal["html_table", "api", "rss", "manual"]
+
+def _scrape_method(name: str) -> str:
+    """A registered scrape method (:data:`autobench.monitor.scrape.REGISTRY`, runtime ones too)."""
+    from autobench.monitor.scrape import REGISTRY as SCRAPE_METHODS
+
+    return SCRAPE_METHODS.check(name)
+
+
+ScrapeMethod = Annotated[str, AfterValidator(_scrape_method)]
 URGENCY_MULTIPLIERS: dict[str, float] = {
     "rank_dropped": 3.0,
     "new_entrant_within_5pct": 2.0,
     "gap_widened": 1.5,
     "none": 1.0,
 }
+#: A gap to #1 wider than this (percent) is beyond tuning: research plans no experiment for it,
+#: and the digest escalates it when nothing queued closes it.
+ARCHITECTURAL_GAP_PCT = 5.0
 QUEUE_ACTIVE_LIMIT = 10  # the top 10 waiting hypotheses are `queued`, the others `backlog`
 PRODUCTION_ID = "production"
 HYPOTHESIS_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")

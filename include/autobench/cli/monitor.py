@@ -41,11 +41,11 @@ def add_monitor(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from autobench.clock import iso
-    from autobench.monitor.cycle import run_cycle
+    from autobench.monitor.cycle import cycle
     from autobench.store import StateStore
 
     now = _now(args)
-    result = run_cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
+    result = cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
 
     def text() -> str:
         from autobench.monitor.standings import markdown
@@ -65,14 +65,14 @@ def add_gap(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) ->
 
 
 def cmd_gap(args: argparse.Namespace) -> int:
-    from autobench.monitor.cycle import boards_at
+    from autobench.monitor.snapshots import boards_at
     from autobench.monitor.standings import gap_matrix, markdown
     from autobench.schemas import REGISTRY
     from autobench.store import StateStore
 
     store = StateStore(_home(args))
     registry = store.load(REGISTRY)
-    pairs = boards_at(store.home, registry, run_id="")
+    pairs = boards_at(store.home, registry, dag_run_id="")  # no run: the latest snapshots
     matrix = gap_matrix([after for _, after in pairs], registry.our_solution.name, registry.our_solution.current_scores)
     _emit(args, matrix, lambda: markdown(matrix) if matrix["rows"] else "no snapshots yet: run `autobench monitor`")
     return EXIT_OK

@@ -37,7 +37,8 @@ def add_extract(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 def cmd_extract(args: argparse.Namespace) -> int:
     import os
 
-    from autobench.research.techniques import extract, load_catalog
+    from autobench.research.technique_catalog import load_catalog
+    from autobench.research.techniques import extract
     from autobench.schemas import REGISTRY
     from autobench.store import StateStore
 
@@ -73,11 +74,11 @@ def add_ingest(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from autobench.clock import iso
-    from autobench.research.ingest import run_cycle
+    from autobench.research.ingest import cycle
     from autobench.store import StateStore
 
     now = _now(args)
-    result = run_cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
+    result = cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
 
     def show() -> str:
         r = result

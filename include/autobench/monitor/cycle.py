@@ -1,14 +1,14 @@
-"""The daily monitor (seed 002 phase 2, §7): scrape, snapshot, delta report, gap matrix, triggers.
+"""The daily monitor: scrape, snapshot, delta report, gap matrix, triggers.
 
-One cycle, keyed on the run id (manual and Asset-triggered runs have no ``ds``):
+One cycle, keyed on the DAG run's id (manual and Asset-triggered runs have no ``ds``):
 
 1. :func:`fetch_board` per leaderboard (the DAG maps one task per leaderboard; the command line
    fetches concurrently): conditional GET, parse with the registry's ``scrape_method``, scale
    percent scores to fractions. Refused: a scrape error (no rows, a table filled by JavaScript,
    a header that no longer names the metric) or a scrape that lost more than half of the
    previous snapshot's rows. A refusal changes nothing; the other leaderboards go on.
-2. :func:`record_board`: a new snapshot under ``snapshots/<leaderboard>/`` (one per run: a re-run
-   finds it and writes nothing), the HTTP validators, and the board's outcome in
+2. :func:`record_board`: a new snapshot (:mod:`autobench.monitor.snapshots`; one per run: a
+   re-run finds it and writes nothing), the HTTP validators, and the board's outcome in
    ``state/monitor.json``.
 3. :func:`finish_cycle`: the delta report against the previous snapshot, the registry's
    competitors and ``our_solution.published_scores`` (the only field of ours the monitor writes),
@@ -17,14 +17,14 @@ One cycle, keyed on the run id (manual and Asset-triggered runs have no ``ds``):
    triggers: ``autobench://urgent`` when our rank dropped, ``autobench://gap-widened`` when the
    gap to #1 grew by more than ``triggers.gap_widened_pct`` points, ``autobench://registry``
    after every successful update. The monitor never writes the queue.
+
+:func:`cycle` does all three from the command line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,16 @@ from typing import Any
 from autobench import fsio
 from autobench.clock import iso
 from autobench.errors import AutobenchError
-from autobench.monitor.standings import (
-    Board,
-    Names,
-    delta,
-    gap_matrix,
-    gap_to_first,
-    rank_dropped,
-    ranking,
+from autobench.monitor.scrape.fetch import Fetched
+from autobench.monitor.snapshots import (
+    boards_at,
+    load_snapshot,
+    names_of,
+    path_for,
+    slug,  # noqa: F401 - plots.py and test_plots.py still import it from here
+    snapshots,
 )
+from autobench.monitor.standings import Board, delta, gap_matrix, gap_to_first, rank_dropped
 from autobench.orchestration import ASSET_GAP_WIDENED, ASSET_REGISTRY, ASSET_URGENT
 from autobench.schemas import (
     GAP_MATRIX,
@@ -67,34 +68,20 @@ class MonitorRefused(AutobenchError):
 
 
 @dataclass
-class Fetched:
+class BoardOutcome:
+    """What fetching one leaderboard came to: ``new`` rows (on the fraction scale), ``unchanged``
+    since the last scrape, or ``refused`` (``reason`` says why); ``fetched`` is the fetch itself
+    (its validators go to the HTTP cache), None when it failed."""
+
     leaderboard: str
     status: str  # new | unchanged | refused
     reason: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
-    validators: dict[str, Any] = field(default_factory=dict)
+    fetched: Fetched | None = None
 
-
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "leaderboard"
-
-
-def snapshots(home: Path, board: str) -> list[Path]:
-    folder = home / "snapshots" / slug(board)
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
-
-
-def load_snapshot(path: Path) -> Snapshot:
-    from pydantic import ValidationError
-
-    try:
-        return Snapshot.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValidationError, ValueError) as exc:
-        raise AutobenchError(f"{path}: not a valid snapshot: {str(exc).splitlines()[0]}") from None
-
-
-def _stamp(now: dt.datetime, run_id: str) -> str:
-    return iso(now).replace(":", "").replace("-", "") + "-" + hashlib.sha1(run_id.encode()).hexdigest()[:8]
+    def validators(self) -> dict[str, Any]:
+        f = self.fetched
+        return {} if f is None else {"etag": f.etag, "last_modified": f.last_modified, "sha256": f.sha256}
 
 
 def _options(lb: Leaderboard):
@@ -107,7 +94,7 @@ def _options(lb: Leaderboard):
 # ----------------------------------------------------------------------------- one leaderboard
 
 
-def fetch_board(home: Path, lb: Leaderboard, validators: dict[str, Any] | None, previous_rows: int | None) -> Fetched:
+def fetch_board(home: Path, lb: Leaderboard, validators: dict[str, Any] | None, previous_rows: int | None) -> BoardOutcome:
     """Fetch and parse one leaderboard; never writes. Refusals come back as ``status=refused``."""
     from autobench.monitor.scrape import scrape
     from autobench.monitor.scrape.base import ScrapeError
@@ -115,29 +102,28 @@ def fetch_board(home: Path, lb: Leaderboard, validators: dict[str, Any] | None, 
     try:
         got = scrape(lb.url, lb.scrape_method, _options(lb), home=home, validators=validators or None)
     except ScrapeError as exc:
-        return Fetched(lb.name, "refused", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    f = got.fetched
-    new_validators = {"etag": f.etag, "last_modified": f.last_modified, "sha256": f.sha256}
+        return BoardOutcome(lb.name, "refused", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if got.rows is None:
-        return Fetched(lb.name, "unchanged", "not modified since the last scrape", validators=new_validators)
+        return BoardOutcome(lb.name, "unchanged", "not modified since the last scrape", fetched=got.fetched)
     factor = 0.01 if lb.scale == "percent" else 1.0
     rows = [{"rank": r.rank, "system": r.system, "score": r.score, "value": round(r.score * factor, 10)}
             for r in got.rows]
     if not rows:
-        return Fetched(lb.name, "refused", "the page has no rows with a score")
+        return BoardOutcome(lb.name, "refused", "the page has no rows with a score")
     if previous_rows and len(rows) < previous_rows / 2:
-        return Fetched(lb.name, "refused", f"only {len(rows)} rows where the last snapshot had {previous_rows}: "
-                                           "more than half lost (a changed page?)")
-    return Fetched(lb.name, "new", rows=rows, validators=new_validators)
+        return BoardOutcome(lb.name, "refused", f"only {len(rows)} rows where the last snapshot had {previous_rows}: "
+                                                "more than half lost (a changed page?)")
+    return BoardOutcome(lb.name, "new", rows=rows, fetched=got.fetched)
 
 
-def record_board(store: StateStore, lb: Leaderboard, fetched: Fetched, now: dt.datetime, run_id: str) -> dict[str, Any]:
+def record_board(store: StateStore, lb: Leaderboard, outcome: BoardOutcome, now: dt.datetime,
+                 dag_run_id: str) -> dict[str, Any]:
     """Write what one fetch found (see :func:`record_boards`)."""
-    return record_boards(store, [(lb, fetched)], now, run_id)[0]
+    return record_boards(store, [(lb, outcome)], now, dag_run_id)[0]
 
 
-def record_boards(store: StateStore, items: list[tuple[Leaderboard, Fetched]], now: dt.datetime,
-                  run_id: str) -> list[dict[str, Any]]:
+def record_boards(store: StateStore, items: list[tuple[Leaderboard, BoardOutcome]], now: dt.datetime,
+                  dag_run_id: str) -> list[dict[str, Any]]:
     """Write what the fetches found: snapshots, validators, outcomes (one write per state file).
 
     Idempotent per run: a snapshot of this run already on disk is kept as it is.
@@ -145,18 +131,18 @@ def record_boards(store: StateStore, items: list[tuple[Leaderboard, Fetched]], n
     home = store.home
     outcomes: list[dict[str, Any]] = []
     validators: dict[str, dict[str, Any]] = {}
-    for lb, fetched in items:
-        outcome: dict[str, Any] = {"status": fetched.status, "reason": fetched.reason, "snapshot": None, "rows": None}
-        if fetched.status == "new":
-            path = home / "snapshots" / slug(lb.name) / f"{_stamp(now, run_id)}.json"
+    for lb, got in items:
+        outcome: dict[str, Any] = {"status": got.status, "reason": got.reason, "snapshot": None, "rows": None}
+        if got.status == "new":
+            path = path_for(home, lb.name, now, dag_run_id)
             if not path.exists():
-                snap = Snapshot(leaderboard=lb.name, url=lb.url, method=lb.scrape_method, run_id=run_id, taken_at=now,
-                                scale=lb.scale, sha256=fetched.validators.get("sha256"), rows=fetched.rows)
+                snap = Snapshot(leaderboard=lb.name, url=lb.url, method=lb.scrape_method, run_id=dag_run_id,
+                                taken_at=now, scale=lb.scale, sha256=got.validators().get("sha256"), rows=got.rows)
                 fsio.atomic_write(path, json.dumps(snap.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n")
             outcome["snapshot"] = str(path.relative_to(home))
-            outcome["rows"] = len(fetched.rows)
-        if fetched.status in ("new", "unchanged") and any(fetched.validators.values()):
-            validators[lb.url] = {**fetched.validators, "fetched_at": iso(now)}
+            outcome["rows"] = len(got.rows)
+        if got.status in ("new", "unchanged") and any(got.validators().values()):
+            validators[lb.url] = {**got.validators(), "fetched_at": iso(now)}
         outcomes.append({"leaderboard": lb.name, **outcome})
     if validators:
         with store.edit(HTTP_CACHE) as cache:
@@ -166,82 +152,55 @@ def record_boards(store: StateStore, items: list[tuple[Leaderboard, Fetched]], n
                 if {k: old.get(k) for k in v if k != "fetched_at"} != {k: x for k, x in v.items() if k != "fetched_at"}:
                     urls[url] = v  # only a change of validators is worth a write
     with store.edit(MONITOR) as state:
-        cycle = _cycle(state, run_id, now)
+        entry = _cycle_entry(state, dag_run_id, now)
         for out in outcomes:
-            cycle["boards"][out["leaderboard"]] = {k: v for k, v in out.items() if k != "leaderboard"}
+            entry["boards"][out["leaderboard"]] = {k: v for k, v in out.items() if k != "leaderboard"}
     return outcomes
 
 
-def _cycle(state: dict[str, Any], run_id: str, now: dt.datetime) -> dict[str, Any]:
-    cycles = state.setdefault("cycles", [])
-    for cycle in cycles:
-        if cycle["run_id"] == run_id:
-            return cycle
-    cycle = {"run_id": run_id, "at": iso(now), "boards": {}, "alerts": [], "status": [], "triggers": [], "finished": False}
-    cycles.append(cycle)
-    del cycles[:-KEEP_CYCLES]
-    return cycle
+def _cycle_entry(state: dict[str, Any], dag_run_id: str, now: dt.datetime) -> dict[str, Any]:
+    """The run's entry in ``state/monitor.json``'s cycles (made when missing; the last
+    :data:`KEEP_CYCLES` are kept)."""
+    entries = state.setdefault("cycles", [])
+    for entry in entries:
+        if entry["run_id"] == dag_run_id:
+            return entry
+    entry = {"run_id": dag_run_id, "at": iso(now), "boards": {}, "alerts": [], "status": [], "triggers": [],
+             "finished": False}
+    entries.append(entry)
+    del entries[:-KEEP_CYCLES]
+    return entry
 
 
-def scrape_leaderboard(store: StateStore, name: str, now: dt.datetime, run_id: str) -> dict[str, Any]:
+def scrape_leaderboard(store: StateStore, name: str, now: dt.datetime, dag_run_id: str) -> dict[str, Any]:
     """The mapped task: fetch and record one leaderboard; a refusal raises after it is recorded."""
     registry: Registry = store.load(REGISTRY)
     lb = registry.leaderboard(name)
-    done = store.load(MONITOR)
-    for cycle in done.cycles:
-        if cycle.run_id == run_id and name in cycle.boards and cycle.boards[name].status != "refused":
-            return {"leaderboard": name, **cycle.boards[name].model_dump()}  # a re-run: already recorded
+    for entry in store.load(MONITOR).cycles:
+        if entry.run_id == dag_run_id and name in entry.boards and entry.boards[name].status != "refused":
+            return {"leaderboard": name, **entry.boards[name].model_dump()}  # a re-run: already recorded
     previous = snapshots(store.home, name)
     prev_rows = len(load_snapshot(previous[-1]).rows) if previous else None
     validators = store.load(HTTP_CACHE).urls.get(lb.url)
-    fetched = fetch_board(store.home, lb, validators.model_dump(exclude={"fetched_at"}) if validators and previous else None,
-                          prev_rows)
-    out = record_board(store, lb, fetched, now, run_id)
-    if fetched.status == "refused":
-        raise MonitorRefused(f"{name}: refused: {fetched.reason} (registry and snapshots left as they were)")
+    got = fetch_board(store.home, lb, validators.model_dump(exclude={"fetched_at"}) if validators and previous else None,
+                      prev_rows)
+    out = record_board(store, lb, got, now, dag_run_id)
+    if got.status == "refused":
+        raise MonitorRefused(f"{name}: refused: {got.reason} (registry and snapshots left as they were)")
     return out
 
 
 # ----------------------------------------------------------------------------- the cycle
 
 
-def names_of(registry: Registry) -> Names:
-    ours = registry.our_solution
-    groups = [[ours.name, *ours.aliases]] + [[c.name, *c.aliases] for c in registry.competitors]
-    return Names(groups)
-
-
-def boards_at(home: Path, registry: Registry, run_id: str) -> list[tuple[Board | None, Board]]:
-    """(previous, latest) per leaderboard with a snapshot; latest = this run's or the last one."""
-    names = names_of(registry)
-    out = []
-    for lb in registry.target_leaderboards:
-        paths = snapshots(home, lb.name)
-        if not paths:
-            continue
-        snaps = [load_snapshot(p) for p in paths]
-        mine = [i for i, s in enumerate(snaps) if s.run_id == run_id]
-        last = mine[-1] if mine else len(snaps) - 1
-        latest = snaps[last]
-        before = snaps[last - 1] if mine and last > 0 else None
-
-        def board(s: Snapshot, lb: Leaderboard = lb) -> Board:
-            return ranking(lb.name, [{"system": r.system, "score": r.value} for r in s.rows], names,
-                           registry.our_solution.name, lb.higher_is_better)
-
-        out.append((board(before) if before else None, board(latest)))
-    return out
-
-
-def finish_cycle(store: StateStore, now: dt.datetime, run_id: str, registry: Registry | None = None) -> dict[str, Any]:
+def finish_cycle(store: StateStore, now: dt.datetime, dag_run_id: str, registry: Registry | None = None) -> dict[str, Any]:
     """Delta report, registry, gap matrix, victory, urgency and triggers for this run."""
     registry = registry or store.load(REGISTRY)
     home = store.home
-    state = store.load(MONITOR)
-    cycle = next((c for c in state.cycles if c.run_id == run_id), None)
-    outcomes = cycle.boards if cycle else {}
+    entry = next((c for c in store.load(MONITOR).cycles if c.run_id == dag_run_id), None)
+    outcomes = entry.boards if entry else {}
     refused = [{"leaderboard": n, "reason": o.reason} for n, o in outcomes.items() if o.status == "refused"]
-    pairs = boards_at(home, registry, run_id)
+    pairs = boards_at(home, registry, dag_run_id)
     by_name = {after.name: (before, after) for before, after in pairs}
 
     alerts: list[str] = []
@@ -275,13 +234,12 @@ def finish_cycle(store: StateStore, now: dt.datetime, run_id: str, registry: Reg
         triggers.append({"asset": ASSET_REGISTRY, "extra": {"leaderboards": new_boards}})
 
     matrix = gap_matrix([after for _, after in pairs], registry.our_solution.name, registry.our_solution.current_scores)
-    store.write(GAP_MATRIX, {"generated_at": iso(now), "run_id": run_id, **matrix})
-    _update_victory(store, registry, pairs, now, run_id)
-    _update_urgency(store, registry, by_name, outcomes, urgent, widened, now, run_id)
+    store.write(GAP_MATRIX, {"generated_at": iso(now), "run_id": dag_run_id, **matrix})
+    _update_victory(store, registry, pairs, now, dag_run_id)
+    _update_urgency(store, registry, by_name, outcomes, urgent, widened, now, dag_run_id)
 
-    with store.edit(MONITOR) as st:
-        c = _cycle(st, run_id, now)
-        c.update(alerts=alerts, status=status, triggers=triggers, finished=True)
+    with store.edit(MONITOR) as state:
+        _cycle_entry(state, dag_run_id, now).update(alerts=alerts, status=status, triggers=triggers, finished=True)
     return {"alerts": alerts, "status": status, "refused": refused, "triggers": [t["asset"] for t in triggers],
             "trigger_events": triggers, "gap_matrix": matrix}
 
@@ -329,7 +287,7 @@ def _update_registry(store: StateStore, registry: Registry, boards: dict[str, Bo
     return store.read_text(REGISTRY) != before
 
 
-def _update_victory(store: StateStore, registry: Registry, pairs, now: dt.datetime, run_id: str) -> None:
+def _update_victory(store: StateStore, registry: Registry, pairs, now: dt.datetime, dag_run_id: str) -> None:
     with store.edit(VICTORY) as doc:
         boards = doc.setdefault("leaderboards", {})
         for _, board in pairs:
@@ -342,16 +300,16 @@ def _update_victory(store: StateStore, registry: Registry, pairs, now: dt.dateti
                 lead = gap_to_first(board) if mine.rank == 1 else None
                 met = mine.rank > 1 or (lead is not None and lead >= margin - 1e-12)
             entry = boards.setdefault(board.name, {"streak": 0, "mode": "attack"})
-            if entry.get("last_run_id") == run_id:
+            if entry.get("last_run_id") == dag_run_id:
                 continue  # this run already counted
             entry["streak"] = entry.get("streak", 0) + 1 if met else 0
             entry["mode"] = "defence" if entry["streak"] >= v.sustained_cycles else "attack"
-            entry["last_run_id"] = run_id
+            entry["last_run_id"] = dag_run_id
             entry["updated_at"] = iso(now)
 
 
 def _update_urgency(store: StateStore, registry: Registry, by_name, outcomes, urgent, widened,
-                    now: dt.datetime, run_id: str) -> None:
+                    now: dt.datetime, dag_run_id: str) -> None:
     close = registry.triggers.new_entrant_within_pct / 100
     causes: dict[str, tuple[str, str]] = {}
     for w in widened:
@@ -375,10 +333,10 @@ def _update_urgency(store: StateStore, registry: Registry, by_name, outcomes, ur
             old = entries.get(name)
             if name in causes:
                 reason, detail = causes[name]
-                if old is None or old.get("run_id") != run_id:
+                if old is None or old.get("run_id") != dag_run_id:
                     if old is None or URGENCY_MULTIPLIERS[reason] >= old["multiplier"] or _expired(old, now):
                         entries[name] = {"reason": reason, "multiplier": URGENCY_MULTIPLIERS[reason], "since": iso(now),
-                                         "detail": detail, "run_id": run_id}
+                                         "detail": detail, "run_id": dag_run_id}
             elif old is not None and ((mine is not None and mine.rank == 1) or _expired(old, now)):
                 del entries[name]
 
@@ -388,13 +346,13 @@ def _expired(entry: dict[str, Any], now: dt.datetime) -> bool:
     return now - since >= dt.timedelta(days=URGENCY_DAYS)
 
 
-def run_cycle(store: StateStore, now: dt.datetime, run_id: str, *, workers: int = 16) -> dict[str, Any]:
-    """``autobench monitor``: every leaderboard fetched concurrently, recorded, then the cycle."""
+def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, workers: int = 16) -> dict[str, Any]:
+    """``autobench monitor``: every leaderboard fetched concurrently, recorded, then :func:`finish_cycle`."""
     from concurrent.futures import ThreadPoolExecutor
 
     registry: Registry = store.load(REGISTRY)
     cache = store.load(HTTP_CACHE).urls
-    recorded = next((c.boards for c in store.load(MONITOR).cycles if c.run_id == run_id), {})
+    recorded = next((c.boards for c in store.load(MONITOR).cycles if c.run_id == dag_run_id), {})
     jobs = []
     for lb in registry.target_leaderboards:
         if lb.name in recorded and recorded[lb.name].status != "refused":
@@ -407,6 +365,5 @@ def run_cycle(store: StateStore, now: dt.datetime, run_id: str, *, workers: int 
     if jobs:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
             results = list(pool.map(lambda j: fetch_board(store.home, *j), jobs))
-        record_boards(store, [(lb, fetched) for (lb, _, _), fetched in zip(jobs, results, strict=True)], now, run_id)
-    return finish_cycle(store, now, run_id, registry)
-
+        record_boards(store, [(lb, got) for (lb, _, _), got in zip(jobs, results, strict=True)], now, dag_run_id)
+    return finish_cycle(store, now, dag_run_id, registry)

@@ -1,4 +1,4 @@
-"""Where everyone stands: name matching, the delta report and the gap matrix (seed 002 §2).
+"""Where everyone stands: name matching, the delta report and the gap matrix.
 
 Pure functions over scraped rows, so the monitor, the digest and the UI agree:
 
@@ -6,11 +6,11 @@ Pure functions over scraped rows, so the monitor, the digest and the UI agree:
   emoji and other symbols dropped, dashes unified, runs of spaces collapsed;
 - :func:`ranking` orders a leaderboard's rows by score (ties share a rank), in the
   leaderboard's direction;
-- :func:`delta` compares two snapshots of one leaderboard and gives the seed's lines:
+- :func:`delta` compares two snapshots of one leaderboard and gives the report's lines:
   ``[ALERT] CompetitorA improved on MemoryBench: 0.847 → 0.861 (+0.014)``,
   ``[ALERT] New entrant: StartupX at 0.855 — now ranked #2, ahead of us``,
   ``[STATUS] Our rank: #3 | Gap to #1: -0.038``, plus drops, removals and rank shifts. Lines
-  name the leaderboard where the seed's line does not (``… on MemoryBench``);
+  name their leaderboard (``… on MemoryBench``);
 - :func:`gap_matrix` builds the ranked table over all leaderboards with Δ to our score.
 """
 
@@ -188,7 +188,7 @@ def gap_to_first(board: Board) -> float | None:
 
 
 def gap_matrix(boards: Sequence[Board], our_name: str, current: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """Seed 002 §2.2: one row per system over every leaderboard, ranked, with Δ to our score.
+    """One row per system over every leaderboard, ranked, with Δ to our score.
 
     Systems are ranked by their mean rank over the leaderboards they appear on (then by how
     many they appear on); Δ is averaged over the leaderboards both we and they appear on.
@@ -226,7 +226,7 @@ def gap_matrix(boards: Sequence[Board], our_name: str, current: Mapping[str, flo
 
 
 def markdown(matrix: Mapping[str, Any]) -> str:
-    """The matrix as the seed's Markdown table (names escaped for tables)."""
+    """The matrix as a Markdown table (names escaped for tables)."""
     from autobench.escaping import md_cell
 
     boards = matrix["leaderboards"]

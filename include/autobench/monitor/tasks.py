@@ -17,20 +17,20 @@ def monitor_leaderboards(home: str | None = None) -> list[str]:
     return [lb.name for lb in StateStore(resolve_home(home)).load(REGISTRY).target_leaderboards]
 
 
-def monitor_scrape(name: str, now, run_id: str, home: str | None = None) -> dict[str, Any]:
+def monitor_scrape(name: str, now, dag_run_id: str, home: str | None = None) -> dict[str, Any]:
     from autobench.monitor.cycle import scrape_leaderboard
     from autobench.store import StateStore
 
-    out = scrape_leaderboard(StateStore(resolve_home(home)), name, now, run_id)
+    out = scrape_leaderboard(StateStore(resolve_home(home)), name, now, dag_run_id)
     print(f"{name}: {out['status']}" + (f" ({out['rows']} rows, {out['snapshot']})" if out.get("snapshot") else ""))
     return out
 
 
-def monitor_finish(now, run_id: str, home: str | None = None) -> dict[str, Any]:
+def monitor_finish(now, dag_run_id: str, home: str | None = None) -> dict[str, Any]:
     from autobench.monitor.cycle import finish_cycle
     from autobench.store import StateStore
 
-    result = finish_cycle(StateStore(resolve_home(home)), now, run_id)
+    result = finish_cycle(StateStore(resolve_home(home)), now, dag_run_id)
     for line in result["alerts"] + result["status"]:
         print(line)
     for refused in result["refused"]:

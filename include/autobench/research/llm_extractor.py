@@ -1,6 +1,6 @@
 """Optional technique extraction by an LLM (``research_config.yaml: llm_extractor``, off by default).
 
-The regex catalog (:mod:`autobench.research.techniques`) only finds what it knows. When enabled, an
+The regex catalog (:mod:`autobench.research.technique_catalog`) only finds what it knows. When enabled, an
 OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp server...) reads the
 abstract too and may name techniques the catalog lacks. Its reply is untrusted text, so:
 
@@ -14,7 +14,7 @@ abstract too and may name techniques the catalog lacks. Its reply is untrusted t
   evidence are kept;
 * a technique the catalog does not know is kept as reported, but ``applies`` is True only when
   its config_patch is non-empty and every key is a known knob of the reference solution with a
-  valid value (:data:`autobench.research.techniques.RECALL_KNOBS`); an invalid patch is dropped (``{}``),
+  valid value (:data:`autobench.research.technique_catalog.RECALL_KNOBS`); an invalid patch is dropped (``{}``),
   with a ``note`` saying why.
 
 The API key is passed in (from an Airflow connection or the environment), never read from a
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from autobench.errors import AutobenchError
-from autobench.research.techniques import RECALL_KNOBS, Technique, patch_problems
+from autobench.research.technique_catalog import RECALL_KNOBS, Technique, patch_problems
 
 MAX_TEXT_CHARS = 20_000
 
@@ -188,4 +188,36 @@ def _strip_fences(content: str) -> str:
     return text
 
 
-__all__ = ["LLMExtractor", "MAX_TEXT_CHARS", "SYSTEM_PROMPT"]
+def from_env(config):
+    """The extractor for the command line: on only when ``config`` (a
+    :class:`~autobench.schemas.ResearchConfig`) enables it and ``AUTOBENCH_LLM_URL`` (an
+    OpenAI-compatible base URL) is set; the key from ``AUTOBENCH_LLM_API_KEY``. The DAG builds it
+    from the Airflow connection instead."""
+    import os
+
+    if not config.llm_extractor.enabled:
+        return None
+    url = os.environ.get("AUTOBENCH_LLM_URL")
+    if not url:
+        raise AutobenchError("research_config.yaml: llm_extractor.enabled is true but AUTOBENCH_LLM_URL is not set "
+                             f"(or use the Airflow connection {config.llm_extractor.connection_id!r})")
+    return LLMExtractor(url, os.environ.get("AUTOBENCH_LLM_API_KEY"), config.llm_extractor.model or "gpt-4o-mini")
+
+
+def add_missed(found: list, llm, text: str, catalog) -> list:
+    """``found`` (the catalog's extraction) plus what ``llm`` found that the catalog's patterns
+    missed; the catalog wins on a name."""
+    from autobench.research.techniques import Extracted
+
+    known = {item.technique.name.casefold() for item in found}
+    for t in llm.extract(text, catalog):
+        if t["name"].casefold() in known:
+            continue
+        tech = Technique(t["name"], t["category"], t["effort"], (), dict(t.get("config_patch") or {}),
+                         "suggested by the LLM extractor")
+        found.append(Extracted(tech, t.get("impact"), t.get("evidence") or ""))
+        known.add(t["name"].casefold())
+    return found
+
+
+__all__ = ["LLMExtractor", "MAX_TEXT_CHARS", "SYSTEM_PROMPT", "add_missed", "from_env"]

@@ -1,4 +1,4 @@
-"""The relevance screen (seed 002 §3.2): does a paper benchmark on our leaderboards or report SOTA in
+"""The relevance screen: does a paper benchmark on our leaderboards or report SOTA in
 our domain?
 
 For a batch of papers (title, summary, and the arXiv ``comment`` / ``journal_ref`` when present)
@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autobench.research.techniques import mention_regex, split_sentences
+from autobench.research.gains import mention_regex, split_sentences
 
 K1 = 1.5
 B = 0.75

@@ -20,27 +20,29 @@ def ingest_llm_settings(home: str | None = None) -> dict[str, Any] | None:
 
 
 def ingest_sources(home: str | None = None) -> list[dict[str, str]]:
-    from autobench.research.ingest import source_specs
+    """One entry per paper source research_config.yaml asks for (what the fetch task is mapped over)."""
+    from autobench.research import paper_sources
     from autobench.schemas import RESEARCH_CONFIG
     from autobench.store import StateStore
 
-    return [s.as_dict() for s in source_specs(StateStore(resolve_home(home)).load(RESEARCH_CONFIG))]
+    return [s.as_dict() for s in paper_sources.specs(StateStore(resolve_home(home)).load(RESEARCH_CONFIG))]
 
 
-def ingest_fetch(source: dict[str, str], now, run_id: str, api_key: str | None = None,
+def ingest_fetch(source: dict[str, str], now, dag_run_id: str, api_key: str | None = None,
                  home: str | None = None) -> dict[str, Any]:
-    from autobench.research.ingest import SourceSpec, fetch_source
+    from autobench.research.paper_sources import SourceSpec
+    from autobench.research.staging import fetch_source
     from autobench.store import StateStore
 
-    out = fetch_source(StateStore(resolve_home(home)), SourceSpec(**source), now, run_id, api_key)
+    out = fetch_source(StateStore(resolve_home(home)), SourceSpec(**source), now, dag_run_id, api_key)
     print(f"{out['source']}: {out['papers']} papers" + (f"; ERROR {out['error']}" if out["error"] else ""))
     return out
 
 
-def ingest_process(now, run_id: str, llm_connection: dict[str, Any] | None = None,
+def ingest_process(now, dag_run_id: str, llm_connection: dict[str, Any] | None = None,
                    home: str | None = None) -> dict[str, Any]:
     """``llm_connection``: {base_url, api_key, model} from the DAG's connection, when enabled."""
-    from autobench.research.ingest import process
+    from autobench.research.ingest import finish_cycle
     from autobench.store import StateStore
 
     llm = None
@@ -48,7 +50,7 @@ def ingest_process(now, run_id: str, llm_connection: dict[str, Any] | None = Non
         from autobench.research.llm_extractor import LLMExtractor
 
         llm = LLMExtractor(llm_connection["base_url"], llm_connection.get("api_key"), llm_connection["model"])
-    result = process(StateStore(resolve_home(home)), now, run_id, llm)
+    result = finish_cycle(StateStore(resolve_home(home)), now, dag_run_id, llm)
     print(f"{result['papers_fetched']} fetched, {result['papers_new']} new, relevant: {result['relevant']}, "
           f"hypotheses added: {result['hypotheses_added']}")
     for skipped in result["skipped"]:

@@ -1,7 +1,8 @@
 """Leaderboard scrapers: a leaderboard's bytes → rows of (rank, system, score).
 
 Swappable parts sharing one shape (:class:`~autobench.monitor.scrape.base.Scraper`, one decisive
-method, ``parse``), one module per method:
+method, ``parse``), one module per method, named in :data:`REGISTRY` (the registry's
+``scrape_method`` values are checked against it):
 
 - ``html_table`` (:mod:`.html_table`): a ``<table>`` on a page, fragment or Markdown file, or a
   Markdown pipe table in a README;
@@ -11,7 +12,8 @@ method, ``parse``), one module per method:
 
 :func:`scrape` fetches (:mod:`.fetch`: http(s), file://, paths under the state folder, with
 conditional GET) and parses; an unchanged leaderboard is not parsed again. Heavy libraries
-(bs4, requests, yaml) are imported where used, so importing this package is cheap.
+(bs4, requests, yaml) are imported where used, so importing this package is cheap. A new method
+is one module and one line in :data:`REGISTRY` (or a ``REGISTRY.register`` call from outside).
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ from typing import Any
 
 from autobench.monitor.scrape.base import Row, ScrapeError, ScrapeOptions, Scraper
 from autobench.monitor.scrape.fetch import Fetched, fetch
+from autobench.registry import Registry
 
-METHODS = ("html_table", "api", "rss", "manual")
+REGISTRY = Registry("scrape method", {
+    "html_table": "autobench.monitor.scrape.html_table:HtmlTableScraper",
+    "api": "autobench.monitor.scrape.api:ApiScraper",
+    "rss": "autobench.monitor.scrape.rss:RssScraper",
+    "manual": "autobench.monitor.scrape.manual:ManualScraper",
+})
 
-__all__ = ["METHODS", "Fetched", "Row", "ScrapeError", "ScrapeOptions", "Scraped", "Scraper", "fetch", "get",
-           "scrape"]
+__all__ = ["REGISTRY", "Fetched", "Row", "ScrapeError", "ScrapeOptions", "Scraped", "Scraper", "fetch", "get",
+           "names", "scrape"]
 
 
 @dataclass(frozen=True)
@@ -38,19 +46,14 @@ class Scraped:
     fetched: Fetched
 
 
+def names() -> tuple[str, ...]:
+    """The registered scrape methods (the registry's allowed ``scrape_method`` values)."""
+    return REGISTRY.names()
+
+
 def get(method: str) -> Scraper:
     """The scraper for ``method`` (unknown methods are a ValueError listing the known ones)."""
-    if method == "html_table":
-        from autobench.monitor.scrape.html_table import HtmlTableScraper as cls
-    elif method == "api":
-        from autobench.monitor.scrape.api import ApiScraper as cls
-    elif method == "rss":
-        from autobench.monitor.scrape.rss import RssScraper as cls
-    elif method == "manual":
-        from autobench.monitor.scrape.manual import ManualScraper as cls
-    else:
-        raise ValueError(f"unknown scrape method {method!r} (choose from {', '.join(METHODS)})")
-    return cls()
+    return REGISTRY.create(method)
 
 
 def scrape(url: str, method: str, options: ScrapeOptions, *, home: Path | None = None,

@@ -1,23 +1,31 @@
 """Paper sources: where the research-ingest phase finds new papers.
 
-Swappable parts sharing one shape (:class:`~autobench.research.paper_sources.base.PaperSource`, one
-decisive method, ``fetch(since)``), one module per implementation:
+Swappable parts sharing one shape (:class:`~autobench.research.paper_sources.base.PaperSource`:
+the decisive ``fetch(since)``; ``configured`` and ``from_config`` to come from
+``research_config.yaml``), one module per implementation, each kind named in :data:`REGISTRY`:
 
-- ``arxiv:<query>`` (:mod:`.arxiv_api`): an arXiv API search, newest first;
-- ``feed:<url>`` (:mod:`.feed`): an RSS or Atom feed (competitor blogs, arXiv announcement
-  feeds, local feed files);
-- ``citations:<paper id>`` (:mod:`.semantic_scholar`): papers citing our core method, from the
-  Semantic Scholar Graph API.
+- ``arxiv`` (:mod:`.arxiv_api`): an arXiv API search per ``arxiv_queries`` entry;
+- ``competitor`` (:mod:`.feed`): a competitor blog's RSS or Atom feed (``competitor_blogs``),
+  whose items are competitor posts;
+- ``feed`` (:mod:`.feed`): a local feed file (``local_feeds``: arXiv announcement feeds, ...);
+- ``citations`` (:mod:`.semantic_scholar`): papers citing our core method
+  (``citation_tracking.papers``), from the Semantic Scholar Graph API.
 
-:func:`sources_from_config` builds them from ``research_config.yaml``. Importing this package
-imports neither ``arxiv`` nor ``requests`` nor lxml: the sources import them when they fetch.
+One factory: :func:`specs` lists the sources a config asks for (:class:`SourceSpec`, JSON-able:
+what the DAG maps one fetch task over), :func:`build` makes one of them; the ingest and
+:func:`sources_from_config` both go through them. A new kind of source is one module and one
+line in :data:`REGISTRY`. Importing this package imports neither ``arxiv`` nor ``requests`` nor
+lxml: the sources import them when they fetch.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autobench.registry import Registry
 from autobench.research.paper_sources.arxiv_api import ArxivSource
 from autobench.research.paper_sources.base import (
     Paper,
@@ -26,52 +34,84 @@ from autobench.research.paper_sources.base import (
     matches_venue,
     split_arxiv_id,
 )
-from autobench.research.paper_sources.feed import FeedSource
+from autobench.research.paper_sources.feed import CompetitorFeedSource, FeedSource
 from autobench.research.paper_sources.semantic_scholar import CitationSource, api_key_from_env
 
+#: kind → implementation, in the order the sources of a config are listed and fetched
+REGISTRY = Registry("paper source", {
+    "arxiv": "autobench.research.paper_sources.arxiv_api:ArxivSource",
+    "competitor": "autobench.research.paper_sources.feed:CompetitorFeedSource",
+    "feed": "autobench.research.paper_sources.feed:FeedSource",
+    "citations": "autobench.research.paper_sources.semantic_scholar:CitationSource",
+}, error=SourceError)
+
 __all__ = [
+    "REGISTRY",
     "ArxivSource",
     "CitationSource",
+    "CompetitorFeedSource",
     "FeedSource",
     "Paper",
     "PaperSource",
     "SourceError",
+    "SourceSpec",
     "api_key_from_env",
+    "build",
     "matches_venue",
+    "names",
     "sources_from_config",
+    "specs",
     "split_arxiv_id",
 ]
 
 
-def sources_from_config(research_config: Any, home: Path | None, api_key: str | None = None) -> list[PaperSource]:
-    """One source per arXiv query, per competitor blog, per local feed (a path relative to
-    ``home``), and one :class:`CitationSource` when ``citation_tracking.papers`` is non-empty.
+def names() -> tuple[str, ...]:
+    """The registered kinds of paper source."""
+    return REGISTRY.names()
 
-    ``research_config`` is a :class:`~autobench.schemas.ResearchConfig` (or the dict of one).
-    The arXiv settings come from its ``arxiv`` block, except the pause between requests, which
-    ``AUTOBENCH_ARXIV_DELAY`` overrides when set (0 for loopback tests), and the API address,
-    which is ``AUTOBENCH_ARXIV_URL`` when set. The Semantic Scholar key is ``api_key`` (from an
-    Airflow connection, say), else ``AUTOBENCH_S2_API_KEY``; never the YAML file.
-    """
-    import os
 
-    from autobench.research.paper_sources.arxiv_api import DELAY_ENV, delay_from_env
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source a config asks for: enough to build it again (what a mapped fetch task gets).
 
+    ``kind``: a :data:`REGISTRY` name; ``name``: what its watermark is keyed by; ``target``: the
+    query, the feed URL or path, or the comma-joined paper ids."""
+
+    kind: str
+    name: str
+    target: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "target": self.target}
+
+
+def _config(research_config: Any):
+    """A :class:`~autobench.schemas.ResearchConfig` (the dict of one is validated)."""
     if isinstance(research_config, dict):
         from autobench.schemas import ResearchConfig
 
-        research_config = ResearchConfig.model_validate(research_config)
-    wanted = research_config.research_sources
-    settings = research_config.arxiv
-    delay = delay_from_env() if os.environ.get(DELAY_ENV, "").strip() else settings.delay_seconds
-    sources: list[PaperSource] = [
-        ArxivSource(query, page_size=settings.page_size, max_results=settings.max_results, delay_seconds=delay,
-                    retries=settings.retries, timeout_seconds=settings.timeout_seconds)
-        for query in wanted.arxiv_queries
-    ]
-    sources += [FeedSource(url, home) for url in wanted.competitor_blogs]
-    sources += [FeedSource(path, home) for path in wanted.local_feeds]
-    tracking = wanted.citation_tracking
-    if tracking is not None and tracking.papers:
-        sources.append(CitationSource(tracking.api_url, list(tracking.papers), api_key or api_key_from_env()))
-    return sources
+        return ResearchConfig.model_validate(research_config)
+    return research_config
+
+
+def specs(research_config: Any) -> list[SourceSpec]:
+    """Every source ``research_config`` asks for, kind by kind in :data:`REGISTRY`'s order."""
+    config = _config(research_config)
+    return [SourceSpec(kind, name, target) for kind in REGISTRY.names()
+            for name, target in REGISTRY.get(kind).configured(config)]
+
+
+def build(spec: SourceSpec, research_config: Any, *, home: Path | None = None, now: dt.datetime | None = None,
+          api_key: str | None = None) -> PaperSource:
+    """The source ``spec`` names, with ``research_config``'s settings for its kind (see each
+    kind's ``from_config``: the arXiv delay from ``AUTOBENCH_ARXIV_DELAY`` when set, the Semantic
+    Scholar key from ``api_key`` else ``AUTOBENCH_S2_API_KEY``, never from the YAML)."""
+    return REGISTRY.get(spec.kind).from_config(spec.target, _config(research_config), home=home, now=now,
+                                               api_key=api_key)
+
+
+def sources_from_config(research_config: Any, home: Path | None, api_key: str | None = None,
+                        now: dt.datetime | None = None) -> list[PaperSource]:
+    """Every source ``research_config`` asks for, built (:func:`specs`, then :func:`build`)."""
+    config = _config(research_config)
+    return [build(spec, config, home=home, now=now, api_key=api_key) for spec in specs(config)]

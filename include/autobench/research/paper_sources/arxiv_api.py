@@ -31,6 +31,7 @@ import os
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from autobench.research.paper_sources import _http
@@ -92,6 +93,20 @@ class ArxivSource(PaperSource):
         self.backoff_seconds = float(backoff_seconds)
         self.base_url = (base_url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL)
         self.sort = sort
+
+    @classmethod
+    def configured(cls, config: Any) -> list[tuple[str, str]]:
+        return [(f"arxiv: {query}", query) for query in config.research_sources.arxiv_queries]
+
+    @classmethod
+    def from_config(cls, target: str, config: Any, *, home: Path | None = None, now: datetime | None = None,
+                    api_key: str | None = None) -> ArxivSource:
+        """``config.arxiv``'s settings; the pause between requests is ``AUTOBENCH_ARXIV_DELAY`` when
+        set (0 for loopback runs), else the file's. Sorted by last update, so a new version of a
+        known paper shows up (the ingest notes it)."""
+        a = config.arxiv
+        return cls(target, page_size=a.page_size, max_results=a.max_results, delay_seconds=delay_from_env(a.delay_seconds),
+                   retries=a.retries, timeout_seconds=a.timeout_seconds, sort="updated")
 
     def fetch(self, since: datetime | None = None) -> list[Paper]:
         import arxiv

@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from autobench.errors import AutobenchError
@@ -110,7 +111,12 @@ class Paper:
 
 
 class PaperSource(ABC):
-    """One place papers come from. ``name`` says which (``arxiv:<query>``, ``feed:<url>``, ...)."""
+    """One place papers come from. ``name`` says which (``arxiv:<query>``, ``feed:<url>``, ...).
+
+    A kind of source (one registered name, :data:`autobench.research.paper_sources.REGISTRY`)
+    says which entries of ``research_config.yaml`` it reads (:meth:`configured`) and builds one
+    source from each (:meth:`from_config`); :meth:`fetch` is the decisive method.
+    """
 
     name: str = ""
 
@@ -119,6 +125,20 @@ class PaperSource(ABC):
         """The papers newer than ``since`` (by ``updated``; None: no watermark), newest first
         where the source orders them. Raises :class:`SourceError` when the source cannot be
         read or answers with an error."""
+
+    @classmethod
+    def configured(cls, config: Any) -> list[tuple[str, str]]:
+        """``(name, target)`` for each source of this kind that ``config`` (a
+        :class:`~autobench.schemas.ResearchConfig`) asks for: ``name`` keys its watermark,
+        ``target`` is what :meth:`from_config` builds it from (a query, a URL, paper ids)."""
+        return []
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, target: str, config: Any, *, home: Path | None = None, now: datetime | None = None,
+                    api_key: str | None = None) -> PaperSource:
+        """The source reading ``target``, with ``config``'s settings for its kind; ``home`` is the
+        state folder (relative paths), ``now`` the run's time, ``api_key`` a key from a connection."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

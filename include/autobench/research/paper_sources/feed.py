@@ -66,6 +66,15 @@ class FeedSource(PaperSource):
         self.backoff = float(backoff)
         self.max_bytes = int(max_bytes)
 
+    @classmethod
+    def configured(cls, config: Any) -> list[tuple[str, str]]:
+        return [(f"feed: {path}", path) for path in config.research_sources.local_feeds]
+
+    @classmethod
+    def from_config(cls, target: str, config: Any, *, home: Path | None = None, now: datetime | None = None,
+                    api_key: str | None = None) -> FeedSource:
+        return cls(target, home, now=now)
+
     def fetch(self, since: datetime | None = None) -> list[Paper]:
         body = _http.read_bytes(self.url, self.home, what=self.name, timeout=self.timeout, retries=self.retries,
                                 backoff=self.backoff, max_bytes=self.max_bytes)
@@ -85,6 +94,15 @@ class FeedSource(PaperSource):
             if paper is not None:
                 papers.setdefault(paper.id, paper)
         return list(papers.values())
+
+
+class CompetitorFeedSource(FeedSource):
+    """A competitor's blog feed (``competitor_blogs``): read as a feed, its items are competitor
+    posts, logged and diffed against production as such."""
+
+    @classmethod
+    def configured(cls, config: Any) -> list[tuple[str, str]]:
+        return [(f"competitor blog: {url}", url) for url in config.research_sources.competitor_blogs]
 
 
 # --- parsing -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -66,6 +67,20 @@ class CitationSource(PaperSource):
 
     def __repr__(self) -> str:  # never show the key
         return f"CitationSource({self.api_url!r}, {self.paper_ids!r}, api_key={'***' if self.api_key else None})"
+
+    @classmethod
+    def configured(cls, config: Any) -> list[tuple[str, str]]:
+        tracking = config.research_sources.citation_tracking
+        if tracking is None or not tracking.papers:
+            return []
+        return [("citations of our core method", ",".join(tracking.papers))]
+
+    @classmethod
+    def from_config(cls, target: str, config: Any, *, home: Path | None = None, now: datetime | None = None,
+                    api_key: str | None = None) -> CitationSource:
+        """The key is ``api_key`` (from a connection), else ``AUTOBENCH_S2_API_KEY``; never the YAML."""
+        tracking = config.research_sources.citation_tracking
+        return cls(tracking.api_url, target.split(","), api_key or api_key_from_env())
 
     def fetch(self, since: datetime | None = None) -> list[Paper]:
         papers: dict[str, Paper] = {}

@@ -1,5 +1,5 @@
 """
-### experiment_sweep: hypotheses become evidence, evidence becomes production (seed 002 §4.2, 5–7)
+### experiment_sweep: hypotheses become evidence, evidence becomes production
 
 Every day at 08:00, and as soon as the monitor raises `autobench://urgent`:
 
@@ -7,25 +7,26 @@ Every day at 08:00, and as soon as the monitor raises `autobench://urgent`:
    queue is re-ranked with the monitor's urgency (top 10 `queued`, the rest `backlog`); the top
    open hypothesis (extended ones first) is marked `running`. Once today's compute budget
    (`experiments.compute_budget_gpu_hours_per_day`) is spent, only urgent work runs.
-2. **rounds** (`plan_k` → runs) until the seed policy (`experiments.seed_policy`: `fixed` or
-   `adaptive`) is satisfied: the fast validation first (a broken config stops there and is
-   archived as `failed`), then paired full seeds on production's seeds, as many as the policy
-   asks for. Production's runs come from the cache. Each run is one mapped task in the `gpu`
-   pool on the worker (`local` backend) or one mapped `KubernetesPodOperator` pod
-   (`kubernetes` backend: the experiment image, a GPU limit, the state volume from a PVC,
-   non-root; metrics also come back through XCom). The config travels with each request.
-   `experiments.local.seeds_per_task` (or `kubernetes.seeds_per_pod`) above 1 packs seeds of
-   one config into one task, trained together in one process (vectorised on a GPU).
+2. **rounds** (`plan_k` → runs → `collect_k`) until the seed policy (`experiments.seed_policy`)
+   is satisfied: the fast validation first (a broken config stops there and is archived as
+   `failed`), then paired full seeds on production's seeds, as many as the policy asks for.
+   Production's runs come from the cache. The pick's backend (`experiments.backend`) decides
+   where runs go: a mapped task in the `gpu` pool on the worker (`local`; `run_k`) or a mapped
+   `KubernetesPodOperator` pod (`kubernetes`; `pod_k`: the experiment image, a GPU limit, the
+   state volume from a PVC, non-root; metrics also come back through XCom). The config travels
+   with each run. `experiments.local.seeds_per_task` (or `kubernetes.seeds_per_pod`) above 1
+   packs seeds of one config into one run, trained together in one process (vectorised on a GPU).
 3. **finalize** — `decide`: promote (the config to production, `CHANGELOG.md`, the one
-   evaluation on the test split into `eval_on_leaderboard.json`, and a submission where the
-   leaderboard accepts one), reject (a note naming each failed criterion) or extend (more seeds
-   next sweep); `BENCHMARK_REPORT.md` beside the runs.
+   evaluation on the test split, and a submission where the leaderboard accepts one), reject (a
+   note naming each failed criterion) or extend (more seeds next sweep); `BENCHMARK_REPORT.md`.
 4. **defend** — production on a fresh seed; an alert when its latest fresh seeds regress beyond
    its own noise, naming the environment changes its runs recorded.
 
-An Asset-triggered run logs what started it (the leaderboard and the reason). Trigger it by hand with **Params**: a hypothesis id, a seed policy, a backend. Everything is
-keyed on the run id: a retried or re-run task runs nothing twice (the run cache), and a second
-sweep picks the next hypothesis. The same cycle from the command line: `autobench sweep`.
+An Asset-triggered run logs what started it (the leaderboard and the reason). Trigger it by hand
+with **Params**: a hypothesis id, a seed policy, a backend. Everything is keyed on the run id: a
+retried or re-run task runs nothing twice (the run cache), and a second sweep picks the next
+hypothesis. What each step does is `autobench.experiments` (`sweep.py` is the cycle); the same
+cycle from the command line: `autobench sweep`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from autobench import orchestration
+from autobench.experiments import backends, seed_policies
 from autobench.experiments.backends.kubernetes import static_pod_kwargs
 from autobench.experiments.sweep import ROUNDS
 from autobench_airflow.alerts import on_failure
@@ -54,9 +56,9 @@ POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse t
     tags=["autobench", "experiments"],
     params={
         "hypothesis": Param(None, type=["null", "string"], description="sweep this hypothesis (default: the top of the queue)"),
-        "seed_policy": Param(None, type=["null", "string"], enum=[None, "fixed", "adaptive"],
+        "seed_policy": Param(None, type=["null", "string"], enum=[None, *seed_policies.names()],
                              description="default: the registry's experiments.seed_policy"),
-        "backend": Param(None, type=["null", "string"], enum=[None, "local", "kubernetes"],
+        "backend": Param(None, type=["null", "string"], enum=[None, *backends.names()],
                          description="default: the registry's experiments.backend"),
         "urgent": Param(None, type=["null", "object"],
                         description="replaying an urgent trigger by hand: {leaderboard, reason} as the monitor's event had them"),
@@ -83,27 +85,27 @@ def experiment_sweep():
 
     @task(multiple_outputs=False)
     def part(planned: dict, key: str) -> list:
-        """One backend's share of the plan (what the next mapped tasks expand over)."""
+        """One part of the plan: the runs, or the payloads of one executor (what the next mapped tasks expand over)."""
         return planned[key]
 
-    @task(pool=orchestration.GPU_POOL, multiple_outputs=False, map_index_template="{{ request['run_id'] }} "
-          "{{ request['mode'] }} {{ 'seeds ' ~ request['seeds'] | join(',') if 'seeds' in request "
-          "else 'seed ' ~ request['seed'] }}")
-    def run(request: dict, **context) -> dict:
-        """One seed, or a batch of seeds (`experiments.local.seeds_per_task`), on this worker
-        (`local` backend); a crash or NaN is data, not a task failure."""
-        from autobench import clock
-        from autobench.experiments.tasks import sweep_run_local
+    @task(pool=orchestration.GPU_POOL, multiple_outputs=False, map_index_template="{{ payload.get('experiment_id', '') }} "
+          "{{ payload.get('mode', '') }} {{ 'seeds ' ~ payload['seeds'] | join(',') if 'seeds' in payload "
+          "else 'seed ' ~ payload.get('seed', '') }}")
+    def run(chosen: dict, payload: dict) -> dict:
+        """One run on this worker (a backend whose runs execute in a task: `local`): one seed, or
+        a batch of seeds (`experiments.local.seeds_per_task`); a crash or NaN is data, not a task failure."""
+        from autobench.experiments.tasks import sweep_run
 
-        return sweep_run_local(request, clock.from_context(context))
+        return sweep_run(chosen, payload)
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
-    def collect(requests: list, results: list | None = None, **context) -> list:
-        """What the pods pushed through XCom, recorded beside the runs."""
+    def collect(chosen: dict | None, requests: list, task_outputs: list | None = None, pod_outputs: list | None = None,
+                **context) -> list:
+        """What the round's tasks or pods returned, recorded beside the runs (pods' through XCom)."""
         from autobench import clock
-        from autobench.experiments.tasks import sweep_collect_pods
+        from autobench.experiments.tasks import sweep_collect
 
-        return sweep_collect_pods(requests, results, clock.from_context(context))
+        return sweep_collect(chosen, requests, task_outputs, pod_outputs, clock.from_context(context))
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def finalize(chosen: dict | None, **context) -> dict:
@@ -136,13 +138,13 @@ def experiment_sweep():
     for k in range(ROUNDS):
         planned = plan.override(task_id=f"plan_{k}")(chosen)
         previous >> planned
-        local = run.override(task_id=f"run_{k}").expand(request=part.override(task_id=f"local_{k}")(planned, "local"))
+        tasks = run.override(task_id=f"run_{k}").partial(chosen=chosen).expand(
+            payload=part.override(task_id=f"tasks_{k}")(planned, "task"))
         pods = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
                                              **static_pod_kwargs(POD_SETTINGS)).expand_kwargs(
-            part.override(task_id=f"pods_{k}")(planned, "pods"))
-        collected = collect.override(task_id=f"collect_{k}")(part.override(task_id=f"pod_requests_{k}")(planned, "pod_requests"),
-                                                              pods.output)
-        previous = [local, collected]
+            part.override(task_id=f"pods_{k}")(planned, "pod"))
+        previous = collect.override(task_id=f"collect_{k}")(chosen, part.override(task_id=f"requests_{k}")(planned, "requests"),
+                                                            tasks, pods.output)
     done = finalize(chosen)
     previous >> done
     done >> defend()

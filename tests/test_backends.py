@@ -67,9 +67,9 @@ SOLUTIONS = textwrap.dedent('''
 
 
 def request(solution: str = "bk_solutions:ok", seed: int | None = 2, seeds: list[int] | None = None,
-            mode: str = "full", run_id: str = "H-003", config: dict | None = None) -> dict:
-    spec = RunSpec(run_id, solution, dict(TRICKY if config is None else config), 0.25, "accuracy")
-    req = {"run_id": run_id, "mode": mode, "spec": spec.as_dict(), "config_hash": spec.config_hash}
+            mode: str = "full", experiment_id: str = "H-003", config: dict | None = None) -> dict:
+    spec = RunSpec(experiment_id, solution, dict(TRICKY if config is None else config), 0.25, "accuracy")
+    req = {"experiment_id": experiment_id, "mode": mode, "spec": spec.as_dict(), "config_hash": spec.config_hash}
     req.update({"seeds": seeds} if seeds else {"seed": seed})
     return req
 
@@ -147,8 +147,8 @@ def test_bad_requests_are_refused_with_the_field():
     good = request()
     with pytest.raises(ValueError, match="config_hash"):
         check_request({**good, "config_hash": "0" * 12})
-    with pytest.raises(ValueError, match="run_id"):
-        check_request({**good, "run_id": "x; rm -rf /"})
+    with pytest.raises(ValueError, match="experiment_id"):
+        check_request({**good, "experiment_id": "x; rm -rf /"})
     with pytest.raises(ValueError, match="exactly one"):
         check_request({**good, "seeds": [1, 2]})
     with pytest.raises(ValueError, match="mode"):
@@ -253,7 +253,7 @@ def test_the_kubernetes_pod_is_valid_and_its_command_runs_here(tmp_path, home):
 
     env = make_env(tmp_path, fake_torch=False)  # the real torch, as in the image
 
-    req = request(seed=2, run_id="H-003")
+    req = request(seed=2, experiment_id="H-003")
     kwargs = pod_kwargs(SETTINGS, req)
     pod = _pod(kwargs)
     assert kubernetes_validate.validate(pod, "1.30", strict=True) == "1.30"
@@ -314,9 +314,9 @@ def test_cpu_only_pods_and_a_writable_root():
 
 def test_seeds_per_pod_groups_requests():
     singles = [request(seed=s) for s in (1, 2, 3, 4, 5)] + [request(seed=1, mode="fast")]
-    other = request(seed=1, run_id="H-004")
+    other = request(seed=1, experiment_id="H-004")
     by_pod = pod_requests(SETTINGS.model_copy(update={"seeds_per_pod": 2}), [*singles, other])
-    assert [(r["run_id"], r["mode"], r.get("seeds", r.get("seed"))) for r in by_pod] == [
+    assert [(r["experiment_id"], r["mode"], r.get("seeds", r.get("seed"))) for r in by_pod] == [
         ("H-003", "full", [1, 2]), ("H-003", "full", [3, 4]), ("H-003", "full", 5),
         ("H-003", "fast", 1), ("H-004", "full", 1)]
     # a batch given in is split and regrouped; duplicates run once
@@ -331,19 +331,51 @@ def test_seeds_per_pod_groups_requests():
 
 
 def test_long_ids_give_short_distinct_dns_names():
-    a = pod_kwargs(SETTINGS, request(run_id="H." + "x" * 60))["name"]
-    b = pod_kwargs(SETTINGS, request(run_id="H." + "x" * 59 + "y"))["name"]
+    a = pod_kwargs(SETTINGS, request(experiment_id="H." + "x" * 60))["name"]
+    b = pod_kwargs(SETTINGS, request(experiment_id="H." + "x" * 59 + "y"))["name"]
     assert a != b and all(DNS_1123_LABEL.match(n) and len(n) <= 54 for n in (a, b))
 
 
-def test_the_kubernetes_backend_runs_through_the_dag():
-    backend = backends.get("kubernetes", ExperimentsSettings(kubernetes=SETTINGS))
-    assert isinstance(backend, KubernetesBackend) and backend.settings is SETTINGS
-    with pytest.raises(NotImplementedError, match="KubernetesPodOperator"):
-        backend.run(request(), Path("."))
-    with pytest.raises(ValueError, match="unknown experiment backend"):
+def test_the_kubernetes_backend_submits_pods_and_collects_their_xcom(home):
+    backend = backends.get("kubernetes", ExperimentsSettings(kubernetes=SETTINGS.model_copy(update={"seeds_per_pod": 2})))
+    assert isinstance(backend, KubernetesBackend) and backend.executor == "pod"
+    runs = backend.group([request(seed=s) for s in (1, 2, 3)])
+    assert [r.get("seeds", r.get("seed")) for r in runs] == [[1, 2], 3]
+    payloads = backend.submit(runs)
+    assert payloads == mapped_pod_kwargs(backend.settings, [request(seed=s) for s in (1, 2, 3)])
+    assert [set(p) for p in payloads] == [{"name", "arguments", "labels"}] * 2
+    with pytest.raises(BackendError, match="pods the experiment_sweep DAG starts"):
+        backend.run(payloads[0], home)  # a pod is not run here
+    record = {"exit_code": 0, "seeds": {"1": {"metrics": {"accuracy": 0.51, "train_seconds": 3.0}, "failure": None},
+                                        "2": {"metrics": None, "failure": {"attempts": ["OOM", "OOM"]}}}}
+    done = backend.collect(runs, [record], home)  # the second pod pushed nothing
+    assert [(d["seed"], d["error"], d["seconds"]) for d in done] == [
+        (1, None, 3.0), (2, "failed 2 times: OOM", 0.0), (3, "the pod pushed no result", 0.0)]
+    for d in done:  # each seed's outcome is beside the runs, where decide reads it
+        folder = home / d["folder"]
+        assert (folder / ("metrics.json" if d["error"] is None else "failure.json")).is_file()
+    with pytest.raises(ValueError, match="unknown experiment backend 'slurm'"):
         backends.get("slurm")
-    assert backends.BACKENDS == ("local", "kubernetes")
+    assert backends.names() == ("local", "kubernetes")
+
+
+def test_the_local_backend_groups_by_seeds_per_task_and_runs_its_payloads(tmp_path, env, home):
+    backend = backends.get("local", ExperimentsSettings(local={"seeds_per_task": 2}), env=env, stream=None)
+    assert backend.executor == "task" and backend.seeds_per_task == 2
+    runs = backend.group([request(seed=s) for s in (1, 2, 3)])
+    payloads = backend.submit(runs)
+    assert payloads == runs and [r.get("seeds", r.get("seed")) for r in runs] == [[1, 2], 3]
+    lines: list[str] = []
+    outputs = [backend.run(p, home, progress=lines.append) for p in payloads]
+    assert any("seed=3" in line for line in lines)  # the runner's progress lines, as they came
+    done = backend.collect(runs, outputs, home)
+    assert [(d["seed"], d["metrics"]["accuracy"], d["cached"]) for d in done] == [(1, 0.51, False), (2, 0.52, False),
+                                                                               (3, 0.53, False)]
+    assert all(d["seconds"] > 0 for d in done)
+    again = backend.collect(runs, [backend.run(p, home) for p in payloads], home)
+    assert [(d["cached"], d["seconds"]) for d in again] == [(True, 0.0)] * 3  # the cache: nothing trained
+    # a task that returned nothing (it failed): its seeds are read from their folders
+    assert [d["metrics"]["accuracy"] for d in backend.collect(runs, [None], home)] == [0.51, 0.52, 0.53]
 
 
 def test_results_split_and_a_pod_without_xcom():
@@ -358,6 +390,7 @@ def test_results_split_and_a_pod_without_xcom():
 
 def test_the_package_imports_no_airflow_and_no_kubernetes_client():
     code = ("import sys, autobench.experiments.backends, autobench.experiments.backends.local; "
+            "import autobench.experiments.results; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('airflow', 'kubernetes', 'pydantic')]; "
             "assert not bad, bad; import autobench.experiments.backends.kubernetes; "
             "assert not [m for m in sys.modules if m.split('.')[0] == 'airflow']")

@@ -62,11 +62,11 @@ def test_promote_writes_every_file_and_keeps_the_registry_comments(store):
     before = store.path(REGISTRY).read_text()
     record = decide(store, "H-002", NOW)
 
-    assert record["decision"] == "promote" and record["status"] == "promoted"
-    assert [c["name"] for c in record["criteria"]] == CRITERIA and all(c["passed"] for c in record["criteria"])
-    assert {"current_rank", "projected_rank", "p_first"} <= set(record["projection"])
-    assert record["projection"]["projected_rank"] <= record["projection"]["current_rank"]
-    assert "H-002" in record["reason"] and "+0.009" in record["reason"] and "p = " in record["reason"]
+    assert record.decision == "promote" and record.status == "promoted"
+    assert [c.name for c in record.criteria] == CRITERIA and all(c.passed for c in record.criteria)
+    assert {"current_rank", "projected_rank", "p_first"} <= set(record.projection)
+    assert record.projection["projected_rank"] <= record.projection["current_rank"]
+    assert "H-002" in record.reason and "+0.009" in record.reason and "p = " in record.reason
 
     home = store.home
     saved = json.loads((home / "experiments/results/H-002" / chash / "decision.json").read_text())
@@ -91,7 +91,7 @@ def test_promote_writes_every_file_and_keeps_the_registry_comments(store):
     # deciding again replays the recorded decision and writes nothing
     snapshot = {p: p.read_bytes() for p in home.rglob("*") if p.is_file() and ".locks" not in p.parts}
     again = decide(store, "H-002", NOW)
-    assert again["replayed"] is True and again["decision"] == "promote"
+    assert again.replayed is True and again.decision == "promote"
     assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file() and ".locks" not in p.parts} == snapshot
 
 
@@ -99,8 +99,8 @@ def test_reject_names_each_failed_criterion_in_the_archive(store):
     production_runs(store)
     candidate_runs(store, "H-001", {1: -0.0021, 2: -0.0012, 3: -0.0019}, fast_gain=-0.001)
     record = decide(store, "H-001", NOW)
-    assert record["decision"] == "reject" and record["status"] == "rejected"
-    failed = {c["name"] for c in record["criteria"] if not c["passed"]}
+    assert record.decision == "reject" and record.status == "rejected"
+    failed = {c.name for c in record.criteria if not c.passed}
     assert {"improvement", "significance"} <= failed
     note = next((store.home / "experiments/archived").glob("H-001-*.md")).read_text()
     for name in failed:
@@ -115,55 +115,55 @@ def test_a_latency_regression_blocks_a_real_gain(store):
     production_runs(store)
     candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01, latency=2.5)
     record = decide(store, "H-002", NOW)
-    assert record["decision"] == "reject"
-    reg = next(c for c in record["criteria"] if c["name"] == "regression")
-    assert reg["passed"] is False and reg["value"]["latency_change_pct"] == pytest.approx(25.0)
-    assert [c["name"] for c in record["criteria"] if not c["passed"]] == ["regression"]
-    assert "latency +25.0%" in record["reason"]
+    assert record.decision == "reject"
+    reg = record.criterion("regression")
+    assert reg.passed is False and reg.value["latency_change_pct"] == pytest.approx(25.0)
+    assert [c.name for c in record.criteria if not c.passed] == ["regression"]
+    assert "latency +25.0%" in record.reason
 
 
 def test_extend_asks_for_the_runs_the_policy_wants(store):
     production_runs(store)
     # nothing run yet: the fast validation first
     record = decide(store, "H-002", NOW, write=False)
-    assert record["decision"] == "extend" and record["next_runs"]["mode"] == "fast"
+    assert record.decision == "extend" and record.next_runs["mode"] == "fast"
     # the fast run alone: the fixed protocol wants 3 full paired seeds
     candidate_runs(store, "H-002", {}, fast_gain=0.01)
     record = decide(store, "H-002", NOW)
-    assert record["decision"] == "extend" and record["status"] == "extended"
-    assert record["next_runs"] == {"mode": "full", "seeds": [1, 2, 3], "production_missing": []}
+    assert record.decision == "extend" and record.status == "extended"
+    assert record.next_runs == {"mode": "full", "seeds": [1, 2, 3], "production_missing": []}
     assert status_of(store, "H-002") == "extended"
-    assert "Next: full run(s) on seed(s) 1, 2, 3" in record["reason"]
+    assert "Next: full run(s) on seed(s) 1, 2, 3" in record.reason
 
 
 def test_fixed_extends_an_inconclusive_high_variance_result_once(store):
     production_runs(store)
     candidate_runs(store, "H-002", {1: 0.012, 2: -0.020, 3: 0.011}, fast_gain=0.0)  # std > 1% of the mean
     record = decide(store, "H-002", NOW, write=False)
-    assert record["decision"] == "extend" and record["next_runs"]["seeds"] == [4, 5, 6]
-    assert "§5.4" in record["policy"]["why"]
+    assert record.decision == "extend" and record.next_runs["seeds"] == [4, 5, 6]
+    assert record.policy["why"].startswith("inconclusive (gain below the threshold with high variance)")
     candidate_runs(store, "H-002", {4: 0.013, 5: -0.019, 6: 0.012}, fast_gain=None)
     record = decide(store, "H-002", NOW, write=False)
-    assert record["decision"] == "reject"  # extended once already: the criteria decide
+    assert record.decision == "reject"  # extended once already: the criteria decide
 
 
 def test_the_adaptive_policy_stops_early_for_futility(store):
     production_runs(store)
     candidate_runs(store, "H-001", {1: -0.0005}, fast_gain=-0.012)
     record = decide(store, "H-001", NOW, policy="adaptive")
-    assert record["decision"] == "reject" and record["policy"]["name"] == "adaptive"
-    assert record["policy"]["step"] == "stop" and record["policy"]["why"].startswith(("futility", "harm"))
-    assert record["evidence"]["noise"]["df"] >= 9  # production's repeated runs
-    rep = next(c for c in record["criteria"] if c["name"] == "reproducibility")
-    assert rep["passed"] is False and rep["value"]["seeds"] == 1
+    assert record.decision == "reject" and record.policy["name"] == "adaptive"
+    assert record.policy["step"] == "stop" and record.policy["why"].startswith(("futility", "harm"))
+    assert record.evidence.noise["df"] >= 9  # production's repeated runs
+    rep = record.criterion("reproducibility")
+    assert rep.passed is False and rep.value["seeds"] == 1
 
 
 def test_a_collapsed_fast_run_is_failed_and_gets_no_more_compute(store):
     production_runs(store)
     candidate_runs(store, "H-001", {}, fast_gain=-0.5)
     record = decide(store, "H-001", NOW)
-    assert record["decision"] == "reject" and record["status"] == "failed"
-    assert "collapsed" in record["reason"] and record["next_runs"] is None
+    assert record.decision == "reject" and record.status == "failed"
+    assert "collapsed" in record.reason and record.next_runs is None
     assert status_of(store, "H-001") == "failed"
     assert list((store.home / "experiments/archived").glob("H-001-*.md"))
 
@@ -173,7 +173,7 @@ def test_a_crashed_full_run_is_failed(store):
     chash = candidate_runs(store, "H-001", {1: 0.001}, fast_gain=0.0)
     write_run(store.home, "H-001", chash, "full", 2, None, error="exit code -9 (killed: out of memory?)")
     record = decide(store, "H-001", NOW)
-    assert record["status"] == "failed" and "seed 2 failed twice" in record["reason"]
+    assert record.status == "failed" and "seed 2 failed twice" in record.reason
 
 
 def test_promotion_supersedes_a_waiting_hypothesis_with_the_same_patch(store):
@@ -252,7 +252,7 @@ def test_a_hostile_title_is_escaped_in_the_changelog(store):
     _retitle(store, "H-002", HOSTILE_TITLE)
     production_runs(store)
     candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
-    assert decide(store, "H-002", NOW)["decision"] == "promote"
+    assert decide(store, "H-002", NOW).decision == "promote"
     changelog = (store.home / "CHANGELOG.md").read_text()
     _no_live_markdown(changelog)
     assert f"— promoted H-002: {md_text(HOSTILE_TITLE)}\n" in changelog
@@ -267,7 +267,7 @@ def test_a_hostile_title_is_escaped_in_the_archived_note(store):
     _retitle(store, "H-001", HOSTILE_TITLE)
     production_runs(store)
     candidate_runs(store, "H-001", {1: -0.0021, 2: -0.0012, 3: -0.0019}, fast_gain=-0.001)
-    assert decide(store, "H-001", NOW)["decision"] == "reject"
+    assert decide(store, "H-001", NOW).decision == "reject"
     note = next((store.home / "experiments/archived").glob("H-001-*.md")).read_text()
     _no_live_markdown(note)  # the title in the heading and in the reason paragraph
     assert note.startswith(f"# H-001: {md_text(HOSTILE_TITLE)} — rejected\n")
@@ -276,11 +276,11 @@ def test_a_hostile_title_is_escaped_in_the_archived_note(store):
 
 
 def test_a_promotion_interrupted_after_the_registry_edit_is_finished_by_the_retry(store, monkeypatch):
-    import autobench.experiments.decide as decide_module
+    import autobench.experiments.apply as apply_module
 
     production_runs(store)
     chash = candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
-    real = decide_module._changelog
+    real = apply_module.changelog
     calls = []
 
     def dies_once(*args, **kwargs):
@@ -289,7 +289,7 @@ def test_a_promotion_interrupted_after_the_registry_edit_is_finished_by_the_retr
             raise OSError("the worker was killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(decide_module, "_changelog", dies_once)
+    monkeypatch.setattr(apply_module, "changelog", dies_once)
     with pytest.raises(OSError, match="killed"):
         decide(store, "H-002", NOW)
     # half applied: the registry has the new config, the queue and the CHANGELOG do not know yet
@@ -298,8 +298,8 @@ def test_a_promotion_interrupted_after_the_registry_edit_is_finished_by_the_retr
     first = json.loads((store.home / "experiments/results/H-002" / chash / "decision.json").read_text())
 
     again = decide(store, "H-002", NOW)  # the retried task
-    assert again["decision"] == "promote" and again["status"] == "promoted"
-    assert again["criteria"] == first["criteria"] and again["config_hash"] == chash
+    assert again.decision == "promote" and again.status == "promoted"
+    assert again.as_dict()["criteria"] == first["criteria"] and again.config_hash == chash
     assert status_of(store, "H-002") == "promoted"
     changelog = (store.home / "CHANGELOG.md").read_text()
     assert changelog.count("promoted H-002") == 1 and changelog.count(f"<!-- autobench: H-002 {chash} -->") == 1
@@ -311,5 +311,5 @@ def test_a_promotion_interrupted_after_the_registry_edit_is_finished_by_the_retr
 
     # and once more: the hypothesis is closed, the record is replayed, nothing is written
     snapshot = {p: p.read_bytes() for p in store.home.rglob("*") if p.is_file() and ".locks" not in p.parts}
-    assert decide(store, "H-002", NOW)["decision"] == "promote"
+    assert decide(store, "H-002", NOW).decision == "promote"
     assert {p: p.read_bytes() for p in store.home.rglob("*") if p.is_file() and ".locks" not in p.parts} == snapshot

@@ -12,7 +12,11 @@ import pytest
 from conftest import REPO, loopback, run_cli
 
 from autobench.clock import parse_now
-from autobench.experiments.sweep import defend, plan, prepare, run_request, sweep
+from autobench.errors import AutobenchError
+from autobench.experiments.backends.base import ExperimentBackend
+from autobench.experiments.defence import defend
+from autobench.experiments.pick import prepare
+from autobench.experiments.sweep import backend_for, cycle, next_round
 from autobench.schemas import QUEUE, REGISTRY, SWEEP, URGENCY
 from autobench.store import StateStore
 
@@ -54,7 +58,7 @@ def status(store, hid):
 
 def test_a_real_gain_is_promoted_with_its_five_criteria(synth):
     store = synth
-    result = sweep(store, NOW, "s1", defence=False)
+    result = cycle(store, NOW, "s1", defence=False)
     assert result["hypothesis"] == "H-001" and result["decision"] == "promote"
     assert [c["name"] for c in result["criteria"]] == ["improvement", "significance", "regression", "reproducibility",
                                                        "projection"]
@@ -76,31 +80,30 @@ def test_broken_nan_and_useless_hypotheses(synth):
     store = synth
     with store.edit(QUEUE) as doc:
         doc["hypotheses"][0]["status"] = "superseded"  # take the real gain out of the way
-    crashed = sweep(store, NOW, "s2", defence=False)
+    crashed = cycle(store, NOW, "s2", defence=False)
     assert crashed["hypothesis"] == "H-002" and crashed["status"] == "failed" and crashed["runs"] == 1
     assert "failed twice" in crashed["reason"] and "no more compute" in crashed["reason"]
     assert list((store.home / "experiments/archived").glob("H-002-*.md"))
-    nan = sweep(store, NOW, "s3", defence=False)
+    nan = cycle(store, NOW, "s3", defence=False)
     assert nan["hypothesis"] == "H-003" and nan["status"] == "failed" and "NaN" in nan["reason"]
-    useless = sweep(store, NOW, "s4", defence=False)
+    useless = cycle(store, NOW, "s4", defence=False)
     assert useless["hypothesis"] == "H-004" and useless["decision"] == "reject" and useless["status"] == "rejected"
     failed = {c["name"] for c in useless["criteria"] if not c["passed"]}
     assert "improvement" in failed
-    assert sweep(store, NOW, "s5", defence=False)["hypothesis"] is None  # the queue is empty
+    assert cycle(store, NOW, "s5", defence=False)["hypothesis"] is None  # the queue is empty
 
 
 def test_a_second_sweep_runs_nothing_twice(synth):
     store = synth
-    sweep(store, NOW, "s1", defence=False)
+    cycle(store, NOW, "s1", defence=False)
     files = {p for p in (store.home / "experiments/results").rglob("metrics.json")}
     with store.edit(QUEUE) as doc:  # ask for the same hypothesis again as if it were new
         doc["hypotheses"][0]["status"] = "queued"
     # its config is production's now: every run it needs is in the cache
     store2 = StateStore(store.home)
     pick = prepare(store2, NOW, "s6", hypothesis="H-001")
-    requests = plan(store2, NOW, pick)
-    for req in requests:
-        assert run_request(store2, req, NOW)["cached"] is True
+    assert next_round(store2, NOW, pick).requests == []  # its promotion is on record: nothing to run
+    assert cycle(store2, NOW, "s6", defence=False)["decision"] == "promote"
     after = {p for p in (store.home / "experiments/results").rglob("metrics.json")}
     assert after - files <= {p for p in after if "production" in p.parts}  # only adoptions, no new training
 
@@ -108,14 +111,14 @@ def test_a_second_sweep_runs_nothing_twice(synth):
 def test_a_stale_running_hypothesis_is_recovered(synth):
     store = synth
     pick = prepare(store, NOW, "crashed-run")
-    assert status(store, pick["hypothesis"]) == "running"
+    assert status(store, pick.hypothesis) == "running"
     # that sweep's worker died; the next sweep finds it running with no live run
     again = prepare(store, NOW, "next-run")
-    assert again["hypothesis"] == pick["hypothesis"] and again["run_id"] == "next-run"
-    h = next(h for h in store.load(QUEUE).hypotheses if h.id == pick["hypothesis"])
+    assert again.hypothesis == pick.hypothesis and again.dag_run_id == "next-run"
+    h = next(h for h in store.load(QUEUE).hypotheses if h.id == pick.hypothesis)
     assert any("recovered: its sweep (crashed-run) ended without a decision" in n for n in h.notes)
     # a retried task of the same sweep keeps its pick
-    assert prepare(store, NOW, "next-run")["hypothesis"] == pick["hypothesis"]
+    assert prepare(store, NOW, "next-run").hypothesis == pick.hypothesis
 
 
 def test_urgency_reranks_and_the_budget_holds_back_the_backlog(synth):
@@ -125,11 +128,11 @@ def test_urgency_reranks_and_the_budget_holds_back_the_backlog(synth):
     store.write(URGENCY, {"leaderboards": {"LongContextEval": {"reason": "rank_dropped", "multiplier": 3.0,
                                                                  "since": "2026-01-05T06:00:00Z"}}})
     pick = prepare(store, NOW, "u1")
-    assert pick["hypothesis"] == "H-004"  # 1.0 × 3 beats 2.0: urgent first
+    assert pick.hypothesis == "H-004"  # 1.0 × 3 beats 2.0: urgent first
     # today's budget spent: urgent work still runs, the rest waits for tomorrow's budget
     with store.edit(SWEEP) as doc:
         doc["gpu_seconds"] = {"2026-01-05": 8 * 3600.0}
-    assert prepare(store, NOW, "u2")["hypothesis"] == "H-004"  # the stale pick recovered, still urgent
+    assert prepare(store, NOW, "u2").hypothesis == "H-004"  # the stale pick recovered, still urgent
     store.write(URGENCY, {"leaderboards": {}})
     assert prepare(store, NOW, "u3") is None
     assert prepare(store, parse_now("2026-01-06T08:00:00Z"), "u4") is not None  # a new day, a new budget
@@ -178,7 +181,7 @@ def test_a_promotion_is_submitted_to_a_leaderboard_that_accepts_it(synth, monkey
         with store.edit(REGISTRY) as doc:
             doc["target_leaderboards"][0]["submission"] = {"url": f"http://127.0.0.1:{server.server_address[1]}/submit"}
         monkeypatch.setenv("AUTOBENCH_SUBMISSION_TOKEN", "t0k3n")
-        result = sweep(store, NOW, "p1", defence=False)
+        result = cycle(store, NOW, "p1", defence=False)
         assert result["decision"] == "promote" and result["submissions"][0]["ok"] is True
         auth, payload = Board.received[-1]
         assert auth == "Bearer t0k3n" and payload["hypothesis"] == "H-001" and payload["scores"]["accuracy"] > 0
@@ -216,8 +219,8 @@ def test_seeds_per_task_trains_a_configs_seeds_in_one_process_with_the_same_resu
     batch_log = tmp_path / "batches.log"
     monkeypatch.setenv("AUTOBENCH_TEST_BATCH_LOG", str(batch_log))
     lines: list[str] = []
-    batched = sweep(synth, NOW, "s1", hypothesis="H-001", defence=False, progress=lines.append)
-    single = sweep(alone, NOW, "s1", hypothesis="H-001", defence=False)
+    batched = cycle(synth, NOW, "s1", hypothesis="H-001", defence=False, progress=lines.append)
+    single = cycle(alone, NOW, "s1", hypothesis="H-001", defence=False)
     assert batched["decision"] == single["decision"] == "promote"
     assert batched["criteria"] == single["criteria"]
     assert batched["runs"] == single["runs"] == 4
@@ -235,23 +238,23 @@ def test_seeds_per_task_trains_a_configs_seeds_in_one_process_with_the_same_resu
     with synth.edit(QUEUE) as doc:
         doc["hypotheses"][3]["status"] = "queued"
     pick = prepare(synth, NOW, "s2", hypothesis="H-004")
-    from autobench.experiments.sweep import group
-
-    first = group(synth, plan(synth, NOW, pick))  # the fast runs: one seed each, nothing to batch
-    assert [(r["run_id"], r["mode"], is_batch(r)) for r in first] == [("H-004", "fast", False),
-                                                                      ("production", "fast", False)]
-    for req in first:
-        assert run_request(synth, req, NOW)["error"] is None
-    second = group(synth, plan(synth, NOW, pick))
-    assert [(r["run_id"], r.get("seeds")) for r in second] == [("H-004", [1, 2, 3]), ("production", [1, 2, 3])]
-    out = run_request(synth, second[0], NOW)
-    assert out["error"] is None and [r["seed"] for r in out["results"]] == [1, 2, 3]
+    backend = backend_for(synth, pick)
+    first = next_round(synth, NOW, pick)  # the fast runs: one seed each, nothing to batch
+    assert first.executor == "task" and first.payloads == first.requests
+    assert [(r["experiment_id"], r["mode"], is_batch(r)) for r in first.requests] == [("H-004", "fast", False),
+                                                                                    ("production", "fast", False)]
+    for payload in first.payloads:
+        assert backend.run(payload, synth.home)["error"] is None
+    second = next_round(synth, NOW, pick).payloads
+    assert [(r["experiment_id"], r.get("seeds")) for r in second] == [("H-004", [1, 2, 3]), ("production", [1, 2, 3])]
+    out = backend.run(second[0], synth.home)
+    assert out["error"] is None and sorted(out["results"]) == ["1", "2", "3"]
     assert not out["cached"] and out["seconds"] > 0
-    assert run_request(synth, second[0], NOW)["cached"] is True  # a retried task trains nothing twice
-    # production's config is H-001's now: its seeds come from H-001's runs, no process started
+    assert backend.run(second[0], synth.home)["cached"] is True  # a retried task trains nothing twice
+    # production's config is H-001's now: its seeds come from H-001's runs, no batch trained
     before = len(batch_log.read_text().splitlines())
-    prod = run_request(synth, second[1], NOW)
-    assert prod["cached"] is True and all(r["metrics"] for r in prod["results"])
+    prod = backend.run(second[1], synth.home)
+    assert prod["cached"] is True and all(r["metrics"] for r in prod["results"].values())
     assert len(batch_log.read_text().splitlines()) == before
 
 
@@ -263,7 +266,7 @@ def test_a_batch_that_crashes_falls_back_to_one_seed_at_a_time_and_is_recorded_a
     batch_log = tmp_path / "batches.log"
     monkeypatch.setenv("AUTOBENCH_TEST_BATCH_LOG", str(batch_log))
     lines: list[str] = []
-    result = sweep(synth, NOW, "s1", hypothesis="H-002", defence=False, progress=lines.append)
+    result = cycle(synth, NOW, "s1", hypothesis="H-002", defence=False, progress=lines.append)
     assert result["status"] == "failed" and "failed twice" in result["reason"]
     assert any("batch of seeds [1, 2, 3] failed (RuntimeError: synthetic: the patched layer" in line for line in lines)
     seeds = sorted((synth.home / "experiments/results/H-002").glob("*/full/seed_*"))
@@ -298,7 +301,7 @@ def test_a_refused_submission_never_records_the_token(synth, monkeypatch):
         with store.edit(REGISTRY) as doc:
             doc["target_leaderboards"][0]["submission"] = {"url": f"{server.base}/submit"}
         monkeypatch.setenv("AUTOBENCH_SUBMISSION_TOKEN", "s3cret-SUBMIT-token\n")
-        result = sweep(store, NOW, "p1", defence=False)
+        result = cycle(store, NOW, "p1", defence=False)
     refused = result["submissions"][0]
     assert refused["ok"] is False and refused["status"] == 401
     assert refused["answer"] == "invalid credentials: '***'"  # "Bearer s3cret-SUBMIT-token" as sent
@@ -338,27 +341,37 @@ def test_a_key_never_shows_in_a_fetch_error():
 def test_a_retried_collect_counts_a_pods_time_once(synth):
     """Pods' metrics come back through XCom; collecting them again (a retried task) must not
     spend today's GPU budget twice, whether or not the pod shared the volume."""
-    from autobench.experiments.sweep import record_pod_result
-    from autobench.paths import run_dir
+    from autobench.experiments import results
+    from autobench.experiments.sweep import collect
 
     pick = prepare(synth, NOW, "k1", hypothesis="H-001", backend="kubernetes")
-    fast = plan(synth, NOW, pick)[0]
-    xcom = {"metrics": {"accuracy": 0.7, "latency_ms": 1.0, "memory_mb": 10.0, "train_seconds": 1800.0}}
+    step = next_round(synth, NOW, pick)
+    assert step.executor == "pod" and [p["name"] for p in step.payloads] == ["autobench-h-001-s1-fast",
+                                                                              "autobench-production-s1-fast"]
+    fast, prod_fast = step.requests
+    metrics = {"accuracy": 0.7, "latency_ms": 1.0, "memory_mb": 10.0, "train_seconds": 1800.0}
+    xcom = {"exit_code": 0, "seeds": {"1": {"metrics": metrics, "failure": None}}}
     for _ in range(2):
-        out = record_pod_result(synth, fast, xcom, NOW)
-        assert out["metrics"] == xcom["metrics"] and out["error"] is None
+        out = collect(synth, NOW, pick, [fast], [xcom])
+        assert out[0]["metrics"] == metrics and out[0]["error"] is None
     assert synth.load(SWEEP).gpu_seconds == {"2026-01-05": 1800.0}
+    assert results.runs(synth.home, "H-001", fast["config_hash"], "fast")[0] == {1: metrics}  # written beside the runs
     # a shared volume: the pod wrote metrics.json itself; the collect still counts it, once
-    other = {**fast, "run_id": "production", "spec": plan(synth, NOW, pick)[1]["spec"],
-             "config_hash": plan(synth, NOW, pick)[1]["config_hash"]}
-    folder = run_dir(synth.home, other["run_id"], other["config_hash"], other["mode"], other["seed"])
+    folder = results.run_folder(synth.home, "production", prod_fast["config_hash"], "fast", 1)
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps(xcom["metrics"]))
-    record_pod_result(synth, other, xcom, NOW)
-    record_pod_result(synth, other, xcom, NOW)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    collect(synth, NOW, pick, [prod_fast], [xcom])
+    collect(synth, NOW, pick, [prod_fast], [xcom])
     assert synth.load(SWEEP).gpu_seconds == {"2026-01-05": 3600.0}
+    # a pod that pushed nothing: a failure on record, which decide reads as a failed seed
+    failed = collect(synth, NOW, pick, [{**fast, "seed": 2}], [None])
+    assert failed[0]["error"] == "the pod pushed no result"
+    assert results.runs(synth.home, "H-001", fast["config_hash"], "fast")[1] == {2: "the pod pushed no result"}
     proc = run_cli("validate", "--json", home=synth.home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the command line runs no pods
+    with pytest.raises(AutobenchError, match="kubernetes backend's runs are pods"):
+        cycle(synth, NOW, "k2", backend="kubernetes")
 
 
 def test_the_benchmark_report_escapes_what_came_from_the_web(synth):
@@ -368,7 +381,7 @@ def test_the_benchmark_report_escapes_what_came_from_the_web(synth):
     with synth.edit(QUEUE) as doc:
         doc["hypotheses"][1]["title"] = "[click me](https://evil.example) <!channel> *bold*"
         doc["hypotheses"][1]["implementation"]["config_patch"] = {"mode": "raise", "note": "```\n# not a heading"}
-    result = sweep(synth, NOW, "s1", hypothesis="H-002", defence=False)
+    result = cycle(synth, NOW, "s1", hypothesis="H-002", defence=False)
     report = (synth.home / result["report"]).read_text()
     task = next(line for line in report.splitlines() if line.startswith("**Task:**"))
     assert not re.search(r"(?<!\\)\]\(", task) and "\\[click me\\]" in task and "\\*bold\\*" in task
@@ -377,3 +390,63 @@ def test_the_benchmark_report_escapes_what_came_from_the_web(synth):
     failure_log = report.split("## Failure Log")[1].split("## Reproduction Instructions")[0]
     assert "patched layer does not exist" in failure_log
     assert not any(line.startswith("#") for line in failure_log.splitlines())
+
+
+# ----------------------------------------------------------------------------- a backend of our own
+
+
+class InProcessBackend(ExperimentBackend):
+    """A backend defined here, not in the package: each run in this process through the runner
+    (one seed at a time), registered at run time. The sweep must take it the way it takes `local`."""
+
+    name = "inprocess"
+    executor = "task"
+    runs: list[str] = []
+
+    def submit(self, requests):
+        return [{"request": dict(r), "ticket": i} for i, r in enumerate(requests)]  # a payload of its own shape
+
+    def run(self, payload, home, *, progress=None):
+        from autobench.experiments.backends.base import check_request, relative_folder
+        from autobench.experiments.runner import RunFailed, run_seed, spec_from_mapping
+
+        req = check_request(payload["request"])
+        spec = spec_from_mapping(req["experiment_id"], req["spec"], "in-process request")
+        out = {**{k: req[k] for k in ("experiment_id", "seed", "mode", "config_hash")},
+               "folder": relative_folder(req, req["seed"]), "metrics": None, "error": None,
+               "cached": False, "seconds": 0.0}
+        type(self).runs.append(f"{req['experiment_id']} {req['mode']} {req['seed']}")
+        try:
+            result = run_seed(home, spec, req["seed"], fast=req["mode"] == "fast")
+            out.update(metrics=result.metrics, cached=result.cached, seconds=0.0 if result.cached else result.seconds)
+        except RunFailed as exc:
+            out["error"] = str(exc)
+        return out
+
+    def collect(self, requests, outputs, home):
+        return [dict(o) for o in outputs]
+
+
+def test_a_backend_defined_in_the_tests_runs_a_sweep_end_to_end(synth):
+    """A new backend is one class and one registry line: the registry schema accepts its name,
+    the sweep submits to it, runs its payloads and collects its results, and decide reads them."""
+    from autobench.experiments import backends
+
+    backend = InProcessBackend
+    backends.REGISTRY.register("inprocess", backend)
+    try:
+        with synth.edit(REGISTRY) as doc:
+            doc["experiments"]["backend"] = "inprocess"  # validated against the registry of backends
+        lines: list[str] = []
+        result = cycle(synth, NOW, "b1", defence=False, progress=lines.append)
+        assert result["hypothesis"] == "H-001" and result["decision"] == "promote" and result["runs"] == 4
+        assert backend.runs == ["H-001 fast 1", "production fast 1", "H-001 full 1", "H-001 full 2", "H-001 full 3",
+                                "production full 1", "production full 2", "production full 3"]
+        assert any(line.startswith("H-001 full seed 3: accuracy=") for line in lines)
+        assert synth.load(SWEEP).gpu_seconds["2026-01-05"] > 0  # its runs' time, counted once
+        decision = json.loads(next((synth.home / "experiments/results/H-001").glob("*/decision.json")).read_text())
+        assert decision["evidence"]["seeds"] == [1, 2, 3]
+    finally:
+        backends.REGISTRY.unregister("inprocess")
+    with pytest.raises(Exception, match="unknown experiment backend 'inprocess'"):
+        synth.load(REGISTRY)  # once unregistered, the name is refused again

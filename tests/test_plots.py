@@ -152,7 +152,7 @@ def test_latest_decision_is_chosen_by_decided_at(home):
     write_decision(home, decision("H-010", "2026-01-07T08:00:00Z", CONTROL, CANDIDATE, "reject"))
     (home / "experiments/results/H-011/abc").mkdir(parents=True)
     (home / "experiments/results/H-011/abc/decision.json").write_text("{}")  # invalid: skipped
-    assert plots.latest_decision(home)["hypothesis"] == "H-009"
+    assert plots.latest_decision(home).hypothesis == "H-009"
 
 
 def test_experiment_summary_has_means_intervals_and_the_band():
@@ -202,7 +202,7 @@ def test_a_decision_written_by_decide_plots(store, tmp_path):
     candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
     decide(store, "H-002", NOW)
     record = plots.latest_decision(store.home)
-    assert record["hypothesis"] == "H-002"
+    assert record.hypothesis == "H-002"
     s = plots.experiment_summary(record, store.home)
     assert s["threshold"] == StateStore(store.home).load(REGISTRY).promotion_threshold
     assert s["p_value"] is not None and len(s["seeds"]) == 3

@@ -96,8 +96,8 @@ REGISTRY_CASES = [
     ("promotion_threshold", DELETE, "promotion_threshold", "required but missing"),
     ("triggers.gap_widened_pct", -1, "triggers.gap_widened_pct", "greater than 0"),
     ("triggers.new_entrant_within_pct", "five", "triggers.new_entrant_within_pct", "valid number"),
-    ("experiments.backend", "slurm", "experiments.backend", "'local' or 'kubernetes'"),
-    ("experiments.seed_policy", "random", "experiments.seed_policy", "'fixed' or 'adaptive'"),
+    ("experiments.backend", "slurm", "experiments.backend", "unknown experiment backend 'slurm' (choose from local"),
+    ("experiments.seed_policy", "random", "experiments.seed_policy", "unknown seed policy 'random' (choose from fixed"),
     ("experiments.compute_budget_gpu_hours_per_day", 0, "experiments.compute_budget_gpu_hours_per_day", "greater than 0"),
     ("experiments.fast_subset", 2, "experiments.fast_subset", "less than or equal to 1"),
     ("experiments.kubernetes.gpus", -1, "experiments.kubernetes.gpus", "greater than or equal to 0"),
@@ -218,7 +218,7 @@ STATE_CASES = [  # (file, path as keys, value, field in the message, fragment)
     (schemas.MONITOR, ("cycles", 0, "boards", "MemoryBench", "status"), "odd", "cycles[0].boards.MemoryBench.status",
      "'new', 'unchanged' or 'refused'"),
     (schemas.MONITOR, ("cycles", 0, "at"), "yesterday", "cycles[0].at", "valid datetime"),
-    (schemas.SWEEP, ("running", "H-001", "policy"), "greedy", "running.H-001.policy", "'fixed' or 'adaptive'"),
+    (schemas.SWEEP, ("running", "H-001", "policy"), "greedy", "running.H-001.policy", "unknown seed policy 'greedy'"),
 ]
 
 

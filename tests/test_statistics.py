@@ -146,3 +146,20 @@ def test_welch_on_two_constant_samples_says_what_the_paired_test_says():
     assert same["t_statistic"] == 0.0 and same["p_ttest"] == 1.0 and same["cohens_d"] == 0.0
     paired = compare([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], paired=True)
     assert paired["p_ttest"] == apart["p_ttest"]
+
+
+def test_welch_t_is_the_one_unpaired_test_one_sided_as_the_defence_uses_it():
+    """welch_t: scipy's Welch test, one- or two-sided; no spread means certainty, not NaN."""
+    from autobench.experiments.statistics import welch_t
+
+    history, recent = [0.82, 0.823, 0.819, 0.821, 0.822], [0.80, 0.803, 0.799]
+    for alternative in ("two-sided", "less", "greater"):
+        ref = stats.ttest_ind(recent, history, equal_var=False, alternative=alternative)
+        test = welch_t(history, recent, alternative=alternative)
+        assert test.t == pytest.approx(ref.statistic) and test.p == pytest.approx(ref.pvalue)
+    assert welch_t(history, recent, "less").p < 0.01 < welch_t(history, recent, "greater").p
+    assert tuple(welch_t([1.0, 1.0], [0.5, 0.5], "less"))[::2] == (float("-inf"), 0.0)
+    assert welch_t([1.0, 1.0], [0.5, 0.5], "greater").p == 1.0
+    assert welch_t([1.0, 1.0], [1.0, 1.0], "less").p == 1.0
+    with pytest.raises(StatisticsError, match="at least 2 values"):
+        welch_t([1.0], [1.0, 2.0])

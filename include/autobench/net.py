@@ -1,4 +1,5 @@
-"""The one HTTP GET (and local-file read) autobench makes; :mod:`autobench.monitor.scrape.fetch` and
+"""The HTTP autobench speaks: one GET (and local-file read), and one POST (:func:`post`, a
+leaderboard submission); :mod:`autobench.monitor.scrape.fetch` and
 :mod:`autobench.research.paper_sources._http` are thin layers over it that word its errors their own way.
 
 A GET has a timeout, a User-Agent, ``Accept-Encoding: gzip, deflate`` and a size cap (the body is
@@ -96,13 +97,57 @@ def get(url: str, *, what: str, user_agent: str, params: Mapping[str, Any] | Non
     try:
         return _get(url, what=what, user_agent=user_agent, params=params, headers=headers, secrets=secrets, **kwargs)
     except NetError as exc:
-        cause = exc.cause
-        if cause is not None and any(s in str(cause) for s in secrets):  # requests quotes header values
-            cause = type(type(cause).__name__, (Exception,), {})(scrub(str(cause), secrets))
-        raise NetError(scrub(str(exc), secrets), kind=exc.kind, url=scrub(exc.url, secrets), status=exc.status,
-                       reason=scrub(exc.reason, secrets),
-                       body=scrub(exc.body.decode("utf-8", "replace"), secrets).encode() if exc.body else b"",
-                       attempts=exc.attempts, gave_up=exc.gave_up, size=exc.size, cause=cause) from None
+        raise _scrubbed(exc, secrets) from None
+
+
+def post(url: str, *, what: str, user_agent: str, json: Any = None, headers: Mapping[str, str] | None = None,
+         timeout: float = 30.0, max_bytes: int = ERROR_BODY_BYTES, session: Any = None) -> Response:
+    """POST ``json`` to ``url`` once (a POST is not retried: it may have been received).
+
+    An answer below 400 is a :class:`Response` (the body read up to ``max_bytes``); a 4xx or 5xx
+    is a :class:`NetError` of kind ``status`` with the first bytes of its body; a connection
+    error or timeout, a ``connection`` or ``timeout`` one. As with :func:`get`, nothing in a
+    response or an error shows a header value the request carried (a token the server echoes)."""
+    import requests
+
+    secrets = secrets_in(headers)
+    poster = session if session is not None else requests
+    sent = {"User-Agent": user_agent, "Content-Type": "application/json", **(headers or {})}
+    try:
+        try:
+            with poster.post(url, json=json, headers=sent, timeout=timeout, stream=True) as resp:
+                shown = resp.url or url
+                body = _read(resp, shown, what, max_bytes, truncate=True)
+                if resp.status_code >= 400:
+                    reason = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+                    raise NetError(f"{what}: {reason} from {shown}", kind="status", url=shown,
+                                   status=resp.status_code, reason=reason, body=body)
+                return Response(url=shown, status=resp.status_code, headers=resp.headers,
+                                body=scrub(body.decode("utf-8", "replace"), secrets).encode() if secrets else body)
+        except requests.exceptions.Timeout as exc:
+            raise NetError(f"{what}: no answer within {timeout:g} s from {url}", kind="timeout", url=url,
+                           reason=f"no answer within {timeout:g} s", cause=exc) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            reason = f"connection failed ({_short(exc)})"
+            raise NetError(f"{what}: {reason} to {url}", kind="connection", url=url, reason=reason, cause=exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise NetError(f"{what}: posting to {url} failed: {type(exc).__name__}: {exc}", kind="failed",
+                           url=url, cause=exc) from None
+    except NetError as exc:
+        raise _scrubbed(exc, secrets) from None
+
+
+def _scrubbed(exc: NetError, secrets: list[str]) -> NetError:
+    """``exc`` with every secret scrubbed from its text, URL, reason, body and cause."""
+    if not secrets:
+        return exc
+    cause = exc.cause
+    if cause is not None and any(s in str(cause) for s in secrets):  # requests quotes header values
+        cause = type(type(cause).__name__, (Exception,), {})(scrub(str(cause), secrets))
+    return NetError(scrub(str(exc), secrets), kind=exc.kind, url=scrub(exc.url, secrets), status=exc.status,
+                    reason=scrub(exc.reason, secrets),
+                    body=scrub(exc.body.decode("utf-8", "replace"), secrets).encode() if exc.body else b"",
+                    attempts=exc.attempts, gave_up=exc.gave_up, size=exc.size, cause=cause)
 
 
 def _get(url: str, *, what: str, user_agent: str, params: Mapping[str, Any] | None = None,

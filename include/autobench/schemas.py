@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from autobench.errors import StateError
+from autobench.paths import EXPERIMENT_ID_RE
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -59,7 +60,7 @@ URGENCY_MULTIPLIERS: dict[str, float] = {
 ARCHITECTURAL_GAP_PCT = 5.0
 QUEUE_ACTIVE_LIMIT = 10  # the top 10 waiting hypotheses are `queued`, the others `backlog`
 PRODUCTION_ID = "production"
-HYPOTHESIS_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+HYPOTHESIS_ID_RE = EXPERIMENT_ID_RE  # the one id rule: a hypothesis id, or production
 NUMBERED_ID_RE = re.compile(r"^H-(\d+)$")
 
 
@@ -202,9 +203,21 @@ class LocalSettings(Strict):
                              "in one process, vectorised over seeds when the solution has a batched variant (a GPU worker)")
 
 
+def _backend_name(v: str) -> str:
+    from autobench.experiments.backends import REGISTRY as BACKENDS
+
+    return BACKENDS.check(v)
+
+
+def _policy_name(v: str) -> str:
+    from autobench.experiments.seed_policies import REGISTRY as POLICIES
+
+    return POLICIES.check(v)
+
+
 class ExperimentsSettings(Strict):
-    backend: Literal["local", "kubernetes"] = "local"
-    seed_policy: Literal["fixed", "adaptive"] = "fixed"
+    backend: str = Field("local", description="an experiment backend (autobench.experiments.backends.REGISTRY)")
+    seed_policy: str = Field("fixed", description="a seed policy (autobench.experiments.seed_policies.REGISTRY)")
     seed_policy_options: dict[str, Any] = Field(
         default_factory=dict, description="the policy's knobs, e.g. {stages: [1, 3, 5, 8], futility_full: 0.7}")
     compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
@@ -212,6 +225,9 @@ class ExperimentsSettings(Strict):
     local: LocalSettings = Field(default_factory=LocalSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
 
+
+    _backend = field_validator("backend")(_backend_name)
+    _seed_policy = field_validator("seed_policy")(_policy_name)
 
     @model_validator(mode="after")
     def _policy_knobs(self) -> ExperimentsSettings:
@@ -506,10 +522,20 @@ class Snapshot(Strict):
 
 
 class SweepRunning(Strict):
-    run_id: str
+    run_id: str = Field(description="the Airflow run id of the sweep that picked it")
     since: AwareDatetime
-    policy: Literal["fixed", "adaptive"] | None = None
-    backend: Literal["local", "kubernetes"] | None = None
+    policy: str | None = None
+    backend: str | None = None
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, v: str | None) -> str | None:
+        return None if v is None else _policy_name(v)
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str | None) -> str | None:
+        return None if v is None else _backend_name(v)
 
 
 class DefenceCheck(Strict):
@@ -545,7 +571,7 @@ class IngestState(Strict):
     last_run_id: str | None = None
 
 
-# --------------------------------------------------------------------------- decision.json
+# --------------------------------------------------------------------------- the decision record
 
 
 class DecisionCriterion(Strict):
@@ -569,7 +595,8 @@ class DecisionEvidence(Strict):
 
 
 class Decision(Strict):
-    """``experiments/results/<id>/<config_hash>/decision.json``: what ``decide`` printed."""
+    """One decision on a candidate config, recorded beside its runs (:mod:`autobench.experiments.results`):
+    what ``decide`` printed."""
 
     hypothesis: str
     decision: Literal["promote", "reject", "extend"]
@@ -585,6 +612,19 @@ class Decision(Strict):
     comparison: dict[str, Any] | None = None
     decided_at: AwareDatetime
     files_written: list[str] = Field(default_factory=list)
+    replayed: bool = Field(False, exclude=True, description="read back from its record, not decided now")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, as recorded (``decided_at`` as written; ``replayed`` only when true)."""
+        from autobench.clock import iso
+
+        out = {**self.model_dump(), "decided_at": iso(self.decided_at)}
+        if self.replayed:
+            out["replayed"] = True
+        return out
+
+    def criterion(self, name: str) -> DecisionCriterion | None:
+        return next((c for c in self.criteria if c.name == name), None)
 
 
 # --------------------------------------------------------------------------- the file table

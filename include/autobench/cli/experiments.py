@@ -60,10 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from autobench.paths import resolve_home
 
     home = resolve_home(getattr(args, "home", None))
-    from autobench.paths import check_run_id
+    from autobench.paths import check_experiment_id
 
     try:
-        check_run_id(args.id)
+        check_experiment_id(args.id)
     except ValueError as exc:
         raise CommandError(f"run: {exc}") from None
     if args.config:
@@ -107,8 +107,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def add_sweep(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sweep", parents=[common], help="one experiment sweep: pick, fast validation, paired seeds, decide, defend")
     p.add_argument("--hypothesis", metavar="ID", help="sweep this hypothesis instead of the top of the queue")
-    p.add_argument("--policy", choices=["fixed", "adaptive"], help="seed policy (default: the registry's)")
-    p.add_argument("--backend", choices=["local"], help="only local runs from the command line")
+    from autobench.experiments import backends, seed_policies
+
+    p.add_argument("--policy", choices=seed_policies.names(), help="seed policy (default: the registry's)")
+    p.add_argument("--backend", choices=backends.names(),
+                   help="experiment backend (default: the registry's); the command line runs one whose runs "
+                        "execute here (local), pods run through the experiment_sweep DAG")
     p.add_argument("--no-defence", action="store_true", help="skip production's re-evaluation on a fresh seed")
     p.add_argument("--run-id", help="key of this sweep (default: manual__<now>)")
     p.set_defaults(handler=cmd_sweep)
@@ -116,12 +120,12 @@ def add_sweep(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from autobench.clock import iso
-    from autobench.experiments.sweep import sweep
+    from autobench.experiments.sweep import cycle
     from autobench.store import StateStore
 
     now = _now(args)
     quiet = getattr(args, "json", False)
-    result = sweep(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}", hypothesis=args.hypothesis,
+    result = cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}", hypothesis=args.hypothesis,
                    policy=args.policy, backend=args.backend, defence=not args.no_defence,
                    progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
 
@@ -129,8 +133,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if result["hypothesis"] is None:
             lines = ["nothing to sweep: the queue has no open hypothesis (or today's compute budget is spent)"]
         else:
+            from autobench.experiments import explain
+
             lines = [f"{result['hypothesis']}: {result['decision'].upper()} ({result['runs']} runs) — report {result['report']}",
-                     result["reason"]]
+                     *explain.lines(result["criteria"]), result["reason"]]
         d = result.get("defence")
         if d:
             lines.append(d["alert"] or f"defence: production seed {d['seed']} scored {d['score']} (no regression)")
@@ -143,7 +149,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def add_decide(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("decide", parents=[common], help="the promotion decision for one experiment: promote, reject or extend")
     p.add_argument("id", metavar="ID", help="a hypothesis id")
-    p.add_argument("--policy", choices=["fixed", "adaptive"], help="seed policy (default: the registry's experiments.seed_policy)")
+    from autobench.experiments import seed_policies
+
+    p.add_argument("--policy", choices=seed_policies.names(), help="seed policy (default: the registry's experiments.seed_policy)")
     p.add_argument("--dry-run", action="store_true", help="print the decision and write nothing")
     p.set_defaults(handler=cmd_decide)
 
@@ -156,20 +164,19 @@ def cmd_decide(args: argparse.Namespace) -> int:
     record = decide(StateStore(home), args.id, _now(args), policy=args.policy, write=not args.dry_run)
 
     def text() -> str:
-        lines = [f"{record['hypothesis']}: {record['decision'].upper()} (status {record['status']})"
-                 + (" [already decided]" if record.get("replayed") else "")]
-        for c in record["criteria"]:
-            value = c["value"] if not isinstance(c["value"], dict) else ", ".join(f"{k}={v}" for k, v in c["value"].items())
-            lines.append(f"  {'PASS' if c['passed'] else 'FAIL'} {c['name']:<16} {value}  (needs {c['requirement']})")
-        pj = record["projection"]
+        from autobench.experiments import explain
+
+        lines = [f"{record.hypothesis}: {record.decision.upper()} (status {record.status})"
+                 + (" [already decided]" if record.replayed else ""), *explain.lines(record.criteria)]
+        pj = record.projection
         lines.append(f"  projection: {pj.get('leaderboard')} rank #{pj.get('current_rank')} -> #{pj.get('projected_rank')}, "
                      f"P(#1) = {pj.get('p_first')}")
-        lines.append(record["reason"])
+        lines.append(record.reason)
         if args.dry_run:
             lines.append("(dry run: nothing written)")
         return "\n".join(lines)
 
-    _emit(args, record, text)
+    _emit(args, record.as_dict(), text)
     return EXIT_OK
 
 
@@ -236,14 +243,14 @@ def _scores_or_runs(args: argparse.Namespace, source: str) -> tuple[Any, str]:
 
     if os.path.exists(source) or source.endswith(".json"):
         return _scores(source), source
+    from autobench.experiments import results
     from autobench.experiments.config import spec_for
-    from autobench.experiments.decide import runs
     from autobench.store import StateStore
 
     home = _home(args)
     spec = spec_for(StateStore(home), source)
     metric = getattr(args, "metric", None) or spec.primary_metric
-    done, _ = runs(home, source, spec.config_hash, "full")
+    done, _ = results.runs(home, source, spec.config_hash, "full")
     scores = {str(s): m[metric] for s, m in done.items() if isinstance(m.get(metric), (int, float))}
     if not scores:
         raise CommandError(f"{source}: no complete full runs of config {spec.config_hash} with {metric!r} in {home}")
@@ -319,7 +326,9 @@ def cmd_power(args: argparse.Namespace) -> int:
 def add_simulate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("simulate", parents=[common], help="measure a seed policy on a simulated stream of hypotheses")
     p.add_argument("--hypotheses", type=int, required=True, metavar="N", help="how many hypotheses")
-    p.add_argument("--policy", choices=["fixed", "adaptive"], required=True)
+    from autobench.experiments import seed_policies
+
+    p.add_argument("--policy", choices=seed_policies.names(), required=True)
     p.add_argument("--scenario", default="default", help="default (fixed by the issue), measured, noisy")
     p.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",

@@ -1,11 +1,11 @@
-"""The promotion decision (seed 002 §5.4, §6; SPEC "Promotion").
+"""The promotion criteria: when a candidate config may replace production.
 
-Five criteria, named as SPEC names them, each with its value, requirement and pass/fail:
+Five criteria, each with its value, requirement and pass/fail:
 
 ==================  ==========================================================================
 ``improvement``      mean paired gain over production ≥ ``promotion_threshold``
 ``significance``     two-sided paired t-test against production on the same seeds, p < 0.05
-                     (and the gain positive)
+                     (and the gain positive); the test is :func:`autobench.experiments.statistics.paired_t`
 ``regression``       latency within +10% and memory within +15% of production (means by seed)
 ``reproducibility``  ≥ 3 seeds and the candidate's std < 0.5% of its mean
 ``projection``       projected leaderboard rank no worse than today's; P(#1) reported beside it
@@ -18,7 +18,8 @@ policy wants more seeds). Only the validation metrics are read here; the test sp
 evaluated once after a promotion, by the sweep.
 
 This module holds the pure parts (criteria, projection, the fast-run screen, the noise model);
-:mod:`autobench.experiments.decide` applies them to the runs on disk and writes the outcome.
+:mod:`autobench.experiments.decide` applies them to the runs in the results store, and
+:mod:`autobench.experiments.explain` puts them in words.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autobench.experiments.seed_policies.base import Criterion, Noise
+from autobench.experiments.statistics import paired_t
 
 ALPHA = 0.05
 LATENCY_LIMIT = 0.10  # +10%
@@ -61,29 +63,10 @@ class Standing:
         return name, self.competitors[name]
 
 
-def _p_two_sided(t: float, df: float) -> float:
-    from scipy import special
-
-    return float(2 * special.stdtr(df, -abs(t)))
-
-
 def _t_ppf(p: float, df: float) -> float:
     from scipy import special
 
     return float(special.stdtrit(df, p))
-
-
-def paired_t(diffs: Sequence[float]) -> tuple[float, float, float]:
-    """(t, df, two-sided p) of a one-sample t-test of the paired differences against 0."""
-    n = len(diffs)
-    if n < 2:
-        return math.nan, 0.0, math.nan
-    mean = sum(diffs) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    if sd == 0:
-        return (0.0, n - 1.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), n - 1.0, 0.0)
-    t = mean / (sd / math.sqrt(n))
-    return t, n - 1.0, _p_two_sided(t, n - 1.0)
 
 
 def project(standing: Standing | None, gain: float, se: float, df: float) -> dict[str, Any]:

@@ -9,7 +9,7 @@
   infrastructure, not for this.
 - The child seeds Python, NumPy and torch, turns deterministic algorithms on (with the cuBLAS
   workspace setting CUDA needs for that) and runs; the solution evaluates in eval mode.
-- Results go to ``experiments/results/<id>/<config_hash>/<fast|full>/seed_<n>/``:
+- Results go to the run's folder in the results store (:mod:`autobench.experiments.results`):
   ``config.yaml`` (the config, its hash and the run's environment), ``train.log`` and, last,
   ``metrics.json``, each written atomically. A folder with a complete ``metrics.json`` is the
   cache: the same (config hash, seed, mode) is never run twice unless ``--force``; a run of the
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import signal
@@ -40,7 +39,17 @@ from typing import Any, TextIO
 
 from autobench import __version__, fsio
 from autobench.errors import AutobenchError
-from autobench.paths import run_dir
+from autobench.experiments.results import (  # noqa: F401  (bad_metrics, is_complete: what a run's metrics must be)
+    CONFIG,
+    FAILURE,
+    LOG,
+    METRICS,
+    adopt,
+    bad_metrics,
+    find_complete,
+    is_complete,
+    run_folder,
+)
 
 DEFAULT_SOLUTION = "autobench.workloads.recall:train_and_evaluate"
 DEFAULT_FAST_SUBSET = 0.1
@@ -60,7 +69,7 @@ class RunFailed(AutobenchError):
 class RunSpec:
     """Everything a run needs: what a pod receives with ``--config``."""
 
-    run_id: str
+    experiment_id: str
     solution: str
     config: dict[str, Any]
     fast_subset: float = DEFAULT_FAST_SUBSET
@@ -94,7 +103,7 @@ def config_hash(solution: str, config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json({"solution": solution, "config": config}).encode()).hexdigest()[:12]
 
 
-def spec_from_mapping(run_id: str, data: Any, source: str, registry_solution: str | None = None) -> RunSpec:
+def spec_from_mapping(experiment_id: str, data: Any, source: str, registry_solution: str | None = None) -> RunSpec:
     """A spec from what ``--config`` gave: ``{solution, config, fast_subset?}``, or a bare config."""
     if not isinstance(data, dict):
         raise AutobenchError(f"{source}: expected a mapping (a config, or solution + config), got {type(data).__name__}")
@@ -106,58 +115,16 @@ def spec_from_mapping(run_id: str, data: Any, source: str, registry_solution: st
         subset = data.get("fast_subset", DEFAULT_FAST_SUBSET)
         if not isinstance(subset, (int, float)) or not 0 < subset <= 1:
             raise AutobenchError(f"{source}: fast_subset: must be a number in (0, 1] (got {subset!r})")
-        return RunSpec(run_id, str(solution), dict(data["config"]), float(subset), data.get("primary_metric"))
-    return RunSpec(run_id, registry_solution or DEFAULT_SOLUTION, dict(data))
+        return RunSpec(experiment_id, str(solution), dict(data["config"]), float(subset), data.get("primary_metric"))
+    return RunSpec(experiment_id, registry_solution or DEFAULT_SOLUTION, dict(data))
 
 
 # ----------------------------------------------------------------------------- the parent side
 
 
-def is_complete(folder: Path) -> dict[str, Any] | None:
-    """The metrics of a finished run folder, or None if it is not complete."""
-    try:
-        metrics = json.loads((folder / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(metrics, dict) or bad_metrics(metrics):
-        return None
-    return metrics
-
-
-def bad_metrics(metrics: Any, primary: str | None = None) -> str | None:
-    """Why a metrics object is unusable (None if it is fine)."""
-    if not isinstance(metrics, dict) or not metrics:
-        return f"the solution returned {type(metrics).__name__}, not a non-empty dict of metrics"
-    for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            if isinstance(value, str):
-                continue
-            return f"metric {key!r} is {type(value).__name__}, not a number"
-        if not math.isfinite(value):
-            return f"metric {key!r} is {value} (NaN or infinite)"
-    if primary and primary not in metrics:
-        return f"the primary metric {primary!r} is missing (got {', '.join(sorted(metrics))})"
-    return None
-
-
 def find_cached(home: Path, spec: RunSpec, mode: str, seed: int) -> Path | None:
-    own = run_dir(home, spec.run_id, spec.config_hash, mode, seed)
-    if is_complete(own) is not None:
-        return own
-    results = home / "experiments" / "results"
-    for other in sorted(results.glob(f"*/{spec.config_hash}/{mode}/seed_{seed}")):
-        if other != own and is_complete(other) is not None:
-            return other
-    return None
-
-
-def _adopt(src: Path, dest: Path) -> None:
-    """Copy a complete run folder from another id (same config): metrics.json last."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("config.yaml", "train.log"):
-        if (src / name).exists():
-            fsio.atomic_write(dest / name, (src / name).read_bytes())
-    fsio.atomic_write(dest / "metrics.json", (src / "metrics.json").read_bytes())
+    """A complete run of the spec's config on this seed, its own or another id's."""
+    return find_complete(home, spec.experiment_id, spec.config_hash, mode, seed)
 
 
 def environment() -> dict[str, Any]:
@@ -224,7 +191,7 @@ def evaluate_once(spec: RunSpec, seed: int, overrides: dict[str, Any]) -> tuple[
     """One child run of ``spec`` with ``overrides`` merged into its config (e.g. the test split
     after a promotion), outside the run cache. Returns (metrics, environment); raises
     :class:`RunFailed` after the usual one retry."""
-    probe = RunSpec(spec.run_id, spec.solution, {**spec.config, **overrides}, spec.fast_subset, spec.primary_metric)
+    probe = RunSpec(spec.experiment_id, spec.solution, {**spec.config, **overrides}, spec.fast_subset, spec.primary_metric)
     log: list[str] = []
     errors = []
     for _ in range(ATTEMPTS):
@@ -232,23 +199,23 @@ def evaluate_once(spec: RunSpec, seed: int, overrides: dict[str, Any]) -> tuple[
         if metrics is not None:
             return metrics, {**environment(), **(env or {})}
         errors.append(error)
-    raise RunFailed(f"{spec.run_id} seed={seed} with {overrides}: failed {len(errors)} times: {errors[-1]}")
+    raise RunFailed(f"{spec.experiment_id} seed={seed} with {overrides}: failed {len(errors)} times: {errors[-1]}")
 
 
 def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force: bool = False,
              verbose: TextIO | None = None) -> SeedResult:
     """Run one seed (or return its cached result)."""
     mode = "fast" if fast else "full"
-    folder = run_dir(home, spec.run_id, spec.config_hash, mode, seed)
+    folder = run_folder(home, spec.experiment_id, spec.config_hash, mode, seed)
     if not force:
         cached = find_cached(home, spec, mode, seed)
         if cached is not None:
             if cached != folder:
-                _adopt(cached, folder)
+                adopt(cached, folder)
             return SeedResult(seed, is_complete(folder) or {}, folder, cached=True)
 
     subset = spec.fast_subset if fast else 1.0
-    log = [f"autobench {__version__}: run {spec.run_id} seed={seed} mode={mode} config_hash={spec.config_hash}",
+    log = [f"autobench {__version__}: run {spec.experiment_id} seed={seed} mode={mode} config_hash={spec.config_hash}",
            f"solution {spec.solution} subset={subset:g}", f"config {canonical_json(spec.config)}"]
     t0 = time.perf_counter()
     errors: list[str] = []
@@ -266,22 +233,22 @@ def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force:
     folder.mkdir(parents=True, exist_ok=True)
     import yaml
 
-    record = {"run_id": spec.run_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
+    record = {"run_id": spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
               "seed": seed, "subset": subset, "config": spec.config,
               "wall_seconds": round(seconds, 3),  # the child's start, training, evaluation and latency, all attempts
               "environment": {**environment(), **(child_env or {})}}
-    fsio.atomic_write(folder / "config.yaml", yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
-    fsio.atomic_write(folder / "train.log", "\n".join(log) + "\n")
+    fsio.atomic_write(folder / CONFIG, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+    fsio.atomic_write(folder / LOG, "\n".join(log) + "\n")
     if metrics is None:
-        failure = {"run_id": spec.run_id, "seed": seed, "mode": mode, "attempts": errors, "seconds": round(seconds, 3)}
-        fsio.atomic_write(folder / "failure.json", json.dumps(failure, indent=2) + "\n")
-        raise RunFailed(f"{spec.run_id} seed={seed} {mode}: failed {len(errors)} times: {errors[-1]} "
-                        f"(log: {folder / 'train.log'})", folder)
+        failure = {"run_id": spec.experiment_id, "seed": seed, "mode": mode, "attempts": errors, "seconds": round(seconds, 3)}
+        fsio.atomic_write(folder / FAILURE, json.dumps(failure, indent=2) + "\n")
+        raise RunFailed(f"{spec.experiment_id} seed={seed} {mode}: failed {len(errors)} times: {errors[-1]} "
+                        f"(log: {folder / LOG})", folder)
     try:
-        (folder / "failure.json").unlink()
+        (folder / FAILURE).unlink()
     except FileNotFoundError:
         pass
-    fsio.atomic_write(folder / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    fsio.atomic_write(folder / METRICS, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return SeedResult(seed, metrics, folder, cached=False, seconds=seconds, attempts=errors)
 
 
@@ -298,7 +265,7 @@ def run_seeds(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: bool = F
         except RunFailed as exc:
             failures.append(exc)
             if progress:
-                progress(f"[{i}/{len(seeds)}] {spec.run_id} seed={seed} — FAILED: {exc}")
+                progress(f"[{i}/{len(seeds)}] {spec.experiment_id} seed={seed} — FAILED: {exc}")
             continue
         results[seed] = result
         if not result.cached:
@@ -311,7 +278,7 @@ def run_seeds(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: bool = F
             left = len(seeds) - i
             if left and spent:
                 extra += f", about {_duration(left * sum(spent) / len(spent))} left"
-            progress(f"[{i}/{len(seeds)}] {spec.run_id} seed={seed} — {shown}{extra}")
+            progress(f"[{i}/{len(seeds)}] {spec.experiment_id} seed={seed} — {shown}{extra}")
     if failures:
         raise failures[0] if len(failures) == 1 else RunFailed(
             f"{len(failures)} of {len(seeds)} seeds failed; first: {failures[0]}", failures[0].folder)
@@ -375,9 +342,9 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
     for seed in seeds:
         cached = None if force else find_cached(home, spec, mode, seed)
         if cached is not None:
-            folder = run_dir(home, spec.run_id, spec.config_hash, mode, seed)
+            folder = run_folder(home, spec.experiment_id, spec.config_hash, mode, seed)
             if cached != folder:
-                _adopt(cached, folder)
+                adopt(cached, folder)
             results[seed] = SeedResult(seed, is_complete(folder) or {}, folder, cached=True)
         else:
             todo.append(seed)
@@ -388,7 +355,7 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
         results.update(run_seeds(home, spec, todo, fast=fast, force=force, progress=progress, verbose=verbose))
         return dict(sorted(results.items()))
     subset = spec.fast_subset if fast else 1.0
-    log = [f"autobench {__version__}: run {spec.run_id} seeds={todo} mode={mode} config_hash={spec.config_hash} (batched)",
+    log = [f"autobench {__version__}: run {spec.experiment_id} seeds={todo} mode={mode} config_hash={spec.config_hash} (batched)",
            f"solution {batched} subset={subset:g}", f"config {canonical_json(spec.config)}"]
     t0 = time.perf_counter()
     out, child_env, error = _attempt_batch(spec, batched, todo, subset, log, verbose)
@@ -402,24 +369,24 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
 
     for seed in todo:
         metrics = out[str(seed)]
-        folder = run_dir(home, spec.run_id, spec.config_hash, mode, seed)
+        folder = run_folder(home, spec.experiment_id, spec.config_hash, mode, seed)
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"run_id": spec.run_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
+        record = {"run_id": spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
                   "seed": seed, "subset": subset, "config": spec.config, "batched": {"solution": batched, "seeds": todo},
                   "wall_seconds": round(seconds / len(todo), 3),  # the batch's wall time, shared by its seeds
                   "environment": {**environment(), **(child_env or {})}}
-        fsio.atomic_write(folder / "config.yaml", yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
-        fsio.atomic_write(folder / "train.log", "\n".join(log) + "\n")
+        fsio.atomic_write(folder / CONFIG, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+        fsio.atomic_write(folder / LOG, "\n".join(log) + "\n")
         try:
-            (folder / "failure.json").unlink()
+            (folder / FAILURE).unlink()
         except FileNotFoundError:
             pass
-        fsio.atomic_write(folder / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        fsio.atomic_write(folder / METRICS, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         results[seed] = SeedResult(seed, metrics, folder, cached=False, seconds=seconds / len(todo))
         if progress:
             value = metrics.get(spec.primary_metric) if spec.primary_metric else None
             shown = f"{spec.primary_metric}={value:.4f}" if isinstance(value, (int, float)) else "done"
-            progress(f"[batch] {spec.run_id} seed={seed} — {shown}")
+            progress(f"[batch] {spec.experiment_id} seed={seed} — {shown}")
     if progress:
         progress(f"[batch] {len(todo)} seeds in {seconds:.1f}s")
     return dict(sorted(results.items()))
@@ -427,7 +394,7 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
 
 def _attempt_batch(spec: RunSpec, batched: str, seeds: list[int], subset: float, log: list[str],
                    verbose: TextIO | None) -> tuple[dict | None, dict | None, str]:
-    probe = RunSpec(spec.run_id, batched, spec.config, spec.fast_subset, spec.primary_metric)
+    probe = RunSpec(spec.experiment_id, batched, spec.config, spec.fast_subset, spec.primary_metric)
     with tempfile.TemporaryDirectory(prefix="autobench-batch-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps({**probe.as_dict(), "seeds": seeds, "subset": subset}))

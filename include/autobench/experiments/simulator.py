@@ -18,7 +18,7 @@ Scenarios (``default`` is fixed by the issue and must not change; others sit bes
 Production's repeated runs (``production_seeds`` of them, full and fast) are drawn once per
 simulation and give the policy its prior on the noise; as the stream goes on, the paired
 differences of decided hypotheses refine it (:class:`~autobench.experiments.promotion.NoiseLedger`), as
-``decide`` does from earlier ``decision.json`` files. ``learn_noise=False`` turns that off.
+``decide`` does from earlier decisions. ``learn_noise=False`` turns that off.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""Statistics of per-seed scores: summaries and two-config comparisons (seeds 000, 004).
+"""Statistics of per-seed scores: summaries, the t-tests, and two-config comparisons.
 
-- :func:`summarize`: n, mean, std, min, max, a 95% t interval, and the two flags the seeds use:
-  high variance (std > 1% of the mean, seed 000) and reproducible (std < 0.5% of the mean,
-  seed 002).
+The one owner of the t-tests: :func:`paired_t` (the promotion criteria's significance and
+``compare``'s paired test) and :func:`welch_t` (``compare``'s unpaired test and the defence's
+one-sided check of production against its own history).
+
+- :func:`summarize`: n, mean, std, min, max, a 95% t interval, and two flags: high variance
+  (std > 1% of the mean) and reproducible (std < 0.5% of the mean).
 - :func:`compare`: paired by seed when both sides are ``{seed: score}`` over the same seeds
   (paired t-test, Wilcoxon signed-rank, Cohen's d_z), else unpaired (Welch's t-test,
   Mann–Whitney U, Cohen's d with the pooled sd); a 95% t interval and a 10,000-resample
@@ -10,23 +13,27 @@
   seeded. Every method is named in the output.
 - :func:`holm`: Holm's step-down correction when one sweep compares several candidates with
   one baseline.
+- :func:`variance_vs_n`, :func:`seeds_for_power`, :func:`power_from_pilot`: how many seeds.
 
-scipy is imported inside the functions, so importing this module stays cheap.
+No spread at all is not "no evidence": equal means are no difference (t = 0, p = 1), distinct
+ones a certain one (t = ±inf, p = 0), in both tests. scipy is imported inside the functions, so
+importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from autobench.errors import AutobenchError
 
-HIGH_VARIANCE_SHARE = 0.01  # seed 000: std > 1% of the mean
-REPRODUCIBLE_SHARE = 0.005  # seed 002: std < 0.5% of the mean
+HIGH_VARIANCE_SHARE = 0.01  # std > 1% of the mean
+REPRODUCIBLE_SHARE = 0.005  # std < 0.5% of the mean
 BOOTSTRAP_RESAMPLES = 10_000
 
 Scores = Sequence[float] | Mapping[Any, float]
+Alternative = Literal["two-sided", "less", "greater"]
 
 
 class StatisticsError(AutobenchError):
@@ -45,6 +52,60 @@ def _values(scores: Scores, name: str) -> list[float]:
             raise StatisticsError(f"{name}: score {i + 1} is {v} (NaN or infinite)")
         out.append(float(v))
     return out
+
+
+class TTest(NamedTuple):
+    """A t-test's statistic, degrees of freedom and p-value."""
+
+    t: float
+    df: float
+    p: float
+
+
+def _flat(mean_diff: float, df: float, alternative: Alternative) -> TTest:
+    """The test when there is no spread: equal means no difference, distinct ones certain."""
+    if mean_diff == 0:
+        return TTest(0.0, df, 1.0)
+    t = math.copysign(math.inf, mean_diff)
+    if alternative == "two-sided":
+        return TTest(t, df, 0.0)
+    return TTest(t, df, 0.0 if (mean_diff < 0) == (alternative == "less") else 1.0)
+
+
+def paired_t(diffs: Sequence[float]) -> TTest:
+    """Two-sided paired t-test: a one-sample t-test of the paired differences (candidate −
+    control, by seed) against 0. Fewer than two differences: t and p are NaN, df 0."""
+    from scipy import special
+
+    n = len(diffs)
+    if n < 2:
+        return TTest(math.nan, 0.0, math.nan)
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    if sd == 0:
+        return _flat(mean, n - 1.0, "two-sided")
+    t = mean / (sd / math.sqrt(n))
+    return TTest(t, n - 1.0, float(2 * special.stdtr(n - 1.0, -abs(t))))
+
+
+def welch_t(control: Sequence[float], candidate: Sequence[float], alternative: Alternative = "two-sided") -> TTest:
+    """Welch's unequal-variance t-test of mean(candidate) − mean(control); ``less``: the
+    candidate's mean is below the control's (each side needs at least two values)."""
+    from scipy import stats
+
+    a, b = [float(x) for x in control], [float(x) for x in candidate]
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        raise StatisticsError(f"Welch's t-test needs at least 2 values on each side (got {na} and {nb})")
+    ma, mb = sum(a) / na, sum(b) / nb
+    va = sum((x - ma) ** 2 for x in a) / (na - 1) / na
+    vb = sum((x - mb) ** 2 for x in b) / (nb - 1) / nb
+    if va + vb == 0:
+        return _flat(mb - ma, float(na + nb - 2), alternative)
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    res = stats.ttest_ind(b, a, equal_var=False, alternative=alternative)
+    p = float(res.pvalue)
+    return TTest(float(res.statistic), float(df), p if p == p else 1.0)
 
 
 def summarize(scores: Scores, name: str = "scores") -> dict[str, Any]:
@@ -145,13 +206,9 @@ def compare(control: Scores, candidate: Scores, paired: bool | None = None, *, s
         diff = xb - xa
         sd = float(diff.std(ddof=1))
         df = len(diff) - 1
-        if sd == 0:
-            t_stat, p_t = (0.0, 1.0) if diff.mean() == 0 else (math.copysign(math.inf, diff.mean()), 0.0)
-            half = 0.0
-        else:
-            res = stats.ttest_rel(xb, xa)
-            t_stat, p_t = float(res.statistic), float(res.pvalue)
-            half = float(stats.t.ppf(0.975, df) * sd / math.sqrt(len(diff)))
+        test = paired_t(diff.tolist())
+        t_stat, p_t = test.t, test.p
+        half = float(stats.t.ppf(0.975, df) * sd / math.sqrt(len(diff))) if sd else 0.0
         out.update(test="paired t-test", t_statistic=t_stat, df=float(df), p_ttest=p_t,
                    ci95_diff=[float(diff.mean() - half), float(diff.mean() + half)],
                    cohens_d=float(diff.mean() / sd) if sd else (0.0 if diff.mean() == 0 else math.copysign(math.inf, diff.mean())),
@@ -173,19 +230,13 @@ def compare(control: Scores, candidate: Scores, paired: bool | None = None, *, s
             w = stats.wilcoxon(xb, xa, zero_method="wilcox", method="auto")
             out.update(p_wilcoxon=float(w.pvalue), wilcoxon_method=f"Wilcoxon signed-rank, {method}")
     else:
-        va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
-        se = math.sqrt(va + vb)
-        res = stats.ttest_ind(xb, xa, equal_var=False) if se else None  # scipy warns on no spread
-        df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1)) if se else float(len(xa) + len(xb) - 2)
-        half = float(stats.t.ppf(0.975, df) * se)
+        se = math.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb))
+        test = welch_t(a, b)
+        half = float(stats.t.ppf(0.975, test.df) * se)
         pooled = math.sqrt(((len(xa) - 1) * xa.var(ddof=1) + (len(xb) - 1) * xb.var(ddof=1)) / (len(xa) + len(xb) - 2))
         u = stats.mannwhitneyu(xb, xa, alternative="two-sided", method="auto")
-        # no spread on either side: identical means are no difference, distinct ones are certain
-        # (as the paired branch says), not "t = 0, p = 1"
         md = out["mean_diff"]
-        flat_t, flat_p = (0.0, 1.0) if md == 0 else (math.copysign(math.inf, md), 0.0)
-        out.update(test="Welch's t-test", t_statistic=float(res.statistic) if se else flat_t, df=float(df),
-                   p_ttest=float(res.pvalue) if se else flat_p,
+        out.update(test="Welch's t-test", t_statistic=test.t, df=test.df, p_ttest=test.p,
                    ci95_diff=[out["mean_diff"] - half, out["mean_diff"] + half],
                    cohens_d=float(out["mean_diff"] / pooled) if pooled else (0.0 if md == 0 else math.copysign(math.inf, md)),
                    cohens_d_kind="d (pooled sd)", p_wilcoxon=float(u.pvalue),
@@ -212,7 +263,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 def variance_vs_n(scores: Scores, threshold: float = 0.05, *, resamples: int = 2000, seed: int = 0,
                   name: str = "scores") -> dict[str, Any]:
-    """Coefficient of variation of the mean against the number of seeds (seed 004 ``variance.py``).
+    """Coefficient of variation of the mean against the number of seeds.
 
     For each N from 2 to the pilot's size: the CV of the mean expected from the pilot's sd,
     ``sd / (√N · |mean|)``, and measured, the sd of the means of ``resamples`` random N-subsets

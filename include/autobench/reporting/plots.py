@@ -4,8 +4,8 @@
   leaderboard, with a zero line. The gap is :func:`~autobench.monitor.standings.gap_to_first` on each
   snapshot's ranking (names matched through the registry's aliases): negative = behind #1,
   positive = our lead over #2.
-- :func:`latest_experiment`: the latest decision (``experiments/results/*/*/decision.json`` by
-  ``decided_at``, or a given one): production's and the candidate's full runs per seed, paired
+- :func:`latest_experiment`: the latest decision (by ``decided_at``, from the results store,
+  or a given one): production's and the candidate's full runs per seed, paired
   seeds joined by thin lines, each side's mean with its 95% t interval, and the promotion
   threshold as a band from production's mean.
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 Series = dict[str, list[tuple[dt.datetime, float]]]
-DECISIONS = "experiments/results/*/*/decision.json"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -140,20 +139,12 @@ def gap_over_time(home: Path, registry: Registry | None, path: str | Path) -> Pa
 # ----------------------------------------------------------------------------- the latest experiment
 
 
-def latest_decision(home: Path) -> dict[str, Any] | None:
-    """The decision with the latest ``decided_at`` (files that do not parse are skipped)."""
-    from pydantic import ValidationError
+def latest_decision(home: Path) -> Decision | None:
+    """The decision with the latest ``decided_at`` (records that do not parse are skipped)."""
+    from autobench.experiments import results
 
-    best: tuple[dt.datetime, str, dict[str, Any]] | None = None
-    for p in Path(home).glob(DECISIONS):
-        try:
-            decision = Decision.model_validate_json(p.read_text(encoding="utf-8"))
-        except (OSError, ValidationError, ValueError):
-            continue
-        key = (decision.decided_at, str(p))
-        if best is None or key > best[:2]:
-            best = (*key, decision.model_dump(mode="json"))
-    return best[2] if best else None
+    newest = results.decisions(home).newest_first()
+    return newest[0][1] if newest else None
 
 
 def _threshold(decision: Decision, home: Path | None) -> float | None:
@@ -256,7 +247,7 @@ def experiment_figure(summary: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def latest_experiment(home: Path, path: str | Path, decision: Mapping[str, Any] | None = None) -> Path | None:
+def latest_experiment(home: Path, path: str | Path, decision: Mapping[str, Any] | Decision | None = None) -> Path | None:
     """PNG of the latest decision's (or ``decision``'s) paired runs; ``None`` when there is none."""
     home = Path(home)
     if decision is None:

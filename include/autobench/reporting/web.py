@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from autobench.paths import RESULTS
 
 MAX_DECISIONS = 10
 # name -> caption; each is served as plots/<name>.png
@@ -100,30 +97,11 @@ def read(home: Path | str) -> View:
 
 
 def read_decisions(home: Path, limit: int = MAX_DECISIONS) -> tuple[list[tuple[str, Any]], list[str]]:
-    """The newest ``limit`` valid decision.json files, newest first, and one line per invalid one."""
-    from pydantic import ValidationError
+    """The newest ``limit`` valid decisions (path, Decision), newest first, and one line per invalid record."""
+    from autobench.experiments import results
 
-    from autobench.schemas import Decision
-
-    found: list[tuple[dt.datetime, str, Any]] = []
-    errors: list[str] = []
-    root = home / RESULTS
-    paths = sorted(root.glob("*/*/decision.json")) if root.is_dir() else []
-    for path in paths:
-        rel = str(path.relative_to(home))
-        try:
-            record = Decision.model_validate(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            errors.append(f"{rel}: unreadable ({exc})")
-            continue
-        except ValidationError as exc:
-            first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            errors.append(f"{rel}: {where + ': ' if where else ''}{first.get('msg', 'invalid')}")
-            continue
-        found.append((record.decided_at, rel, record))
-    found.sort(key=lambda item: item[0], reverse=True)
-    return [(rel, record) for _, rel, record in found[:limit]], errors
+    found = results.decisions(home)
+    return found.newest_first()[:limit], found.invalid
 
 
 def state(home: Path | str) -> dict[str, Any]:
@@ -216,38 +194,6 @@ def _badge(text: str, kind: str | None = None) -> str:
     return f'<span class="badge b-{cls}">{esc(text)}</span>'
 
 
-def _criterion_value(name: str, value: Any, detail: str) -> str:
-    """A criterion's measured value as short plain text (escaped by the caller)."""
-    try:
-        if value is None:
-            return "not computable" if name == "significance" else "—"
-        if name == "improvement" and isinstance(value, (int, float)):
-            return f"{value:+.4f}"
-        if name == "significance" and isinstance(value, (int, float)):
-            return f"p = {value:.4g}" + (f", {detail}" if detail else "")
-        if name == "regression" and isinstance(value, dict):
-            bits = []
-            for key, label in (("latency_change_pct", "latency"), ("memory_change_pct", "memory")):
-                v = value.get(key)
-                bits.append(f"{label} {v:+.1f}%" if isinstance(v, (int, float)) else f"{label} not reported")
-            return ", ".join(bits)
-        if name == "reproducibility" and isinstance(value, dict):
-            pct = value.get("std_pct_of_mean")
-            spread = "n/a" if not isinstance(pct, (int, float)) else f"{pct:.3g}%"
-            return f"{value.get('seeds', '?')} seed(s), std {spread} of the mean"
-        if name == "projection" and isinstance(value, dict):
-            if value.get("current_rank"):
-                return f"rank #{value['current_rank']} → #{value.get('projected_rank', '?')}"
-            return "not ranked"
-    except (TypeError, ValueError, KeyError):
-        pass
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
-
-
 def _error(message: str) -> str:
     return f'<p class="error">{esc(message)}</p>'
 
@@ -335,12 +281,14 @@ def _queue_section(view: View) -> str:
 
 
 def _decisions_section(view: View) -> str:
+    from autobench.experiments import explain
+
     out = [f'<section id="decisions"><h2>Latest decisions</h2><p class="muted">Newest first, up to {MAX_DECISIONS}.</p>']
     for message in view.decision_errors:
         out.append(_error(message))
     if not view.decisions:
-        out.append('<p class="muted">No decisions yet: the experiment sweep writes one '
-                   "<code>decision.json</code> per experiment.</p>")
+        out.append('<p class="muted">No decisions yet: the experiment sweep records one decision per '
+                   "experiment.</p>")
     for rel, d in view.decisions:
         out.append('<article class="decision">')
         out.append(f"<h3><code>{esc(d.hypothesis)}</code> {_badge(d.decision)} "
@@ -352,7 +300,7 @@ def _decisions_section(view: View) -> str:
         for c in d.criteria:
             verdict = _badge("PASS", "pass") if c.passed else _badge("FAIL", "fail")
             out.append(f"<tr><td>{esc(c.name)}</td><td>{verdict}</td>"
-                       f"<td>{esc(_criterion_value(c.name, c.value, c.detail))}</td>"
+                       f"<td>{esc(explain.value_text(c))}</td>"
                        f"<td>{esc(c.requirement)}</td></tr>")
         out.append("</tbody></table></article>")
     out.append("</section>")

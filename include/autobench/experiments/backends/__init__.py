@@ -1,14 +1,17 @@
-"""Experiment backends: where ``autobench run`` happens, as swappable parts.
+"""Experiment backends: where the sweep's runs happen, as swappable parts.
 
-One small base class with one decisive method (:meth:`ExperimentBackend.run`) in
-:mod:`autobench.experiments.backends.base`, one module per implementation:
+The contract is :class:`~autobench.experiments.backends.base.ExperimentBackend` (group, submit,
+run, collect, and the executor the DAG maps over); one module per implementation:
 
-- ``local`` (:mod:`autobench.experiments.backends.local`): ``autobench run`` as a subprocess here;
-- ``kubernetes`` (:mod:`autobench.experiments.backends.kubernetes`): a pod per seed or batch, started by the
-  DAG's ``KubernetesPodOperator`` from :func:`~autobench.experiments.backends.kubernetes.pod_kwargs`.
+- ``local`` (:mod:`.local`): ``autobench run`` as a subprocess, in a mapped task on the worker
+  (and on the command line);
+- ``kubernetes`` (:mod:`.kubernetes`): a pod per seed or batch, started by the DAG's
+  ``KubernetesPodOperator`` from the backend's payloads.
 
-Implementations are imported on demand: ``import autobench.experiments.backends`` loads neither the
-Kubernetes client nor pydantic, and nothing here ever imports Airflow.
+A new backend is one module and one line in :data:`REGISTRY` (or a ``REGISTRY.register`` call);
+the registry schema's ``experiments.backend`` and the DAG's ``backend`` Param take their allowed
+values from it. Implementations are imported on demand: ``import autobench.experiments.backends``
+loads neither the Kubernetes client nor pydantic, and nothing here ever imports Airflow.
 """
 
 from __future__ import annotations
@@ -21,30 +24,22 @@ from autobench.experiments.backends.base import (
     command_for,
     shell_command_for,
 )
+from autobench.registry import Registry
 
-BACKENDS: tuple[str, ...] = ("local", "kubernetes")
+REGISTRY = Registry("experiment backend", {
+    "local": "autobench.experiments.backends.local:LocalBackend",
+    "kubernetes": "autobench.experiments.backends.kubernetes:KubernetesBackend",
+})
 
-__all__ = ["BACKENDS", "BackendError", "ExperimentBackend", "command_for", "get", "shell_command_for"]
+__all__ = ["REGISTRY", "BackendError", "ExperimentBackend", "command_for", "get", "names", "shell_command_for"]
+
+
+def names() -> tuple[str, ...]:
+    """Every registered backend's name (the schema's and the DAG Param's allowed values)."""
+    return REGISTRY.names()
 
 
 def get(name: str, settings: Any = None, **options: Any) -> ExperimentBackend:
-    """The backend called ``name``.
-
-    ``settings``: an ``ExperimentsSettings`` (its ``kubernetes`` part is used) or a
-    ``KubernetesSettings``; the kubernetes backend needs one, local ignores it. ``options`` go
-    to the backend's constructor (local: ``timeout``, ``stream``, ``env``).
-    """
-    if name == "local":
-        from autobench.experiments.backends.local import LocalBackend
-
-        return LocalBackend(**options)
-    if name == "kubernetes":
-        from autobench.experiments.backends.kubernetes import KubernetesBackend
-
-        k8s_settings = getattr(settings, "kubernetes", settings)
-        if k8s_settings is None:
-            from autobench.schemas import KubernetesSettings
-
-            k8s_settings = KubernetesSettings()
-        return KubernetesBackend(k8s_settings, **options)
-    raise ValueError(f"unknown experiment backend {name!r} (known: {', '.join(BACKENDS)})")
+    """The backend called ``name``, configured by ``settings`` (an ``ExperimentsSettings``; None:
+    the defaults); ``options`` go to its constructor (local: ``timeout``, ``stream``, ``env``)."""
+    return REGISTRY.get(name).from_settings(settings, **options)

@@ -1,19 +1,20 @@
-"""The ``kubernetes`` backend: one pod per seed (or per batch of seeds), run by Airflow.
+"""The ``kubernetes`` backend: one pod per seed (or per batch of seeds), started by Airflow
+(executor ``"pod"``).
 
-Pods are started by the DAG's ``KubernetesPodOperator``, not from here; this module builds its
-keyword arguments from :class:`~autobench.schemas.KubernetesSettings` with ``kubernetes.client``
-models (a dependency of the cncf provider, not Airflow). It never imports Airflow. A DAG maps
-``KubernetesPodOperator`` (``airflow.providers.cncf.kubernetes.operators.pod``) over requests::
+:meth:`KubernetesBackend.submit` gives each run's per-pod keyword arguments; the DAG maps
+``KubernetesPodOperator`` over them, its shared arguments from :func:`static_pod_kwargs`::
 
-    KubernetesPodOperator.partial(task_id="experiment", **static_pod_kwargs(settings)) \\
-        .expand_kwargs(mapped_pod_kwargs(settings, requests))   # or from a task's XCom
+    KubernetesPodOperator.partial(task_id="pod", **static_pod_kwargs(settings)).expand_kwargs(payloads)
 
-and reads pod ``i``'s XCom with ``result_from_xcom(pod_requests(settings, requests)[i], xcom)``.
+and :meth:`KubernetesBackend.collect` reads each pod's XCom. The arguments are built from
+:class:`~autobench.schemas.KubernetesSettings` with ``kubernetes.client`` models (a dependency of
+the cncf provider, not Airflow); this module never imports Airflow.
 
-Each pod runs :func:`~autobench.experiments.backends.base.shell_command_for` under ``sh -c``: the runner
-writes to the PVC mounted at ``/autobench_home`` and the pod pushes a *record* to XCom, which
-:func:`result_from_xcom` turns into the backend's result. A crashed experiment is data (the
-pod exits 0 and the record carries ``failure.json``); a pod that exits non-zero left no result
+Each pod runs :func:`~autobench.experiments.backends.command.shell_command_for` under ``sh -c``:
+the runner writes to the PVC mounted at ``/autobench_home`` and the pod pushes a *record* to
+XCom, which :func:`result_from_xcom` turns into the backend's result; ``collect`` also writes it
+into the run folders (a scheduler that does not share the volume). A crashed experiment is data
+(the pod exits 0 and the record carries the failure); a pod that exits non-zero left no result
 (bad input, the runner killed) and Airflow's retries apply.
 
 The container runs as uid 50000, group 0 (the image's user), non-root, with no privilege
@@ -26,19 +27,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubernetes.client import models as k8s
 
+from autobench.experiments import results
 from autobench.experiments.backends.base import (
     ExperimentBackend,
     check_request,
     group_requests,
+    pairs,
     result_from_record,
     seeds_of,
     shell_command_for,
+    split_result,
 )
 from autobench.experiments.runner import DETERMINISM_ENV
 
@@ -56,24 +60,51 @@ VARYING = ("name", "arguments", "labels")
 
 
 class KubernetesBackend(ExperimentBackend):
-    """Experiments as pods: the DAG runs them; this class only describes them."""
+    """Experiments as pods: the DAG starts them from :meth:`submit`'s payloads, :meth:`collect`
+    reads what they pushed."""
 
     name = "kubernetes"
+    executor = "pod"
+    batching = "experiments.kubernetes.seeds_per_pod"
 
     def __init__(self, settings: KubernetesSettings):
         self.settings = settings
 
+    @classmethod
+    def from_settings(cls, settings: Any = None, **options: Any) -> KubernetesBackend:
+        """``settings``: an ``ExperimentsSettings`` (its ``kubernetes`` part) or a ``KubernetesSettings``."""
+        k8s_settings = getattr(settings, "kubernetes", settings)
+        if k8s_settings is None:
+            from autobench.schemas import KubernetesSettings
+
+            k8s_settings = KubernetesSettings()
+        return cls(k8s_settings, **options)
+
     def __repr__(self) -> str:
         return f"KubernetesBackend(namespace={self.settings.namespace!r}, image={self.settings.image!r})"
 
-    def run(self, request: dict[str, Any], home: Path) -> dict[str, Any]:
-        raise NotImplementedError(
-            "the kubernetes backend runs through the DAG's KubernetesPodOperator: build it with "
-            "autobench.experiments.backends.kubernetes.static_pod_kwargs(settings) and mapped_pod_kwargs(settings, "
-            "requests), read each pod's XCom with result_from_xcom(); use the local backend to run here")
+    def group(self, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return group_requests(requests, self.settings.seeds_per_pod)
+
+    def submit(self, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Each pod's own keyword arguments (``name``, ``arguments``, ``labels``: plain JSON)."""
+        return [varying_pod_kwargs(r) for r in requests]
 
     def pod_kwargs(self, request: Mapping[str, Any], *, name: str | None = None) -> dict[str, Any]:
         return pod_kwargs(self.settings, request, name=name)
+
+    def collect(self, requests: Sequence[Mapping[str, Any]], outputs: Sequence[Any] | None,
+                home: Path) -> list[dict[str, Any]]:
+        """Each pod's XCom record, seed by seed, written into the run folders where they do not
+        hold it yet; ``seconds`` is the training time the run reported."""
+        out = []
+        for request, xcom in pairs(requests, outputs):
+            for one in split_result(result_from_xcom(request, xcom)):
+                results.record_seed(home, one["experiment_id"], one["config_hash"], one["mode"], one["seed"],
+                                    one["metrics"], one["error"])
+                seconds = float((one["metrics"] or {}).get("train_seconds") or 0.0)
+                out.append({**one, "cached": False, "seconds": seconds})
+        return out
 
 
 # ----------------------------------------------------------------------------- names and labels
@@ -102,13 +133,13 @@ def pod_name(request: Mapping[str, Any]) -> str:
     """``autobench-h-003-s2-full`` (a batch: ``autobench-h-003-s1-2-3-full``)."""
     req = check_request(request)
     seeds = "-".join(str(s) for s in seeds_of(req))
-    return dns_label(f"autobench-{req['run_id']}-s{seeds}-{req['mode']}", NAME_MAX)
+    return dns_label(f"autobench-{req['experiment_id']}-s{seeds}-{req['mode']}", NAME_MAX)
 
 
 def pod_labels(request: Mapping[str, Any]) -> dict[str, str]:
     req = check_request(request)
     seeds = seeds_of(req)
-    return {"app": "autobench", "autobench/hypothesis": label_value(req["run_id"]),
+    return {"app": "autobench", "autobench/hypothesis": label_value(req["experiment_id"]),
             "autobench/seed": label_value("_".join(str(s) for s in seeds)),
             "autobench/mode": req["mode"], "autobench/config-hash": req["config_hash"]}
 
@@ -181,12 +212,13 @@ def pod_kwargs(settings: KubernetesSettings, request: Mapping[str, Any], *, name
 
 def mapped_pod_kwargs(settings: KubernetesSettings, requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One ``{name, arguments, labels}`` per pod, requests grouped by ``settings.seeds_per_pod``."""
-    return [varying_pod_kwargs(r) for r in group_requests(requests, settings.seeds_per_pod)]
+    backend = KubernetesBackend(settings)
+    return backend.submit(backend.group(list(requests)))
 
 
 def pod_requests(settings: KubernetesSettings, requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The requests the pods of :func:`mapped_pod_kwargs` run, in the same order."""
-    return group_requests(requests, settings.seeds_per_pod)
+    return KubernetesBackend(settings).group(list(requests))
 
 
 _TOLERATION_KEYS = {"key": "key", "operator": "operator", "value": "value", "effect": "effect",

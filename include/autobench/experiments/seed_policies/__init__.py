@@ -3,33 +3,41 @@
 Swappable parts sharing one shape (:class:`~autobench.experiments.seed_policies.base.SeedPolicy`, one
 decisive method), one module per implementation:
 
-- ``fixed`` (:mod:`.fixed`): seed 002's protocol, pinned;
+- ``fixed`` (:mod:`.fixed`): the fixed protocol (a fast run, three paired full seeds, one
+  extension when the result is inconclusive and noisy);
 - ``adaptive`` (:mod:`.adaptive`): group-sequential stages, the fast run as evidence, early
   stops for futility and harm, alpha spending.
+
+A new policy is one module and one line in :data:`REGISTRY` (or a ``REGISTRY.register`` call);
+the registry schema's ``experiments.seed_policy``, the DAG's ``seed_policy`` Param and the
+command line's ``--policy`` take their allowed values from it.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from autobench.experiments.seed_policies.base import Criterion, Evidence, Noise, SeedPolicy, Step
+from autobench.registry import Registry
 
-POLICIES = ("fixed", "adaptive")
+REGISTRY = Registry("seed policy", {
+    "fixed": "autobench.experiments.seed_policies.fixed:FixedPolicy",
+    "adaptive": "autobench.experiments.seed_policies.adaptive:AdaptivePolicy",
+})
 
-__all__ = ["POLICIES", "Criterion", "Evidence", "Noise", "SeedPolicy", "Step", "get"]
+__all__ = ["REGISTRY", "Criterion", "Evidence", "Noise", "SeedPolicy", "Step", "get", "names"]
+
+
+def names() -> tuple[str, ...]:
+    """Every registered policy's name."""
+    return REGISTRY.names()
 
 
 def get(name: str, **knobs: Any) -> SeedPolicy:
     """The policy called ``name`` with its knobs (unknown names and knobs are errors)."""
-    import inspect
-
-    if name == "fixed":
-        from autobench.experiments.seed_policies.fixed import FixedPolicy as cls
-    elif name == "adaptive":
-        from autobench.experiments.seed_policies.adaptive import AdaptivePolicy as cls
-    else:
-        raise ValueError(f"unknown seed policy {name!r} (choose from {', '.join(POLICIES)})")
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    cls = REGISTRY.get(name)
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
     unknown = sorted(set(knobs) - set(allowed))
     if unknown:
         raise ValueError(f"unknown knob {unknown[0]!r} for the {name} seed policy (knobs: {', '.join(allowed)})")

@@ -11,8 +11,8 @@ It gathers evidence in stages and stops as soon as the answer is clear:
   bound uses Student's t with the pooled degrees of freedom.
 - **Futility and harm stop early.** After the fast run: stop when the ``futility_fast`` upper
   bound of the gain is below the threshold; after full seeds, when the ``futility_full`` upper
-  bound is. Harm: when the 97.5% upper bound is below zero (the result is below production:
-  seed 002 §5.4 archives it at once).
+  bound is. Harm: when the 97.5% upper bound is below zero (a result below production is
+  archived at once).
 - **Efficacy needs everything.** Never before ``min_full`` (3) full seeds; then only when the
   five promotion criteria all pass *and* the combined estimate clears a group-sequential
   boundary: Lan–DeMets O'Brien–Fleming-type alpha spending over the planned stages, with each

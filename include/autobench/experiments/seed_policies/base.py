@@ -49,7 +49,7 @@ class Noise:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One promotion criterion (SPEC "Promotion"): its name, value, requirement, pass/fail."""
+    """One promotion criterion (:mod:`autobench.experiments.promotion`): its name, value, requirement, pass/fail."""
 
     name: str
     passed: bool

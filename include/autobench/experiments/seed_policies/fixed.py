@@ -1,9 +1,9 @@
-"""Seed 002's protocol, pinned (§5.2, §5.4, §6).
+"""The fixed protocol: a fast run, then a fixed number of paired full seeds, then the criteria.
 
 The fast run only screens out broken configs (the caller does that: a crash, NaN or a collapsed
 score is `failed`); then ``seeds`` full paired seeds; then the five criteria decide. An
-inconclusive result (mean gain below the threshold with high variance, std > 1% of the mean:
-seed 002 §5.4) is extended once with as many seeds again.
+inconclusive result (mean gain below the threshold with high variance, std > 1% of the mean) is
+extended once with as many seeds again.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from autobench.experiments.seed_policies.base import Evidence, SeedPolicy, Step
 
-HIGH_VARIANCE_PCT = 1.0  # seed 000: std > 1% of the mean
+HIGH_VARIANCE_PCT = 1.0  # high variance: std > 1% of the mean
 
 
 class FixedPolicy(SeedPolicy):
@@ -43,5 +43,5 @@ class FixedPolicy(SeedPolicy):
         high_variance = share is not None and share > HIGH_VARIANCE_PCT
         if improvement is not None and not improvement.passed and high_variance and rounds < self.extensions:
             return Step("full", self.seeds, "inconclusive (gain below the threshold with high variance): "
-                                            f"{self.seeds} more seeds, seed 002 §5.4")
+                                            f"{self.seeds} more seeds, once")
         return Step("decide", 0, f"{n} paired seeds run")

@@ -1,0 +1,179 @@
+"""A decision's writes: the record, then what the outcome changes in the state folder.
+
+``promote``  the config goes to ``experiments/promoted/``; the registry's ``our_solution.config``
+             and ``current_scores`` are updated (comments kept); a ``CHANGELOG.md`` entry; status
+             ``promoted``; open hypotheses whose patch production now already has become
+             ``superseded``.
+``reject``   a note in ``experiments/archived/`` with the criteria table and each failed one
+             named; status ``rejected`` (or ``failed``).
+``extend``   status ``extended``.
+
+The decision is recorded first (:func:`autobench.experiments.results.write_decision`), then the
+rest, each write idempotent, so a retried task writes nothing twice; a promotion whose registry
+edit is done (:func:`applied_promotion`) is finished from its record, not decided again. Titles
+and reasons carry web text: they are escaped wherever they reach Markdown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from autobench import fsio
+from autobench.clock import iso
+from autobench.experiments import explain, results
+from autobench.hypothesis_queue import set_status, superseded
+from autobench.schemas import QUEUE, REGISTRY, Decision, Hypothesis, Registry
+from autobench.store import StateStore
+
+CHANGELOG = "CHANGELOG.md"
+CHANGELOG_HEAD = "# Changelog\n\nProduction configs promoted by autobench, newest last.\n"
+
+
+def _stamp(now: dt.datetime) -> str:
+    return iso(now).replace(":", "").replace("-", "")
+
+
+def apply(store: StateStore, registry: Registry, hyp: Hypothesis, decision: Decision,
+          config: dict[str, Any], c_full: dict[int, dict[str, Any]], now: dt.datetime) -> None:
+    """Record ``decision`` and make its outcome true in the state folder."""
+    home = store.home
+    written = [results.decision_file(hyp.id, decision.config_hash)]
+    if decision.decision == "promote":
+        written += [results.promoted_file(hyp.id, _stamp(now)), REGISTRY, CHANGELOG]
+    elif decision.decision == "reject":
+        written.append(results.archived_file(hyp.id, _stamp(now)))
+    written.append(QUEUE)
+    decision.files_written = written
+    results.write_decision(home, decision)
+
+    if decision.decision == "promote":
+        promote(store, registry, hyp, decision, config, c_full, registry_done=False)
+    elif decision.decision == "reject":
+        note = home / written[1]
+        note.parent.mkdir(parents=True, exist_ok=True)
+        fsio.atomic_write(note, archive_note(hyp, decision))
+        set_status(store, [(hyp.id, decision.status, notes_line(decision))], now)
+    else:
+        set_status(store, [(hyp.id, "extended", notes_line(decision))], now)
+
+
+def notes_line(decision: Decision) -> str:
+    return f"{decision.decision}: {decision.reason} (see {decision.files_written[0]})"
+
+
+def _means(c_full: dict[int, dict[str, Any]]) -> dict[str, float]:
+    means = {}
+    metrics = sorted({k for m in c_full.values() for k, v in m.items() if isinstance(v, (int, float))})
+    for key in metrics:
+        values = [float(m[key]) for m in c_full.values() if isinstance(m.get(key), (int, float))]
+        means[key] = sum(values) / len(values)
+    return means
+
+
+def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: Decision,
+            config: dict[str, Any], c_full: dict[int, dict[str, Any]], *, registry_done: bool) -> None:
+    """A promotion's writes after the record, each idempotent, in an order a retry can finish.
+
+    The promoted config file (once), the registry (unless ``registry_done``: production already has
+    the candidate's config), the CHANGELOG entry (once: its marker), then the statuses. Times come
+    from the record, so a retry writes what the first attempt would have.
+    """
+    import yaml
+
+    home = store.home
+    when = decision.decided_at
+    means = _means(c_full)
+    promoted_file = home / decision.files_written[1]
+    if not promoted_file.exists():
+        promoted = {"hypothesis": hyp.id, "title": hyp.title, "promoted_at": iso(decision.decided_at),
+                    "config_hash": decision.config_hash, "replaces": decision.production_hash,
+                    "solution": registry.our_solution.solution, "config": config,
+                    "config_patch": hyp.implementation.config_patch,
+                    "validation_means": means, "seeds": decision.evidence.seeds,
+                    "criteria": {c.name: c.passed for c in decision.criteria}}
+        promoted_file.parent.mkdir(parents=True, exist_ok=True)
+        fsio.atomic_write(promoted_file, yaml.safe_dump(promoted, sort_keys=False, allow_unicode=True))
+    if not registry_done:
+        with store.edit(REGISTRY) as doc:
+            ours = doc["our_solution"]
+            _replace_mapping(ours, "config", config)
+            scores = {board: round(means[metric], 6) for board, metric in registry.our_solution.metric_map.items()
+                      if metric in means}
+            if scores:
+                if ours.get("current_scores") is None:
+                    ours["current_scores"] = {}
+                for board, value in scores.items():
+                    ours["current_scores"][board] = value
+    changelog(store, hyp, decision, when)
+    changes = [(hyp.id, "promoted", notes_line(decision))]
+    changes += superseded(store.load(QUEUE), config, f"production now has its patch (promoted {hyp.id})", exclude=hyp.id)
+    set_status(store, changes, when)
+
+
+def applied_promotion(home, hid: str, chash: str, prod_hash: str) -> Decision | None:
+    """The recorded promotion of ``chash`` when production already has that config, else ``None``.
+
+    The registry edit is a promotion's first write after the record; once it is done, deciding
+    again would compare the candidate with itself (and say ``extend``). A retry replays the
+    record instead and finishes what the first attempt left undone.
+    """
+    if chash != prod_hash:
+        return None
+    record = results.read_decision(home, hid, chash)
+    if record is None or record.decision != "promote" or record.config_hash != prod_hash:
+        return None
+    return record
+
+
+def _replace_mapping(parent: Any, key: str, new: dict[str, Any]) -> None:
+    """Make ``parent[key]`` equal ``new`` in place, so comments on unchanged keys survive."""
+    current = parent.get(key)
+    if not hasattr(current, "keys"):
+        parent[key] = new
+        return
+    for k in list(current.keys()):
+        if k not in new:
+            del current[k]
+    for k, v in new.items():
+        if isinstance(v, dict) and hasattr(current.get(k), "keys"):
+            _replace_mapping(current, k, v)
+        elif current.get(k) != v or type(current.get(k)) is not type(v):
+            current[k] = v
+
+
+def changelog(store: StateStore, hyp: Hypothesis, decision: Decision, now: dt.datetime) -> None:
+    """The promotion's ``CHANGELOG.md`` entry, once (its marker says it is there)."""
+    from autobench.escaping import md_text
+
+    path = store.home / CHANGELOG
+    marker = f"<!-- autobench: {hyp.id} {decision.config_hash} -->"
+    with store.lock(CHANGELOG):
+        text = path.read_text(encoding="utf-8") if path.exists() else CHANGELOG_HEAD
+        if marker in text:
+            return
+        gain = decision.criterion("improvement").value
+        pj = decision.projection
+        rank = (f"; {md_text(pj['leaderboard'])} projected #{pj['projected_rank']} (was #{pj['current_rank']}), "
+                f"P(#1) {pj['p_first']:.2f}" if pj.get("current_rank") else "")
+        patch = ", ".join(f"{k}: {v}" for k, v in hyp.implementation.config_patch.items()) or "no change"
+        entry = (f"\n## {iso(now)[:10]} — promoted {hyp.id}: {md_text(hyp.title)}\n{marker}\n\n"
+                 f"- change: {md_text(patch)} (config {decision.production_hash} → {decision.config_hash})\n"
+                 f"- {decision.evidence.metric}: {gain:+.4f} over {len(decision.evidence.seeds)} paired seeds{rank}\n"
+                 f"- decision: {decision.files_written[0]}\n")
+        fsio.atomic_write(path, text.rstrip("\n") + "\n" + entry)
+
+
+def archive_note(hyp: Hypothesis, decision: Decision) -> str:
+    """The note for a rejected or failed hypothesis: titles and reasons (web text in them) escaped."""
+    from autobench.escaping import md_text
+
+    failed = explain.failed_names(decision.criteria)
+    lines = [f"# {hyp.id}: {md_text(hyp.title)} — {decision.status}", "",
+             f"Decided {iso(decision.decided_at)} by the {decision.policy['name']} seed policy "
+             f"({md_text(decision.policy['why'])}).", "", md_text(decision.reason), "",
+             *explain.markdown_table(decision.criteria), "",
+             f"Failed criteria: {', '.join(failed) if failed else 'none'}.",
+             f"Config hash {decision.config_hash}; patch {json.dumps(hyp.implementation.config_patch)}.", ""]
+    return "\n".join(lines)

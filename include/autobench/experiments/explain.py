@@ -1,0 +1,154 @@
+"""A decision in words: the one place that turns the promotion criteria into text.
+
+Every place that shows criteria uses these: ``decide``'s reason paragraph, the command line
+(``autobench decide``, ``autobench sweep``), the sweep's task log, ``BENCHMARK_REPORT.md``, the
+archived note, the web page and the digest's technical log.
+
+- :func:`value_text`: a criterion's measured value as a short phrase (``p = 0.0012, t = 6.1, df = 2``);
+- :func:`lines`: one ``PASS``/``FAIL`` line per criterion (terminal, task log);
+- :func:`markdown_table`: the criteria as a Markdown table, every cell escaped;
+- :func:`reason`: the paragraph a person can audit, recorded in the decision.
+
+A criterion is read by attribute or by key, so the decision's typed criteria, the criteria
+:mod:`~autobench.experiments.promotion` computes and a decision read back as plain JSON all work.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autobench.schemas import Decision
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.4f}"
+
+
+def _plain(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def regression_text(value: Any) -> str:
+    """``latency +2.0%, memory not reported``."""
+    value = value if isinstance(value, Mapping) else {}
+    bits = []
+    for key, label in (("latency_change_pct", "latency"), ("memory_change_pct", "memory")):
+        v = value.get(key)
+        bits.append(f"{label} {v:+.1f}%" if _number(v) else f"{label} not reported")
+    return ", ".join(bits)
+
+
+def value_text(criterion: Any) -> str:
+    """A criterion's measured value as a short phrase (never raises on an odd value)."""
+    name, value, detail = _get(criterion, "name"), _get(criterion, "value"), _get(criterion, "detail") or ""
+    try:
+        if name == "improvement":
+            return "no runs" if value is None else f"{value:+.4f}"
+        if name == "significance":
+            return "not computable" if value is None else f"p = {value:.4g}" + (f", {detail}" if detail else "")
+        if name == "regression":
+            return regression_text(value)
+        if name == "reproducibility" and isinstance(value, Mapping):
+            pct = value.get("std_pct_of_mean")
+            spread = f"{pct:.3g}%" if _number(pct) else "n/a"
+            return f"{value.get('seeds', '?')} seed(s), std {spread} of the mean"
+        if name == "projection" and isinstance(value, Mapping):
+            if value.get("current_rank"):
+                return f"rank #{value['current_rank']} → #{value.get('projected_rank', '?')}"
+            return "not ranked"
+    except (TypeError, ValueError, KeyError):
+        pass
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def rows(criteria: Iterable[Any]) -> list[tuple[str, bool, str, str]]:
+    """(name, passed, value in words, requirement) per criterion."""
+    return [(str(_get(c, "name")), bool(_get(c, "passed")), value_text(c), str(_get(c, "requirement") or ""))
+            for c in criteria]
+
+
+def lines(criteria: Iterable[Any], indent: str = "  ") -> list[str]:
+    """``  PASS improvement      +0.0091  (needs mean paired gain ≥ 0.005 …)`` per criterion."""
+    return [f"{indent}{'PASS' if passed else 'FAIL'} {name:<16} {value}  (needs {requirement})"
+            for name, passed, value, requirement in rows(criteria)]
+
+
+def markdown_table(criteria: Iterable[Any]) -> list[str]:
+    """The criteria as a Markdown table (lines), every cell escaped; a failed one in bold."""
+    from autobench.escaping import md_cell
+
+    out = ["| criterion | passed | value | requirement |", "| --- | --- | --- | --- |"]
+    for name, passed, value, requirement in rows(criteria):
+        out.append(f"| {name} | {'yes' if passed else '**no**'} | {md_cell(value)} | {md_cell(requirement)} |")
+    return out
+
+
+def failed_names(criteria: Iterable[Any]) -> list[str]:
+    return [str(_get(c, "name")) for c in criteria if not _get(c, "passed")]
+
+
+def reason(hypothesis_id: str, title: str, decision: Decision, threshold: float, *,
+           candidate_mean: float | None, production_mean: float | None) -> str:
+    """The one paragraph recorded in the decision: outcome, evidence, criteria, the policy's word."""
+    ev = decision.evidence
+    crits = {c.name: c for c in decision.criteria}
+    parts: list[str] = []
+    head = {"promote": "is promoted", "reject": "is rejected", "extend": "needs more evidence"}[decision.decision]
+    if decision.status == "failed":
+        head = "failed"
+    parts.append(f"{hypothesis_id} ({title}) {head}.")
+    if ev.seeds:
+        ci = (decision.comparison or {}).get("ci95_diff")
+        ci_text = f" (95% CI {ci[0]:+.4f} to {ci[1]:+.4f})" if ci else ""
+        gain = crits["improvement"].value if "improvement" in crits else None
+        parts.append(f"On {len(ev.seeds)} paired seed(s) ({', '.join(map(str, ev.seeds))}) its validation {ev.metric} "
+                     f"averages {_plain(candidate_mean)} against production's {_plain(production_mean)}, a gain of "
+                     f"{_signed(gain)}{ci_text} where {threshold:g} is required.")
+    elif ev.fast:
+        parts.append(f"Only the fast validation has run: {ev.fast.get('screen', '')}.")
+    else:
+        parts.append("No runs yet.")
+    if decision.status == "failed":
+        parts.append(f"Cause: {decision.policy['why']}. A broken config gets no more compute.")
+    elif decision.decision == "promote":
+        pj = decision.projection
+        where = (f" On {pj['leaderboard']} the projected rank is #{pj['projected_rank']} (today #{pj['current_rank']}), "
+                 f"P(#1) = {pj['p_first']:.2f}." if pj.get("current_rank") else "")
+        rep = crits["reproducibility"].value
+        parts.append(f"All five criteria are met: paired t-test p = {crits['significance'].value:.4g}; "
+                     f"{regression_text(crits['regression'].value)}; std {rep['std_pct_of_mean']:.3g}% of the mean "
+                     f"over {rep['seeds']} seeds.{where}")
+    else:
+        failed = [c for c in decision.criteria if not c.passed]
+        passed = [c.name for c in decision.criteria if c.passed]
+        if failed:
+            parts.append("Failed: " + "; ".join(f"{c.name} ({value_text(c)}; needs {c.requirement})"
+                                                for c in failed) + ".")
+        if passed:
+            parts.append(f"Met: {', '.join(passed)}.")
+    tail = f"Seed policy {decision.policy['name']}: {decision.policy['why']}."
+    if decision.decision == "extend" and decision.next_runs:
+        nr = decision.next_runs
+        tail += f" Next: {nr['mode']} run(s) on seed(s) {', '.join(map(str, nr['seeds']))}."
+    parts.append(tail)
+    return " ".join(parts)

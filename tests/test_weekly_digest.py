@@ -1,4 +1,4 @@
-"""The weekly digest (seed format), the technical log, escalation briefs, and escaping."""
+"""The weekly digest, the technical log, escalation briefs, and escaping."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from autobench.clock import parse_now
 from autobench.experiments.decide import decide
 from autobench.monitor.cycle import cycle as monitor_cycle
 from autobench.reporting import notifiers
-from autobench.reporting.digest import build, run
+from autobench.reporting.digest import cycle as digest_cycle
+from autobench.reporting.digest_gather import gather
 from autobench.reporting.notifiers import Context, Header, Notifier, NotifyError, Section
 from autobench.reporting.notifiers.message import plain
 from autobench.schemas import REGISTRY
@@ -41,7 +42,7 @@ def week(store):
 
 
 def test_the_digest_follows_the_seeds_format(week):
-    result = run(week, DIGEST)
+    result = digest_cycle(week, DIGEST)
     md = result["markdown"]
     assert md.splitlines()[0] == "# Benchmark Digest — Week of 2026-01-05"
     sections = [line for line in md.splitlines() if line.startswith("## ")]
@@ -58,14 +59,14 @@ def test_the_digest_follows_the_seeds_format(week):
 
 
 def test_the_technical_log_explains_every_decision_once(week):
-    run(week, DIGEST)
+    digest_cycle(week, DIGEST)
     log = (week.home / "TECHNICAL_LOG.md").read_text()
     assert "## Week of 2026-01-05" in log and "### Summary" in log
     assert log.index("### Summary") < log.index("### Experiments") < log.index("### Papers") < log.index("### Queue")
     assert "#### H-002: A wider model stores more key-value pairs — promote (promoted)" in log
     assert "#### H-001: Cosine decay with warmup stabilises recall training — reject (rejected)" in log
     assert "| improvement | **no** |" in log and "| significance | yes |" in log
-    run(week, DIGEST)  # a retried task
+    digest_cycle(week, DIGEST)  # a retried task
     assert (week.home / "TECHNICAL_LOG.md").read_text() == log
 
 
@@ -73,7 +74,7 @@ def test_escalation_when_the_gap_is_large_and_nothing_queued_closes_it(week):
     page = week.home / "pages" / "memorybench.html"
     page.write_text(page.read_text().replace("<td>0.861</td>", "<td>0.951</td>"))
     monitor_cycle(week, parse_now("2026-01-08T06:00:00Z"), "m3")
-    result = run(week, DIGEST)
+    result = digest_cycle(week, DIGEST)
     assert any("escalation-2026-01-12-gap-memorybench" in b for b in result["briefs"])
     brief = (week.home / result["briefs"][0]).read_text()
     assert "MemoryBench" in brief and "architectural change" in brief
@@ -85,7 +86,7 @@ def test_names_from_the_web_are_escaped_everywhere(week):
     page.write_text(page.read_text().replace("<td>0.861</td>", "<td>0.862</td>").replace(
         "<td>CompetitorB</td>", "<td>&lt;!channel&gt; | x</td>"))
     monitor_cycle(week, parse_now("2026-01-08T06:00:00Z"), "m3")
-    result = run(week, DIGEST)
+    result = digest_cycle(week, DIGEST)
     text = json.dumps(result["blocks"])
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
 
@@ -101,8 +102,8 @@ def test_digest_command(week):
 
 def test_an_empty_week_still_reads_well(store):
     registry = store.load(REGISTRY)
-    w = build(store, DIGEST)
-    from autobench.reporting.digest import markdown
+    w = gather(store, DIGEST)
+    from autobench.reporting.digest_render import markdown
 
     md = markdown(w, registry)
     assert "- no leaderboard scraped yet" in md and "- 0 experiments completed | 0 failed fast validation | 0 promoted" in md
@@ -172,7 +173,7 @@ def test_our_rank_rising_is_in_the_digest_and_in_slack(store):
     monitor_cycle(store, MONDAY, "m1")  # before the week's start (Monday 09:00): #3
     _set_score(store.home, "OurSystem", 0.871)
     monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #1: the monitor says [INFO], not [ALERT]
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: our rank #3 → #1 ⬆️" in changed
     assert not any("LongContextEval" in line for line in changed)  # #2 all week: no line
@@ -186,7 +187,7 @@ def test_the_first_snapshot_of_the_week_is_the_start_when_none_is_older(store):
     monitor_cycle(store, parse_now("2026-01-06T06:00:00Z"), "m1")  # the first scrape ever, inside the week
     _set_score(store.home, "OurSystem", 0.871)
     monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
-    assert "- MemoryBench: our rank #3 → #1 ⬆️" in _changed(run(store, DIGEST)["markdown"])
+    assert "- MemoryBench: our rank #3 → #1 ⬆️" in _changed(digest_cycle(store, DIGEST)["markdown"])
 
 
 def test_a_rank_drop_is_said_once(store):
@@ -196,7 +197,7 @@ def test_a_rank_drop_is_said_once(store):
     monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")  # #2: [ALERT] Our rank dropped …: #1 → #2
     monitor = json.loads((store.home / "state" / "monitor.json").read_text())
     assert any("Our rank dropped on MemoryBench: #1 → #2" in a for c in monitor["cycles"] for a in c["alerts"])
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: our rank #1 → #2 ⬇️" in changed
     assert sum("#1 → #2" in line for line in changed) == 1
@@ -212,7 +213,7 @@ def test_a_dip_the_net_movement_hides_is_still_said(store):
     monitor_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #4
     _set_score(store.home, "OurSystem", 0.871)
     monitor_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: our rank #3 → #1 ⬆️ (fell to #4 during the week)" in changed
     assert not any("Our rank dropped" in line for line in changed)
@@ -227,14 +228,14 @@ def test_a_drop_undone_within_the_week_keeps_the_monitors_alert(store):
     monitor_cycle(store, parse_now("2026-01-07T06:00:00Z"), "m2")  # #2
     _set_score(store.home, "OurSystem", 0.891)
     monitor_cycle(store, parse_now("2026-01-09T06:00:00Z"), "m3")  # #1 again: no movement line, the drop still said
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- Our rank dropped on MemoryBench: #1 → #2" in changed and not any("our rank #" in c for c in changed)
     assert "• Our rank dropped on MemoryBench: #1 → #2" in _slack_changed(result["blocks"])
 
 
 def test_an_unchanged_rank_adds_no_line(week):
-    result = run(week, DIGEST)  # MemoryBench #3 and LongContextEval #2 all week
+    result = digest_cycle(week, DIGEST)  # MemoryBench #3 and LongContextEval #2 all week
     assert not any("our rank" in line or "listed" in line for line in _changed(result["markdown"]))
     assert "our rank" not in _slack_changed(result["blocks"])
     assert "start of the week" not in (week.home / "TECHNICAL_LOG.md").read_text()
@@ -249,7 +250,7 @@ def test_newly_listed_and_no_longer_listed(store):
     data["results"] = [r for r in data["results"] if r["system"] != "OurSystem"]
     api.write_text(json.dumps(data))
     monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     changed = _changed(result["markdown"])
     assert "- MemoryBench: we are newly listed at #4" in changed
     assert "- LongContextEval: we are no longer listed (was #2) ⚠️" in changed
@@ -268,7 +269,7 @@ def test_a_hostile_leaderboard_name_is_escaped_in_the_movement_line(store):
     _set_score(store.home, "OurSystem", 0.871)
     _set_score(store.home, "<b>&lt;!here&gt;</b>", 0.88)  # a hostile new entrant, ahead of us: #3 → #2
     monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     from autobench.escaping import md_text, slack_text
 
     changed = _changed(result["markdown"])
@@ -297,11 +298,11 @@ def test_a_hostile_leader_is_escaped_in_the_gap_escalation_brief(store):
     monitor_cycle(store, MONDAY, "m1")
     _set_score(store.home, "&lt;!channel&gt; [win](https://evil.example) *x*", 0.951)  # a new #1, 13% ahead
     monitor_cycle(store, parse_now("2026-01-08T06:00:00Z"), "m2")
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     brief_path = next(b for b in result["briefs"] if "-gap-memorybench-" in b)
     brief = (store.home / brief_path).read_text()
     _no_live_markdown(brief)
-    first = build(store, DIGEST).positions[0]["first"]  # as scraped (the scraper drops a trailing footnote star)
+    first = gather(store, DIGEST).positions[0]["first"]  # as scraped (the scraper drops a trailing footnote star)
     assert first.startswith("<!channel> [win](https://evil.example) *x")
     assert f"Our score 0.823, {md_text(first)} leads by 0.128" in brief
     assert brief.startswith("# Escalation: MemoryBench: ") and "\n**Case:** gap\n" in brief  # our formatting
@@ -337,7 +338,7 @@ def test_research_log_entries_are_escaped_in_the_brief_and_the_technical_log(sto
 
     monitor_cycle(store, MONDAY, "m1")
     (store.home / "research_log.md").write_text(RESEARCH_LOG)
-    result = run(store, DIGEST)
+    result = digest_cycle(store, DIGEST)
     brief_path = next(b for b in result["briefs"] if "-competitor-" in b)
     brief = (store.home / brief_path).read_text()
     _no_live_markdown(brief)
@@ -367,10 +368,10 @@ def test_a_replayed_digest_uses_the_snapshots_of_its_week(store):
     monitor_cycle(store, MONDAY, "m1")  # 2026-01-05: #3 on MemoryBench
     _set_score(store.home, "OurSystem", 0.871)
     monitor_cycle(store, parse_now("2026-01-14T06:00:00Z"), "m2")  # after the digest's now: #1
-    result = run(store, DIGEST)  # the digest of 2026-01-12, run late (or replayed)
+    result = digest_cycle(store, DIGEST)  # the digest of 2026-01-12, run late (or replayed)
     assert "- MemoryBench: #3 ⚠️ (our score: 0.823 | gap to #1: -0.024)" in result["markdown"]
     assert not any("our rank" in line for line in _changed(result["markdown"]))
-    assert build(store, parse_now("2026-01-14T09:00:00Z")).positions[0]["rank"] == 1  # a digest after it: #1
+    assert gather(store, parse_now("2026-01-14T09:00:00Z")).positions[0]["rank"] == 1  # a digest after it: #1
 
 
 # ----------------------------------------------------------------------------- a retried post
@@ -403,13 +404,13 @@ def test_a_retry_after_a_failed_upload_does_not_post_the_digest_again(week, monk
     try:
         notifier = SlackNotifier("xoxb-retry-secret", "#benchmarks", fake.url)
         with pytest.raises(NotifyError, match="posted .* with 1 of 2 files"):
-            run(week, DIGEST, send=True, notifier=notifier)
+            digest_cycle(week, DIGEST, send=True, notifier=notifier)
         marker = week.home / "digests" / "2026-01-05.sent.json"
         half = json.loads(marker.read_text())
         assert half["ok"] is False and half["ts"] and half["pending"] == ["latest_experiment.png"]
         assert [f["name"] for f in half["files"]] == ["gap_over_time.png"]
 
-        result = run(week, DIGEST, send=True, notifier=notifier)  # the retried task
+        result = digest_cycle(week, DIGEST, send=True, notifier=notifier)  # the retried task
         assert len(fake.calls("chat.postMessage")) == 1
         sent = result["sent"]
         assert sent["ok"] is True and sent["ts"] == half["ts"] and "pending" not in sent
@@ -418,7 +419,7 @@ def test_a_retry_after_a_failed_upload_does_not_post_the_digest_again(week, monk
         assert len(completed) == 2 and all(c["body"]["thread_ts"] == half["ts"] for c in completed)
         assert json.loads(marker.read_text()) == sent
 
-        run(week, DIGEST, send=True, notifier=notifier)  # once more: nothing sent
+        digest_cycle(week, DIGEST, send=True, notifier=notifier)  # once more: nothing sent
         assert len(fake.calls("chat.postMessage")) == 1 and len(fake.calls("files.completeUploadExternal")) == 2
     finally:
         fake.close()
@@ -467,7 +468,7 @@ def test_a_notifier_registered_at_runtime_delivers_the_digest_and_resumes_it(wee
         notifier = notifiers.get("memo", fail=(2,))  # the second plot's upload fails once
         with pytest.raises(NotifyError, match=r"posted \(ts memo-1\) with 1 of 2 files, "
                                                         r"latest_experiment.png failed; a retry uploads only the rest"):
-            run(week, DIGEST, send=True, notifier=notifier)
+            digest_cycle(week, DIGEST, send=True, notifier=notifier)
         marker = json.loads((week.home / "digests" / "2026-01-05.sent.json").read_text())
         assert marker == {"ok": False, "ts": "memo-1", "channel": "memo", "files": [{"name": "gap_over_time.png"}],
                           "pending": ["latest_experiment.png"]}
@@ -475,13 +476,13 @@ def test_a_notifier_registered_at_runtime_delivers_the_digest_and_resumes_it(wee
         assert text.startswith("BENCHMARK DIGEST — WEEK OF 2026-01-05\nCompetitive Position\n")
         assert "- MemoryBench: #3 :warning: (our score: 0.823 | gap to #1: -0.038)" in text  # rendered by the notifier
 
-        sent = run(week, DIGEST, send=True, notifier=notifier)["sent"]  # the retried task
+        sent = digest_cycle(week, DIGEST, send=True, notifier=notifier)["sent"]  # the retried task
         assert len(notifier.posts) == 1  # never posted twice
         assert [u[2] for u in notifier.uploads] == ["gap_over_time.png", "latest_experiment.png"]
         assert all(u[:2] == ("memo", "memo-1") and u[3] == b"\x89PNG" for u in notifier.uploads)
         assert sent == {"ok": True, "ts": "memo-1", "channel": "memo",
                         "files": [{"name": "gap_over_time.png"}, {"name": "latest_experiment.png"}]}
-        run(week, DIGEST, send=True, notifier=notifier)  # done: nothing sent again
+        digest_cycle(week, DIGEST, send=True, notifier=notifier)  # done: nothing sent again
         assert len(notifier.posts) == 1 and notifier.tries == 3
     finally:
         notifiers.REGISTRY.unregister("memo")

@@ -15,10 +15,10 @@ def add_digest(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from autobench.reporting.digest import run
+    from autobench.reporting.digest import cycle
     from autobench.store import StateStore
 
-    result = run(StateStore(_home(args)), _now(args), send=args.send)
+    result = cycle(StateStore(_home(args)), _now(args), send=args.send)
     data = {"markdown": result["markdown"], "blocks": result["blocks"], "digest": result["digest"],
             "briefs": result["briefs"], "sent": result["sent"]}
     _emit(args, data, lambda: result["markdown"] + "".join(f"\n[ESCALATION] {b}" for b in result["briefs"])

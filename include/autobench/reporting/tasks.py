@@ -11,10 +11,10 @@ from autobench.home import resolve_home
 
 
 def digest_write(now, home: str | None = None) -> dict[str, Any]:
-    from autobench.reporting.digest import run
+    from autobench.reporting.digest import cycle
     from autobench.store import StateStore
 
-    result = run(StateStore(resolve_home(home)), now)
+    result = cycle(StateStore(resolve_home(home)), now)
     print(result["markdown"])
     for brief in result["briefs"]:
         print(f"[ESCALATION] {brief}")
@@ -22,10 +22,10 @@ def digest_write(now, home: str | None = None) -> dict[str, Any]:
 
 
 def digest_send(now, notifier, home: str | None = None) -> dict[str, Any]:
-    """Post the week's digest with ``notifier`` (the DAG builds it from its Slack connection)."""
-    from autobench.reporting.digest import run
+    """Deliver the week's digest with ``notifier`` (the DAG builds it from its Slack connection)."""
+    from autobench.reporting.digest import cycle
     from autobench.store import StateStore
 
-    result = run(StateStore(resolve_home(home)), now, send=True, notifier=notifier)
+    result = cycle(StateStore(resolve_home(home)), now, send=True, notifier=notifier)
     print(f"posted the digest: {result['sent']}")
     return result["sent"]

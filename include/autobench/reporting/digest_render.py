@@ -1,0 +1,295 @@
+"""The digest's week, rendered: the digest in Markdown (``digests/<week>.md``), the digest as a
+neutral message for a notifier (:func:`message`; Block Kit for ``--json``: :func:`blocks`), and
+the week's ``TECHNICAL_LOG.md`` section.
+
+The digest: competitive position per leaderboard, what changed this week (opening with how our
+rank moved, which replaces the monitor's rank-drop alerts for that leaderboard, so a drop is
+said once), the next automated actions, the experiments run. The technical log section: a
+summary an engineer reads in five minutes, then every experiment with its config, metrics and
+outcome, every promotion and rejection with its criteria, every paper with its techniques and
+disposition, and the queue with its priorities.
+
+Text from the web (competitor names, paper titles, the research log's quotes) is escaped for
+where it goes: Markdown prose and tables here, and each notifier escapes the message for its own
+format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autobench.schemas import Registry
+
+if TYPE_CHECKING:
+    from autobench.reporting.digest_gather import Week
+
+
+def _counts(week: Week) -> tuple[int, int, int]:
+    completed = sum(1 for d in week.decisions if d["status"] in ("promoted", "rejected"))
+    failed = sum(1 for d in week.decisions if d["status"] == "failed")
+    promoted = sum(1 for d in week.decisions if d["decision"] == "promote")
+    return completed, failed, promoted
+
+
+def _gain(record: dict[str, Any]) -> float | None:
+    return next((c["value"] for c in record["criteria"] if c["name"] == "improvement"), None)
+
+
+def _movement(m: dict[str, Any]) -> tuple:
+    """One rank movement as a neutral line (spans; see :mod:`autobench.reporting.notifiers.message`)."""
+    from autobench.reporting.notifiers import Emoji
+
+    name, was, now = m["leaderboard"], m["was"], m["now"]
+    if was is None:
+        spans: tuple = (name, f": we are newly listed at #{now}")
+    elif now is None:
+        spans = (name, f": we are no longer listed (was #{was}) ", Emoji("warning"))
+    else:
+        spans = (name, f": our rank #{was} → #{now} ", Emoji("arrow_up" if now < was else "arrow_down"))
+    if m.get("worst"):
+        spans += (f" (fell to #{m['worst']} during the week)",)
+    return spans
+
+
+_MD_EMOJI = {"arrow_up": "⬆️", "arrow_down": "⬇️", "warning": "⚠️", "white_check_mark": "✅"}
+
+
+def _md(line) -> str:
+    """A neutral line as Markdown prose, every plain span escaped."""
+    from autobench.escaping import md_text
+    from autobench.reporting.notifiers.message import render_line
+
+    def text(piece: str) -> str:  # a span inside a line keeps its leading space
+        body = piece.lstrip()
+        return piece[: len(piece) - len(body)] + md_text(body)
+
+    return render_line(line, text, lambda t: f"**{md_text(t)}**", lambda name: _MD_EMOJI.get(name, f":{name}:"))
+
+
+def _shown_alerts(week: Week) -> list[str]:
+    """The week's alerts, less the monitor's rank drops that a movement line already says."""
+    said = tuple(f"[ALERT] Our rank dropped on {m['leaderboard']}: " for m in week.movements)
+    return [a for a in week.alerts if not a.startswith(said)]
+
+
+def _alert_sentence(line: str) -> tuple:
+    """A monitor alert as a neutral line: ``X improved Board to 0.861`` for an improvement."""
+    text = line.removeprefix("[ALERT] ")
+    m = re.match(r"(.+) improved on (\S+): ([\d.]+) → ([\d.]+)", text)
+    if m:
+        return (m.group(1), " improved ", m.group(2), f" to {m.group(4)}")
+    return (text,)
+
+
+# ----------------------------------------------------------------------------- the digest
+
+
+def markdown(week: Week, registry: Registry) -> str:
+    from autobench.escaping import md_text
+
+    lines = [f"# Benchmark Digest — Week of {week.label}", "", "## Competitive Position"]
+    for pos in week.positions:
+        if pos["rank"] is None:
+            lines.append(f"- {md_text(pos['leaderboard'])}: not listed ⚠️")
+            continue
+        if pos["rank"] == 1:
+            lines.append(f"- {md_text(pos['leaderboard'])}: #1 ✅ (our score: {pos['score']:.3f} | gap to #2: {pos['gap']:+.3f})")
+        else:
+            lines.append(f"- {md_text(pos['leaderboard'])}: #{pos['rank']} ⚠️ (our score: {pos['score']:.3f} | "
+                         f"gap to #1: {pos['gap']:+.3f})")
+    if not week.positions:
+        lines.append("- no leaderboard scraped yet")
+    lines += ["", "## What Changed This Week"]
+    changed = [f"- {_md(_movement(m))}" for m in week.movements]
+    for d in week.decisions:
+        if d["decision"] == "promote":
+            hyp = next((h for h in week.queue if h.id == d["hypothesis"]), None)
+            title = md_text(hyp.title) if hyp else d["hypothesis"]
+            board = d["projection"].get("leaderboard") or ""
+            changed.append(f"- Promoted {d['hypothesis']} ({title}): {_gain(d):+.3f} on {md_text(board)}")
+    changed += [f"- {_md(_alert_sentence(a))}" for a in _shown_alerts(week)]
+    changed += [f"- {md_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
+    lines += changed or ["- no change"]
+    lines += ["", "## Next Actions (Automated)"]
+    waiting = [h for h in week.queue if h.status in ("extended", "queued")]
+    waiting.sort(key=lambda h: (h.status != "extended", -h.priority_score))
+    for h in waiting[:3]:
+        verb = "extended (more seeds)" if h.status == "extended" else "queued"
+        lines.append(f"- Experiment {h.id} ({md_text(h.title)}) {verb} for {md_text(', '.join(h.target_leaderboards))} — "
+                     f"est. gain {h.implementation.estimated_gain:+.3f}")
+    lines.append("- Research ingest scheduled for Monday")
+    for esc in week.escalations:
+        lines.append(f"- Escalated to the research team: {md_text(esc['title'])}")
+    completed, failed, promoted = _counts(week)
+    lines += ["", "## Experiments Run This Week",
+              f"- {completed} experiments completed | {failed} failed fast validation | {promoted} promoted", ""]
+    return "\n".join(lines)
+
+
+def message(week: Week, registry: Registry, files: list[Path] | None = None):
+    """The digest as a neutral message (what a notifier renders: Block Kit for Slack)."""
+    from autobench.reporting.notifiers import (
+        Context,
+        Divider,
+        Emoji,
+        Header,
+        Message,
+        Section,
+        Strong,
+    )
+
+    title = f"Benchmark Digest — Week of {week.label}"
+    positions = []
+    for pos in week.positions:
+        name = Strong(pos["leaderboard"])
+        if pos["rank"] is None:
+            positions.append((name, ": not listed ", Emoji("warning")))
+        elif pos["rank"] == 1:
+            positions.append((name, ": #1 ", Emoji("white_check_mark"),
+                              f" (our score: {pos['score']:.3f} | gap to #2: {pos['gap']:+.3f})"))
+        else:
+            positions.append((name, f": #{pos['rank']} ", Emoji("warning"),
+                              f" (our score: {pos['score']:.3f} | gap to #1: {pos['gap']:+.3f})"))
+    changed: list = [_movement(m) for m in week.movements]
+    for d in week.decisions:
+        if d["decision"] == "promote":
+            changed.append(f"Promoted {d['hypothesis']}: {_gain(d):+.3f} on {d['projection'].get('leaderboard') or ''}")
+    changed += [_alert_sentence(a) for a in _shown_alerts(week)]
+    changed += [a.removeprefix("[ALERT] ") for a in week.defence]
+    waiting = sorted([h for h in week.queue if h.status in ("extended", "queued")],
+                     key=lambda h: (h.status != "extended", -h.priority_score))[:3]
+    nxt = [f"{h.id} ({h.title}) for {', '.join(h.target_leaderboards)} — "
+           f"est. gain {h.implementation.estimated_gain:+.3f}" for h in waiting] + ["Research ingest scheduled for Monday"]
+    nxt += [f"Escalated: {e['title']}" for e in week.escalations]
+    completed, failed, promoted = _counts(week)
+    more = "… (more in the digest)"
+    return Message(text=title, files=list(files or []), blocks=[
+        Header(title),
+        Section(positions, title="Competitive Position", empty="no leaderboard scraped yet", cut=more),
+        Section(changed, title="What Changed This Week", empty="no change", cut=more),
+        Section(nxt, title="Next Actions (Automated)", cut=more),
+        Divider(),
+        Context(f"{completed} experiments completed | {failed} failed fast validation | {promoted} promoted"),
+    ])
+
+
+def blocks(week: Week, registry: Registry) -> list[dict[str, Any]]:
+    """The digest's message as Slack Block Kit (``autobench digest --json``'s ``blocks``)."""
+    from autobench.reporting.notifiers import blocks as block_kit
+
+    return block_kit.render(message(week, registry))
+
+
+# ----------------------------------------------------------------------------- the technical log
+
+
+def technical_log_section(week: Week) -> str:
+    from autobench.escaping import md_cell, md_text
+    from autobench.experiments import explain
+
+    completed, failed, promoted = _counts(week)
+    marker = f"<!-- autobench: week {week.label} -->"
+    lines = [f"## Week of {week.label}", marker, "", "### Summary", ""]
+    moved = {m["leaderboard"]: m for m in week.movements}
+    for pos in week.positions:
+        where = "not listed" if pos["rank"] is None else f"#{pos['rank']}, gap {pos['gap']:+.3f}"
+        m = moved.get(pos["leaderboard"])
+        if m:
+            where += (" (not listed at the start of the week)" if m["was"] is None
+                      else f" (#{m['was']} at the start of the week)")
+            if m["worst"]:
+                where += f"; fell to #{m['worst']} during the week"
+        lines.append(f"- {md_text(pos['leaderboard'])}: {where}")
+    lines.append(f"- {completed} experiments decided ({promoted} promoted), {failed} failed; "
+                 f"{len(week.papers)} papers logged; {len(week.alerts)} competitor alerts; "
+                 f"{len(week.escalations)} escalations")
+    for d in week.decisions:
+        lines.append(f"- {d['hypothesis']}: **{d['decision']}** — {md_text(_first_sentence(d['reason']))}")
+    lines += ["", "### Experiments", ""]
+    if not week.decisions:
+        lines.append("No experiment was decided this week.")
+    for d in week.decisions:
+        hyp = next((h for h in week.queue if h.id == d["hypothesis"]), None)
+        ev = d["evidence"]
+        lines += [f"#### {d['hypothesis']}: {md_text(hyp.title) if hyp else ''} — {d['decision']} ({d['status']})", "",
+                  f"- config patch: `{json.dumps(hyp.implementation.config_patch) if hyp else '?'}` "
+                  f"(config {d['config_hash']}, production {d['production_hash']})",
+                  f"- seed policy {d['policy']['name']}: {md_text(d['policy']['why'])}",
+                  f"- {ev['metric']} by seed: " + (", ".join(f"{s}: {ev['candidate'][str(s)]:.4f} vs {ev['control'][str(s)]:.4f}"
+                                                           for s in ev["seeds"]) or "no full runs"),
+                  "", *explain.markdown_table(d["criteria"])]
+        lines += ["", f"Reason: {md_text(d['reason'])}", "", f"Decision record: `{d['_path']}`", ""]
+    lines += ["### Papers", ""]
+    lines += [_demote(entry) for entry in week.papers] or ["No paper was logged this week."]
+    lines += ["", "### Queue", "", "| # | id | status | priority | effort | est. gain | title |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    from autobench.hypothesis_queue import ranked
+
+    for i, h in enumerate(ranked(week.queue), 1):
+        lines.append(f"| {i} | {h.id} | {h.status} | {h.priority_score:g} | {h.implementation.effort} | "
+                     f"{h.implementation.estimated_gain:+.3f} | {md_cell(h.title)} |")
+    closed = [h for h in week.queue if h.status in ("promoted", "rejected", "failed", "superseded")]
+    if closed:
+        lines.append("")
+        lines.append("Closed: " + ", ".join(f"{h.id} ({h.status})" for h in closed))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _first_sentence(text: str) -> str:
+    parts = re.split(r"(?<=[.!?])\s", text, maxsplit=2)
+    return " ".join(parts[:2])
+
+
+def _demote(entry: str) -> str:
+    """A research log entry under the log's own heading levels, its web text escaped."""
+    return "\n".join(("##" + line[1:] if line.startswith("## ") else line)
+                     for line in safe_entry(entry).splitlines()) + "\n"
+
+
+_ASCII_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_ENTRY_HEADING = re.compile(r"^(## \[\d{4}-\d{2}-\d{2}\] [A-Za-z ]{1,40}: )(.*)$")
+_ENTRY_LABEL = re.compile(r"^(\*\*[A-Za-z][A-Za-z ]{0,40}:\*\*)(\s*)(.*)$")
+_ENTRY_AUTOLINK = re.compile(r"<https?://[^\s<>\x00-\x1f\x7f]+>", re.IGNORECASE)  # nothing in it can end it
+_ENTRY_MARKER = re.compile(r"^<!--[^>]*-->$")  # an HTML comment (markers), nothing inside can close it early
+
+
+def unescape(text: str) -> str:
+    """Undo CommonMark backslash escapes (``\\[`` → ``[``): what the text says, as plain text."""
+    return _ASCII_ESCAPE.sub(r"\1", text)
+
+
+def safe_entry(entry: str) -> str:
+    """A ``research_log.md`` entry with its web text (titles, quoted claims, URLs) escaped and the
+    log's own formatting kept: the ``## [date] Kind:`` heading, the ``**Label:**`` labels, list
+    markers, its HTML comments (the ``<!-- autobench: … -->`` markers) and a label's value that is
+    one plain http(s) autolink (``**Source:** <https://…>``, which nothing inside can end).
+
+    Each piece is unescaped first, then escaped with :func:`~autobench.escaping.md_text`, so a
+    piece the research log already escaped is not escaped twice, and one it did not (or did only in
+    part) cannot become a link, heading or HTML.
+    """
+    from autobench.escaping import md_text
+
+    def esc(piece: str) -> str:
+        return md_text(unescape(piece))
+
+    out = []
+    for line in entry.splitlines():
+        heading = _ENTRY_HEADING.match(line)
+        label = _ENTRY_LABEL.match(line)
+        if not line.strip() or _ENTRY_MARKER.match(line):
+            out.append(line)
+        elif heading:
+            out.append(heading.group(1) + esc(heading.group(2)))
+        elif label:
+            value = label.group(3)
+            out.append(label.group(1) + label.group(2) + (value if _ENTRY_AUTOLINK.fullmatch(value) else esc(value)))
+        elif line.startswith("- "):
+            out.append("- " + esc(line[2:]))
+        else:
+            out.append(esc(line))
+    return "\n".join(out)

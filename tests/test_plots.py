@@ -10,7 +10,7 @@ import pytest
 
 from autobench.clock import iso, parse_now
 from autobench.errors import AutobenchError
-from autobench.monitor.cycle import slug
+from autobench.monitor.snapshots import slug
 from autobench.reporting import plots
 from autobench.schemas import REGISTRY, Decision, Snapshot
 from autobench.store import StateStore

@@ -38,7 +38,6 @@ from autobench.monitor.snapshots import (
     load_snapshot,
     names_of,
     path_for,
-    slug,  # noqa: F401 - plots.py and test_plots.py still import it from here
     snapshots,
 )
 from autobench.monitor.standings import Board, delta, gap_matrix, gap_to_first, rank_dropped

@@ -70,12 +70,11 @@ def gap_series(home: Path, registry: Registry | None = None) -> Series:
 
     Snapshots where we are not listed give no point (the leaderboard stays, possibly empty).
     """
-    from autobench.monitor.cycle import load_snapshot, names_of, snapshots
-    from autobench.monitor.standings import gap_to_first, ranking
+    from autobench.monitor.snapshots import board, load_snapshot, names_of, snapshots
+    from autobench.monitor.standings import gap_to_first
 
     registry = _registry(home, registry)
     names = names_of(registry)
-    ours = registry.our_solution.name
     out: Series = {}
     for lb in registry.target_leaderboards:
         paths = snapshots(home, lb.name)
@@ -84,9 +83,7 @@ def gap_series(home: Path, registry: Registry | None = None) -> Series:
         points = []
         for p in paths:
             snap = load_snapshot(p)
-            board = ranking(lb.name, [{"system": r.system, "score": r.value} for r in snap.rows], names, ours,
-                            lb.higher_is_better)
-            gap = gap_to_first(board)
+            gap = gap_to_first(board(registry, lb, snap, names))
             if gap is not None:
                 points.append((snap.taken_at, gap))
         out[lb.name] = sorted(points)

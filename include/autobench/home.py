@@ -113,26 +113,22 @@ def _check_queue_against_registry(queue: Any, registry: Any, report: ValidationR
 
 
 def _check_folders_against_queue(home: Path, queue: Any, report: ValidationReport) -> None:
+    from autobench.experiments import results
+
     ids = {h.id for h in queue.hypotheses}
     status = {h.id: h.status for h in queue.hypotheses}
-    results = home / "experiments" / "results"
-    if results.is_dir():
-        for entry in sorted(results.iterdir()):
-            if entry.is_dir() and entry.name != PRODUCTION_ID and entry.name not in ids:
-                report.errors.append(f"experiments/results/{entry.name}/: no hypothesis {entry.name} in {QUEUE}")
+    for name in results.experiment_ids(home):
+        if name != PRODUCTION_ID and name not in ids:
+            report.errors.append(f"{results.RESULTS.as_posix()}/{name}/: no hypothesis {name} in {QUEUE}")
+    kept = results.kept(home)
     for kind, expected in (("promoted", {"promoted"}), ("archived", {"rejected", "failed", "superseded"})):
-        folder = home / "experiments" / kind
-        if not folder.is_dir():
-            continue
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith("."):
-                continue
-            hid = _id_of(entry.name, ids)
+        for name in kept[kind]:
+            hid = _id_of(name, ids)
             if hid is None:
-                if not entry.name.startswith(PRODUCTION_ID):
-                    report.errors.append(f"experiments/{kind}/{entry.name}: names no hypothesis in {QUEUE}")
+                if not name.startswith(PRODUCTION_ID):
+                    report.errors.append(f"experiments/{kind}/{name}: names no hypothesis in {QUEUE}")
             elif status[hid] not in expected:
-                report.errors.append(f"experiments/{kind}/{entry.name}: {hid} is {status[hid]} in {QUEUE}, "
+                report.errors.append(f"experiments/{kind}/{name}: {hid} is {status[hid]} in {QUEUE}, "
                                      f"expected {' or '.join(sorted(expected))}")
 
 

@@ -1,9 +1,9 @@
-"""Working out a run's config from the state files (the scheduler side).
+"""An experiment's config, worked out from the state files (the scheduler side).
 
 A hypothesis runs production's config with its ``implementation.config_patch`` applied as a
 JSON merge patch (RFC 7396: nested mappings merge, ``null`` removes a key). ``production`` runs
-production's config as it is. The result is a :class:`~autobench.experiments.runner.RunSpec`, which is what
-``autobench run --config`` and a Kubernetes pod receive ready-made.
+production's config as it is. The result is a :class:`~autobench.experiments.runner.RunSpec`, which
+is what ``autobench run --config`` and a backend's runs receive ready-made.
 """
 
 from __future__ import annotations
@@ -25,19 +25,20 @@ def primary_metric(registry: Registry, leaderboards: list[str]) -> str | None:
     return None
 
 
-def spec_for(store: StateStore, run_id: str) -> RunSpec:
+def spec_for(store: StateStore, experiment_id: str) -> RunSpec:
+    """The spec of ``experiment_id`` (a hypothesis id, or ``production``) as the state files say today."""
     registry: Registry = store.load(REGISTRY)
     production = registry.our_solution.config
     subset = registry.experiments.fast_subset
-    if run_id == PRODUCTION_ID:
+    if experiment_id == PRODUCTION_ID:
         boards = [lb.name for lb in registry.target_leaderboards]
-        return RunSpec(run_id, registry.our_solution.solution, copy.deepcopy(production), subset,
+        return RunSpec(experiment_id, registry.our_solution.solution, copy.deepcopy(production), subset,
                        primary_metric(registry, boards))
     queue = store.load(QUEUE)
     for h in queue.hypotheses:
-        if h.id == run_id:
+        if h.id == experiment_id:
             config = merge_patch(production, h.implementation.config_patch)
-            return RunSpec(run_id, registry.our_solution.solution, config, subset,
+            return RunSpec(experiment_id, registry.our_solution.solution, config, subset,
                            primary_metric(registry, h.target_leaderboards))
     known = ", ".join(h.id for h in queue.hypotheses[-5:])
-    raise AutobenchError(f"run: no hypothesis {run_id!r} in {QUEUE} (ids like {known}; or `production`)")
+    raise AutobenchError(f"run: no hypothesis {experiment_id!r} in {QUEUE} (ids like {known}; or `production`)")

@@ -355,6 +355,21 @@ def archived_file(experiment_id: str, stamp: str) -> str:
     return (ARCHIVED / f"{check_experiment_id(experiment_id)}-{stamp}.md").as_posix()
 
 
+def experiment_ids(home: Path) -> list[str]:
+    """The ids that have a folder under the results, sorted."""
+    root = Path(home) / RESULTS
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def kept(home: Path) -> dict[str, list[str]]:
+    """The file names under ``promoted`` and ``archived`` (each starts with its hypothesis id)."""
+    out = {}
+    for kind, folder in (("promoted", PROMOTED), ("archived", ARCHIVED)):
+        root = Path(home) / folder
+        out[kind] = sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
+    return out
+
+
 def report_path(home: Path, experiment_id: str, config_hash: str) -> Path:
     return config_folder(home, experiment_id, config_hash) / REPORT
 

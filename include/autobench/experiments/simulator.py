@@ -1,11 +1,11 @@
-"""A stream of hypotheses with known true effects, to measure seed policies (statistics issue).
+"""A stream of hypotheses with known true effects, to measure seed policies.
 
 Each hypothesis goes through the same loop as in production: a fast run (broken configs
 collapse and the fast screen must catch them), then whatever the seed policy asks for, then the
 five promotion criteria of :mod:`autobench.experiments.promotion`. Every run the policy asks for counts as
 a seed run, the fast one included; production's runs are cached and do not count.
 
-Scenarios (``default`` is fixed by the issue and must not change; others sit beside it):
+Scenarios (``default`` is pinned, so measurements stay comparable; others sit beside it):
 
 ``default``   production 0.823, threshold 0.005, per-seed sd 0.003, control and candidate on
               the same seed correlated 0.5; the fast run a paired difference with twice the

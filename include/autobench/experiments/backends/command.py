@@ -62,8 +62,8 @@ def shell_command_for(request: Mapping[str, Any]) -> str:
     argv = command_for(req)
     stdin_at = argv.index("--config") + 1  # `--config -` becomes `--config "$spec"`
     run_line = " ".join('"$spec"' if i == stdin_at else shlex.quote(a) for i, a in enumerate(argv))
-    words = " ".join(str(s) for s in seeds_of(req))
     q = shlex.quote
+    pairs = " ".join(q(f"{s}:{relative_folder(req, s)}") for s in seeds_of(req))  # seed:its run folder
     lines = [
         "set -u",
         'home="${AUTOBENCH_HOME:-autobench_home}"',
@@ -72,14 +72,13 @@ def shell_command_for(request: Mapping[str, Any]) -> str:
         'doc="$(mktemp "${TMPDIR:-/tmp}/autobench-result.XXXXXX")" || exit 70',
         "trap 'rm -f \"$spec\" \"$doc\"' EXIT",
         f"printf '%s\\n' {q(spec_text(req['spec']))} > \"$spec\" || exit 70",
-        f'folder="$home"/{q(relative_folder(req))}',
-        f'for s in {words}; do rm -f "$folder/seed_$s/{FAILURE}"; done',
+        f'for pair in {pairs}; do rm -f "$home/${{pair#*:}}/{FAILURE}"; done',
         f"{run_line}; rc=$?",
         "ok=1",
         "{",
         '  printf \'{"exit_code": %d, "seeds": {\' "$rc"; sep=""',
-        f"  for s in {words}; do",
-        '    d="$folder/seed_$s"; printf \'%s"%s": {"metrics": \' "$sep" "$s"; sep=", "',
+        f"  for pair in {pairs}; do",
+        '    s="${pair%%:*}"; d="$home/${pair#*:}"; printf \'%s"%s": {"metrics": \' "$sep" "$s"; sep=", "',
         f'    if [ -s "$d/{METRICS}" ]; then cat "$d/{METRICS}"; else printf null; fi',
         "    printf ', \"failure\": '",
         f'    if [ -s "$d/{FAILURE}" ]; then cat "$d/{FAILURE}"; else printf null; fi',

@@ -105,8 +105,23 @@ class ExperimentBackend(ABC):
 
 
 def pairs(requests: Sequence[Mapping[str, Any]], outputs: Sequence[Any] | None) -> list[tuple[dict[str, Any], Any]]:
-    """(request, output) per request; a missing output is None (a mapped task that failed)."""
-    return [(dict(r), o) for r, o in zip_longest(requests, list(outputs or [])[:len(requests)])]
+    """(request, output) per request; a missing output is None (a mapped task that failed and
+    pushed nothing). Outputs that name their run (a result, a pod's record) are matched by it, so
+    one missing in the middle shifts nothing; others by position."""
+    outs = list(outputs or [])
+    named = {_run_key(o): o for o in outs if isinstance(o, Mapping) and _run_key(o) is not None}
+    if named:
+        return [(dict(r), named.get(_run_key(r))) for r in requests]
+    return [(dict(r), o) for r, o in zip_longest(requests, outs[:len(requests)])]
+
+
+def _run_key(obj: Mapping[str, Any]) -> tuple | None:
+    """(experiment id, mode, config hash, seeds) of a request, a result or a record's ``run``."""
+    if isinstance(obj.get("run"), Mapping):
+        obj = obj["run"]
+    if not all(k in obj for k in ("experiment_id", "mode", "config_hash")) or not ("seed" in obj or "seeds" in obj):
+        return None
+    return obj["experiment_id"], obj["mode"], obj["config_hash"], tuple(seeds_of(obj))
 
 
 def one_seed(result: Mapping[str, Any], *, cached: bool = False, seconds: float = 0.0) -> dict[str, Any]:

@@ -15,6 +15,7 @@ Standard library and the lean runner only: importable in the experiment image.
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from collections.abc import Mapping
@@ -51,7 +52,8 @@ def shell_command_for(request: Mapping[str, Any]) -> str:
     """One ``sh -c`` line for a container (no stdin there).
 
     It writes the spec to a temporary file, runs ``autobench run … --config FILE --json`` with
-    ``AUTOBENCH_HOME`` from the environment, then writes a JSON *record* of each seed's
+    ``AUTOBENCH_HOME`` from the environment, then writes a JSON *record* of the run (``run``:
+    its experiment id, mode, config hash and seeds) and of each seed's
     ``metrics.json`` and ``failure.json`` (see :func:`result_from_record`) to
     ``$AUTOBENCH_XCOM_DIR/return.json`` (default ``/airflow/xcom``) when that folder exists.
     It exits 0 when every seed ended with metrics or a recorded failure (a crash is data), and
@@ -63,6 +65,7 @@ def shell_command_for(request: Mapping[str, Any]) -> str:
     stdin_at = argv.index("--config") + 1  # `--config -` becomes `--config "$spec"`
     run_line = " ".join('"$spec"' if i == stdin_at else shlex.quote(a) for i, a in enumerate(argv))
     q = shlex.quote
+    run = json.dumps({k: req[k] for k in ("experiment_id", "mode", "config_hash")} | {"seeds": seeds_of(req)})
     pairs = " ".join(q(f"{s}:{relative_folder(req, s)}") for s in seeds_of(req))  # seed:its run folder
     lines = [
         "set -u",
@@ -76,7 +79,7 @@ def shell_command_for(request: Mapping[str, Any]) -> str:
         f"{run_line}; rc=$?",
         "ok=1",
         "{",
-        '  printf \'{"exit_code": %d, "seeds": {\' "$rc"; sep=""',
+        f"  printf '{{\"run\": %s, \"exit_code\": %d, \"seeds\": {{' {q(run)} \"$rc\"; sep=\"\"",
         f"  for pair in {pairs}; do",
         '    s="${pair%%:*}"; d="$home/${pair#*:}"; printf \'%s"%s": {"metrics": \' "$sep" "$s"; sep=", "',
         f'    if [ -s "$d/{METRICS}" ]; then cat "$d/{METRICS}"; else printf null; fi',

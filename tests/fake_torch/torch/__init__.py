@@ -2,7 +2,7 @@
 
 The runner seeds torch before every run; importing the real torch costs seconds per child on
 this machine, and the sweep's tests start dozens of children with a synthetic solution. This
-module has exactly what the runner's child calls. tests/test_runner.py and the recall tests run
+module has exactly what the runner's child calls. tests/experiments/test_runner.py and the recall tests run
 the real torch.
 """
 

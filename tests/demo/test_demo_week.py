@@ -6,7 +6,7 @@ per run, the Asset-triggered runs started from the metadata DB's events). Every 
 the day and the expectation, and shows what the DAG runs of that day printed.
 
 To check a finished `make demo` folder without replaying (while changing these tests):
-``AUTOBENCH_WEEK_WORKDIR=demo_week pytest tests/test_demo_week.py`` (it reads ``output.txt`` there,
+``AUTOBENCH_WEEK_WORKDIR=demo_week pytest tests/demo/test_demo_week.py`` (it reads ``output.txt`` there,
 which the demo writes: everything it printed).
 """
 
@@ -146,7 +146,7 @@ def test_monday_5th_status_ingest_and_the_first_sweep(week):
     assert from_papers["H-004"]["implementation"]["config_patch"] == {"lr": 0.005}
     assert from_papers["H-005"]["implementation"]["config_patch"] == {"positional_encoding": "none"}
 
-    example = yaml.safe_load((Path(__file__).parents[1] / "include/autobench/examples/week/experiment_queue.yaml").read_text())
+    example = yaml.safe_load((REPO / "include/autobench/examples/week/experiment_queue.yaml").read_text())
     top = max(example["hypotheses"], key=lambda h: h["priority_score"])["id"]
     sweep = week.said(MON5, "experiment_sweep")
     week.expect(MON5, f"the sweep to run the top hypothesis {top}", f"picked {top} " in sweep, "experiment_sweep")

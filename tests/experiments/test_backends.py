@@ -76,7 +76,7 @@ def request(solution: str = "bk_solutions:ok", seed: int | None = 2, seeds: list
 
 # What the runner's child calls on torch, and nothing more: importing the real torch takes
 # seconds per attempt, and these tests are about the backends' plumbing. The pod test below and
-# tests/test_runner.py run the real torch.
+# tests/experiments/test_runner.py run the real torch.
 FAKE_TORCH = textwrap.dedent('''
     from types import SimpleNamespace
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 AIRFLOW_DOCKERFILE = ROOT / "Dockerfile"
 EXPERIMENT_DOCKERFILE = ROOT / "Dockerfile.experiment"

@@ -131,3 +131,11 @@ def md_cell(s: object) -> str:
 def html_text(s: object) -> str:
     """Text safe in HTML content and in quoted attribute values: ``& < > " '`` escaped."""
     return html.escape(_str(s), quote=True)
+
+
+_ASCII_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def md_unescape(text: str) -> str:
+    """Undo CommonMark backslash escapes (``\\[`` → ``[``): what the text says, as plain text."""
+    return _ASCII_ESCAPE.sub(r"\1", text)

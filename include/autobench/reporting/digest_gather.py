@@ -148,7 +148,8 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
     """The week's escalations: ``title`` is plain text (each renderer escapes it), ``detail`` is
     Markdown for the brief, its web-sourced pieces already escaped."""
     from autobench.escaping import md_text
-    from autobench.reporting.digest_render import safe_entry, unescape
+    from autobench.escaping import md_unescape as unescape
+    from autobench.research.research_log import safe_entry
 
     out = []
     for pos in week.positions:

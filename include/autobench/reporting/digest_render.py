@@ -246,50 +246,7 @@ def _first_sentence(text: str) -> str:
 
 def _demote(entry: str) -> str:
     """A research log entry under the log's own heading levels, its web text escaped."""
+    from autobench.research import research_log
+
     return "\n".join(("##" + line[1:] if line.startswith("## ") else line)
-                     for line in safe_entry(entry).splitlines()) + "\n"
-
-
-_ASCII_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_ENTRY_HEADING = re.compile(r"^(## \[\d{4}-\d{2}-\d{2}\] [A-Za-z ]{1,40}: )(.*)$")
-_ENTRY_LABEL = re.compile(r"^(\*\*[A-Za-z][A-Za-z ]{0,40}:\*\*)(\s*)(.*)$")
-_ENTRY_AUTOLINK = re.compile(r"<https?://[^\s<>\x00-\x1f\x7f]+>", re.IGNORECASE)  # nothing in it can end it
-_ENTRY_MARKER = re.compile(r"^<!--[^>]*-->$")  # an HTML comment (markers), nothing inside can close it early
-
-
-def unescape(text: str) -> str:
-    """Undo CommonMark backslash escapes (``\\[`` → ``[``): what the text says, as plain text."""
-    return _ASCII_ESCAPE.sub(r"\1", text)
-
-
-def safe_entry(entry: str) -> str:
-    """A ``research_log.md`` entry with its web text (titles, quoted claims, URLs) escaped and the
-    log's own formatting kept: the ``## [date] Kind:`` heading, the ``**Label:**`` labels, list
-    markers, its HTML comments (the ``<!-- autobench: … -->`` markers) and a label's value that is
-    one plain http(s) autolink (``**Source:** <https://…>``, which nothing inside can end).
-
-    Each piece is unescaped first, then escaped with :func:`~autobench.escaping.md_text`, so a
-    piece the research log already escaped is not escaped twice, and one it did not (or did only in
-    part) cannot become a link, heading or HTML.
-    """
-    from autobench.escaping import md_text
-
-    def esc(piece: str) -> str:
-        return md_text(unescape(piece))
-
-    out = []
-    for line in entry.splitlines():
-        heading = _ENTRY_HEADING.match(line)
-        label = _ENTRY_LABEL.match(line)
-        if not line.strip() or _ENTRY_MARKER.match(line):
-            out.append(line)
-        elif heading:
-            out.append(heading.group(1) + esc(heading.group(2)))
-        elif label:
-            value = label.group(3)
-            out.append(label.group(1) + label.group(2) + (value if _ENTRY_AUTOLINK.fullmatch(value) else esc(value)))
-        elif line.startswith("- "):
-            out.append("- " + esc(line[2:]))
-        else:
-            out.append(esc(line))
-    return "\n".join(out)
+                     for line in research_log.safe_entry(entry).splitlines()) + "\n"

@@ -18,7 +18,7 @@ from typing import Any
 
 from autobench import fsio
 from autobench.clock import iso
-from autobench.escaping import md_text
+from autobench.escaping import md_text, md_unescape
 from autobench.store import StateStore
 
 RESEARCH_LOG = "research_log.md"
@@ -110,3 +110,40 @@ def append(store: StateStore, dag_run_id: str, now: dt.datetime, counts: tuple[i
         head = (f"\n<!-- ingest {comment_safe(dag_run_id)} at {iso(now)}: {fetched} fetched, {new} new, "
                 f"{relevant} relevant -->\n")
         fsio.atomic_write(path, text.rstrip("\n") + "\n" + head + "\n" + "\n".join(fresh))
+
+
+_ENTRY_HEADING = re.compile(r"^(## \[\d{4}-\d{2}-\d{2}\] [A-Za-z ]{1,40}: )(.*)$")
+_ENTRY_LABEL = re.compile(r"^(\*\*[A-Za-z][A-Za-z ]{0,40}:\*\*)(\s*)(.*)$")
+_ENTRY_AUTOLINK = re.compile(r"<https?://[^\s<>\x00-\x1f\x7f]+>", re.IGNORECASE)  # nothing in it can end it
+_ENTRY_MARKER = re.compile(r"^<!--[^>]*-->$")  # an HTML comment (markers), nothing inside can close it early
+
+
+def safe_entry(entry: str) -> str:
+    """A ``research_log.md`` entry with its web text (titles, quoted claims, URLs) escaped and the
+    log's own formatting kept: the ``## [date] Kind:`` heading, the ``**Label:**`` labels, list
+    markers, its HTML comments (the ``<!-- autobench: … -->`` markers) and a label's value that is
+    one plain http(s) autolink (``**Source:** <https://…>``, which nothing inside can end).
+
+    Each piece is unescaped first, then escaped with :func:`~autobench.escaping.md_text`, so a
+    piece the research log already escaped is not escaped twice, and one it did not (or did only in
+    part) cannot become a link, heading or HTML.
+    """
+    def esc(piece: str) -> str:
+        return md_text(md_unescape(piece))
+
+    out = []
+    for line in entry.splitlines():
+        heading = _ENTRY_HEADING.match(line)
+        label = _ENTRY_LABEL.match(line)
+        if not line.strip() or _ENTRY_MARKER.match(line):
+            out.append(line)
+        elif heading:
+            out.append(heading.group(1) + esc(heading.group(2)))
+        elif label:
+            value = label.group(3)
+            out.append(label.group(1) + label.group(2) + (value if _ENTRY_AUTOLINK.fullmatch(value) else esc(value)))
+        elif line.startswith("- "):
+            out.append("- " + esc(line[2:]))
+        else:
+            out.append(esc(line))
+    return "\n".join(out)

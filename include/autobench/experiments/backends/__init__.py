@@ -18,12 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from autobench.experiments.backends.base import (
-    BackendError,
-    ExperimentBackend,
-    command_for,
-    shell_command_for,
-)
 from autobench.registry import Registry
 
 REGISTRY = Registry("experiment backend", {
@@ -31,7 +25,7 @@ REGISTRY = Registry("experiment backend", {
     "kubernetes": "autobench.experiments.backends.kubernetes:KubernetesBackend",
 })
 
-__all__ = ["REGISTRY", "BackendError", "ExperimentBackend", "command_for", "get", "names", "shell_command_for"]
+__all__ = ["REGISTRY", "get", "names"]
 
 
 def names() -> tuple[str, ...]:
@@ -39,7 +33,7 @@ def names() -> tuple[str, ...]:
     return REGISTRY.names()
 
 
-def get(name: str, settings: Any = None, **options: Any) -> ExperimentBackend:
-    """The backend called ``name``, configured by ``settings`` (an ``ExperimentsSettings``; None:
+def get(name: str, settings: Any = None, **options: Any) -> Any:
+    """The backend called ``name`` (an :class:`~.base.ExperimentBackend`), configured by ``settings`` (an ``ExperimentsSettings``; None:
     the defaults); ``options`` go to its constructor (local: ``timeout``, ``stream``, ``env``)."""
     return REGISTRY.get(name).from_settings(settings, **options)

@@ -1,32 +1,22 @@
 """
 ### experiment_sweep: hypotheses become evidence, evidence becomes production
 
-Every day at 08:00, and as soon as the monitor raises `autobench://urgent`:
+**When:** every day at 08:00, and as soon as the monitor raises `autobench://urgent` (the run's
+log says which leaderboard and why).
 
-1. **pick** — a hypothesis left `running` by a sweep that died is put back with a note; the
-   queue is re-ranked with the monitor's urgency (top 10 `queued`, the rest `backlog`); the top
-   open hypothesis (extended ones first) is marked `running`. Once today's compute budget
-   (`experiments.compute_budget_gpu_hours_per_day`) is spent, only urgent work runs.
-2. **rounds** (`plan_k` → runs → `collect_k`) until the seed policy (`experiments.seed_policy`)
-   is satisfied: the fast validation first (a broken config stops there and is archived as
-   `failed`), then paired full seeds on production's seeds, as many as the policy asks for.
-   Production's runs come from the cache. The pick's backend (`experiments.backend`) decides
-   where runs go: a mapped task in the `gpu` pool on the worker (`local`; `run_k`) or a mapped
-   `KubernetesPodOperator` pod (`kubernetes`; `pod_k`: the experiment image, a GPU limit, the
-   state volume from a PVC, non-root; metrics also come back through XCom). The config travels
-   with each run. `experiments.local.seeds_per_task` (or `kubernetes.seeds_per_pod`) above 1
-   packs seeds of one config into one run, trained together in one process (vectorised on a GPU).
-3. **finalize** — `decide`: promote (the config to production, `CHANGELOG.md`, the one
-   evaluation on the test split, and a submission where the leaderboard accepts one), reject (a
-   note naming each failed criterion) or extend (more seeds next sweep); `BENCHMARK_REPORT.md`.
-4. **defend** — production on a fresh seed; an alert when its latest fresh seeds regress beyond
-   its own noise, naming the environment changes its runs recorded.
+**Tasks:** `pick` (the best open hypothesis, within today's compute budget; only urgent work once
+it is spent) → rounds of `plan_k` → the runs, mapped (`run_k` in the `gpu` pool for the `local`
+backend, `pod_k` pods for `kubernetes`) → `collect_k`, until the seed policy is satisfied →
+`finalize` (promote, reject or extend; after a promotion the one test-split evaluation and the
+leaderboard submission; `BENCHMARK_REPORT.md` beside the runs) → `defend` (production on a fresh
+seed, an alert when it regresses beyond its noise).
 
-An Asset-triggered run logs what started it (the leaderboard and the reason). Trigger it by hand
-with **Params**: a hypothesis id, a seed policy, a backend. Everything is keyed on the run id: a
-retried or re-run task runs nothing twice (the run cache), and a second sweep picks the next
-hypothesis. What each step does is `autobench.experiments` (`sweep.py` is the cycle); the same
-cycle from the command line: `autobench sweep`.
+**Params:** `hypothesis` (default: the top of the queue), `seed_policy` and `backend` (default:
+the registry's `experiments` block), `urgent` (replaying a trigger by hand).
+
+A retried or re-run task runs nothing twice. The rules live in `autobench.experiments` (its
+`__init__` maps the modules; `sweep.py` is the cycle); the same cycle on the command line is
+`autobench sweep`.
 """
 
 from __future__ import annotations

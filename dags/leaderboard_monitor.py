@@ -1,17 +1,17 @@
 """
 ### leaderboard_monitor: where we stand, every morning
 
-One mapped task per leaderboard in `competitive_registry.yaml` fetches its page (conditional
-GET: an unchanged page is not parsed), parses it with the registry's `scrape_method` and stores a
-snapshot under `snapshots/`. A page that lost its rows, more than half of them, or the metric's
-column is **refused**: that task fails saying which leaderboard and why, what we knew stays as it
-was, and the other leaderboards go on.
+**When:** every day at 06:00.
 
-`finish_cycle` then diffs each leaderboard against its previous snapshot (the delta report:
-`[ALERT] CompetitorA improved on MemoryBench: 0.847 → 0.861 (+0.014)`, `[STATUS] Our rank: #3 |
-Gap to #1: -0.038 on MemoryBench`), updates the competitors and our published scores in the
-registry, writes the gap matrix, the victory streaks (attack/defence mode) and the urgency per
-leaderboard to `state/`, and raises the triggers as Asset events:
+**Tasks:** `scrape`, mapped over the registry's leaderboards (a page that lost its rows, most of
+them, or the metric's column is refused: that task fails naming the leaderboard and why, and
+changes nothing) → `finish_cycle` (the delta report's `[ALERT]`/`[STATUS]` lines, the registry's
+competitors and published scores, the gap matrix, victory and urgency in `state/`) →
+`post_alerts` (the `[ALERT]` and `[REFUSED]` lines to Slack, through the `autobench_slack`
+connection when there is one) and `emit_urgent`, `emit_gap_widened`, `emit_registry` (the Asset
+events below; each skipped when its trigger did not fire).
+
+**Raises:**
 
 | Asset | when | extra |
 | --- | --- | --- |
@@ -19,9 +19,8 @@ leaderboard to `state/`, and raises the triggers as Asset events:
 | `autobench://gap-widened` | the gap to #1 grew by `triggers.gap_widened_pct` points | leaderboard, detail |
 | `autobench://registry` | every successful update | leaderboards |
 
-Everything is keyed on the DAG run's id, so a retried or re-run task writes nothing twice. The
-task bodies are `autobench.monitor.tasks`; the same cycle from the command line: `autobench monitor`
-(`autobench.monitor.cycle.cycle`).
+A retried or re-run task writes nothing twice. The rules live in `autobench.monitor` (`cycle.py`
+is the cycle); the same cycle on the command line is `autobench monitor`.
 """
 
 from __future__ import annotations
@@ -74,8 +73,9 @@ def leaderboard_monitor():
         def emit(result: dict, **context) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            # Airflow normalises the URI (autobench://urgent -> autobench://urgent/)
-            event = next((t for t in result["trigger_events"] if t["asset"].rstrip("/") == asset.uri.rstrip("/")), None)
+            from autobench.monitor.tasks import trigger_event
+
+            event = trigger_event(result, asset.uri)
             if event is None:
                 raise AirflowSkipException(f"no {asset.uri} event this cycle")
             context["outlet_events"][asset].extra = event["extra"]
@@ -89,11 +89,11 @@ def leaderboard_monitor():
         """The cycle's [ALERT] lines to Slack (autobench_slack connection); skipped when none."""
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from autobench.monitor.tasks import alert_lines
         from autobench.reporting import alerts
         from autobench_airflow.alerts import slack_notifier
 
-        lines = [a for a in result["alerts"] if a.startswith("[ALERT]")]
-        lines += [f"[REFUSED] {r['leaderboard']}: {r['reason']}" for r in result["refused"]]
+        lines = alert_lines(result)
         notifier = slack_notifier()
         if not lines or notifier is None:
             raise AirflowSkipException("no alert this cycle" if not lines else "no autobench_slack connection")

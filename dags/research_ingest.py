@@ -1,28 +1,20 @@
 """
 ### research_ingest: papers are a feed, not homework
 
-Every Monday at 07:00, and whenever the monitor reports that the gap to #1 widened
-(`autobench://gap-widened`), this DAG reads what is new since the last ingest:
+**When:** every Monday at 07:00, and whenever the monitor reports that the gap to #1 widened
+(`autobench://gap-widened`).
 
-1. **fetch** — one mapped task per source in `research_config.yaml` (each arXiv query, each
-   competitor blog, each local feed, citations of our core method through Semantic Scholar).
-   A source that fails is reported and the others go on. Only papers newer than that source's
-   watermark in `state/ingest.json` are fetched; a watermark moves only when its source was
-   read, and never past the run's time, so a failed source catches up next time.
-2. **process** — dedupe by versionless arXiv id across weeks, the relevance screen (BM25 against
-   our domain and leaderboards; a paper naming one of our leaderboards is always relevant),
-   technique extraction with the technique catalog (shipped in the package, extendable with a
-   `techniques.yaml` in the state folder), a `research_log.md` entry per relevant paper, and
-   hypotheses for techniques that apply, are not in production and were never tried, with the
-   gap-size strategy (gap < 1%: fine-grained lr / weight decay; 1–5%: component ablations; > 5%:
-   noted for the digest). New hypotheses raise `autobench://queue`. An optional LLM extractor
-   (an OpenAI-compatible endpoint from the connection named in `llm_extractor.connection_id`)
-   adds what the catalog's patterns miss; it is off unless `llm_extractor.enabled` is true.
+**Tasks:** `fetch`, mapped over the sources of `research_config.yaml` (arXiv queries, competitor
+blogs, local feeds, citations of our core method; a source that fails is reported and the others
+go on) → `process` (relevance screen, technique extraction, `research_log.md`, hypotheses into the
+queue) → `announce` (`autobench://queue` when it added any).
 
-The Semantic Scholar API key comes from the `semantic_scholar` connection (its password) or
-`AUTOBENCH_S2_API_KEY`, never from the YAML. Everything is keyed on the DAG run's id: a re-run
-writes no log entry or hypothesis twice. The task bodies are `autobench.research.tasks`; the same
-cycle from the command line: `autobench ingest` (`autobench.research.ingest.cycle`).
+**Connections:** `semantic_scholar` (password: the API key; or `AUTOBENCH_S2_API_KEY`), and the
+optional LLM extractor's connection named in `llm_extractor.connection_id`. Keys never go in
+the YAML files.
+
+A re-run writes no log entry or hypothesis twice. The rules live in `autobench.research`
+(`ingest.py` is the cycle); the same cycle on the command line is `autobench ingest`.
 """
 
 from __future__ import annotations

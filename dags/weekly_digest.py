@@ -1,22 +1,16 @@
 """
 ### weekly_digest: Monday morning, in Slack
 
-Every Monday at 09:00:
+**When:** every Monday at 09:00.
 
-1. **write** — the week's digest (competitive position per leaderboard,
-   what changed, the next automated actions, the experiments run) into `digests/<week>.md`; a
-   `TECHNICAL_LOG.md` section for the week (a summary, every experiment with its criteria, every
-   paper with its techniques, the queue); escalation briefs under `reports/` when a gap above 5%
-   has no hypothesis to close it, a competitor's approach cannot be reproduced, or a promotion
-   costs more to serve.
-2. **send** — the digest to Slack as Block Kit with two plots (the gap to #1 over time; the
-   latest experiment's seeds against production with confidence intervals). The token, channel
-   and API address come from the `autobench_slack` connection (password = bot token,
-   `extra.channel`, optional `extra.base_url`); without it the step is skipped, and the digest
-   is still on disk. A retried task posts nothing twice.
+**Tasks:** `write` (the week's digest in `digests/<week>.md`, the week's `TECHNICAL_LOG.md`
+section, escalation briefs under `reports/`) → `send` (the digest to Slack as Block Kit with two
+plots; skipped without the `autobench_slack` connection, whose password is the bot token,
+`extra.channel` the channel and optional `extra.base_url` another API address). A retried task
+posts nothing twice.
 
-The task bodies are `autobench.reporting.tasks`; the same from the command line:
-`autobench digest [--send] --json` (`autobench.reporting.digest.cycle`).
+The rules live in `autobench.reporting` (`digest.py` is the cycle); the same on the command line
+is `autobench digest [--send]`.
 """
 
 from __future__ import annotations

@@ -37,3 +37,14 @@ def monitor_finish(now, dag_run_id: str, home: str | None = None) -> dict[str, A
         print(f"[REFUSED] {refused['leaderboard']}: {refused['reason']}")
     return result
 
+
+
+def alert_lines(result: dict[str, Any]) -> list[str]:
+    """What the cycle tells people at once: its ``[ALERT]`` lines and each ``[REFUSED]`` board."""
+    lines = [a for a in result["alerts"] if a.startswith("[ALERT]")]
+    return lines + [f"[REFUSED] {r['leaderboard']}: {r['reason']}" for r in result["refused"]]
+
+
+def trigger_event(result: dict[str, Any], uri: str) -> dict[str, Any] | None:
+    """The cycle's event for the Asset ``uri``, if it raised one (Airflow adds a trailing ``/``)."""
+    return next((t for t in result["trigger_events"] if t["asset"].rstrip("/") == uri.rstrip("/")), None)

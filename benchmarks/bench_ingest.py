@@ -93,9 +93,11 @@ def main() -> None:
         rows.append((label, time.perf_counter() - t0, len(requests) - before, r["papers_fetched"], r["papers_new"],
                      len(r["relevant"]), len(r["hypotheses_added"])))
     server.shutdown()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
     print(f"command: .venv/bin/python benchmarks/bench_ingest.py --papers {args.papers}\n")
-    print("| run | wall | requests | papers fetched | new | relevant | hypotheses added |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print("| run | wall | requests | papers fetched | new | relevant | hypotheses added |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |")
     for label, secs, req, fetched, new, rel, hyp in rows:
         print(f"| {label} | {secs:.2f} s | {req} | {fetched} | {new} | {rel} | {hyp} |")
     print(f"\ntarget < 30 s: {'met' if rows[0][1] < 30 else 'NOT met'}")

@@ -83,7 +83,8 @@ def main() -> None:
         result = cycle(store, now, f"bench__{day}")
         timings.append((label, time.perf_counter() - t0, len(result["alerts"]), len(result["refused"])))
     server.shutdown()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
     print(f"command: .venv/bin/python benchmarks/bench_monitor.py --boards {args.boards} --rows {args.rows}\n")
     print("| cycle | wall | alert lines | refused |\n| --- | --- | --- | --- |")
     for label, seconds, alerts, refused in timings:

@@ -58,9 +58,9 @@ def harness_start(week: Week, repeats: int = 3) -> float:
 
 def row(name: str, split: dict, wall: float) -> str:
     share_train = (split["dag_run_seconds"] - split["training_seconds"]) / split["dag_run_seconds"]
-    return (f"| {name} | {split['dag_run_seconds']:.0f} s | {split['experiment_runs']} | {split['training_seconds']:.0f} s | "
-            f"{split['experiment_seconds']:.0f} s | {split['orchestration_seconds']:.0f} s | "
-            f"**{split['orchestration_share']:.1%}** | {share_train:.1%} |")
+    return (f"| {name} | {split['dag_run_seconds']:.0f} s | {split['experiment_runs']} | "
+            f"{split['training_seconds']:.0f} s | {split['experiment_seconds']:.0f} s | "
+            f"{split['orchestration_seconds']:.0f} s | **{split['orchestration_share']:.1%}** | {share_train:.1%} |")
 
 
 def main() -> None:

@@ -72,7 +72,8 @@ def main() -> int:
         cfg["steps"] = opts.steps
     seeds = list(range(1, opts.seeds + 1))
     kwargs = {"optimizer": opts.optimizer, "compile": opts.compile}
-    device_name = torch.cuda.get_device_name(0) if opts.device == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    device_name = (torch.cuda.get_device_name(0) if opts.device == "cuda"
+                   else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
 
     # warm-up: kernels, allocator, compilation for both shapes
     warm = {**cfg, "steps": 3, "val_size": 256}
@@ -89,7 +90,8 @@ def main() -> int:
     train_b = batched[seeds[0]]["train_seconds"]
     train_s = sum(m["train_seconds"] for m in sequential.values())
 
-    print("| device | torch | seeds | steps | batched s | sequential s | speed-up | training only: batched s / sequential s / speed-up | max per-seed accuracy difference |")
+    print("| device | torch | seeds | steps | batched s | sequential s | speed-up "
+          "| training only: batched s / sequential s / speed-up | max per-seed accuracy difference |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     steps = max(1, int(round(cfg["steps"] * opts.subset)))
     print(f"| {device_name} | {torch.__version__} | {len(seeds)} | {steps} | {batched_s:.2f} | {sequential_s:.2f} | "

@@ -41,7 +41,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     n = args.hypotheses
     t0 = time.perf_counter()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
     print(f"command: .venv/bin/python benchmarks/bench_seed_policies.py --hypotheses {n} --seeds {args.seeds}\n")
 
     print(f"### Default scenario, {n} hypotheses\n\n{HEAD}")

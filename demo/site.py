@@ -37,7 +37,8 @@ class DemoSite:
 
             def do_GET(self):
                 url = urlparse(self.path)
-                status, body, ctype, etag = site.answer(url.path, parse_qs(url.query), self.headers.get("If-None-Match"))
+                status, body, ctype, etag = site.answer(url.path, parse_qs(url.query),
+                                                        self.headers.get("If-None-Match"))
                 with site.lock:
                     site.requests.append({"day": site.day, "path": url.path, "status": status})
                 self.send_response(status)
@@ -64,7 +65,8 @@ class DemoSite:
     def days(self) -> list[str]:
         return sorted(p.name for p in (self.home / "pages").iterdir() if p.is_dir())
 
-    def answer(self, path: str, query: dict[str, list[str]], if_none_match: str | None) -> tuple[int, bytes, str, str | None]:
+    def answer(self, path: str, query: dict[str, list[str]],
+               if_none_match: str | None) -> tuple[int, bytes, str, str | None]:
         if path == "/api/query":
             return 200, self.arxiv_page(query), "application/atom+xml; charset=utf-8", None
         name = path.lstrip("/")

@@ -119,7 +119,8 @@ class Week:
 
         if self.workdir.exists() and any(self.workdir.iterdir()):
             if not (self.workdir / MARKER).exists():
-                raise SystemExit(f"{self.workdir} is not empty and not a previous demo's folder: pick another --workdir")
+                raise SystemExit(f"{self.workdir} is not empty and not a previous demo's folder: "
+                                 "pick another --workdir")
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True)
         (self.workdir / MARKER).write_text("made by `make demo`; wiped by the next one\n")
@@ -241,7 +242,8 @@ class Week:
             consumers = self.consumers.get(event["asset"], [])
             details = orchestration.event_details(event["extra"])
             if consumers:
-                self.out(f"        -> {event['asset']}{f' ({details})' if details else ''} starts {', '.join(consumers)}")
+                self.out(f"        -> {event['asset']}{f' ({details})' if details else ''} "
+                         f"starts {', '.join(consumers)}")
         self._follow(record.events, when)
         return record
 
@@ -271,11 +273,14 @@ class Week:
         for when, dag_id in entries:
             self.run_dag(dag_id, when)
         check = self.validate()
-        self.out("  state: " + ("`autobench validate` passes" if check["ok"] else "`autobench validate` FAILS:\n" + check["output"]))
+        self.out("  state: " + ("`autobench validate` passes" if check["ok"]
+                                else "`autobench validate` FAILS:\n" + check["output"]))
         record = {"date": date.isoformat(), "runs": list(range(first, len(self.runs))), "validate": check,
                   "files": manifest(self.home), "queue": queue_statuses(self.home),
-                  "logs": {name: (self.home / name).read_text() for name in APPEND_ONLY if (self.home / name).exists()},
-                  "gap_matrix": json.loads(gap.read_text()) if (gap := self.home / "state" / "gap_matrix.json").exists() else None}
+                  "logs": {name: (self.home / name).read_text() for name in APPEND_ONLY
+                           if (self.home / name).exists()},
+                  "gap_matrix": (json.loads(gap.read_text())
+                                 if (gap := self.home / "state" / "gap_matrix.json").exists() else None)}
         self.days.append(record)
         return record
 
@@ -339,7 +344,8 @@ class Week:
         lines = [
             f"{len(self.runs)} DAG runs in {report['seconds']:.0f} s "
             f"({split['dag_run_seconds']:.0f} s in the runs, {report['setup_seconds']:.0f} s of set-up); "
-            f"training {split['training_seconds']:.0f} s, the experiments' processes {split['experiment_seconds']:.0f} s, "
+            f"training {split['training_seconds']:.0f} s, "
+            f"the experiments' processes {split['experiment_seconds']:.0f} s, "
             f"orchestration {split['orchestration_share']:.0%} of the runs' time",
             "hypotheses: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
             f"state: {self.home}  (browse it, or point `make run` at it with AUTOBENCH_HOME)",
@@ -417,8 +423,10 @@ def time_split(home: Path, dag_run_seconds: float) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.week", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", default="demo_week", help="where the state, Airflow's DB and the logs go (wiped first)")
-    parser.add_argument("--until", type=dt.date.fromisoformat, default=LAST_DAY, help=f"last day to replay (default {LAST_DAY})")
+    parser.add_argument("--workdir", default="demo_week",
+                        help="where the state, Airflow's DB and the logs go (wiped first)")
+    parser.add_argument("--until", type=dt.date.fromisoformat, default=LAST_DAY,
+                        help=f"last day to replay (default {LAST_DAY})")
     parser.add_argument("--verbose", action="store_true", help="every log line of every run")
     args = parser.parse_args(argv)
     if not FIRST_DAY <= args.until <= LAST_DAY:

@@ -65,8 +65,9 @@ def synthetic(config, seed, subset):
     """A solution with known effects for the sweep's tests: score = base + gain + seed noise.
 
     The noise has a part shared by every config on the same seed (so pairs correlate) and a part
-    of its own; ``mode: raise`` crashes (``raise_full``: only the full runs), ``mode: nan`` returns NaN; the fast run (subset < 1)
-    scores lower but tracks the same gain; ``eval_split: test`` reads a slightly harder split.
+    of its own; ``mode: raise`` crashes (``raise_full``: only the full runs), ``mode: nan`` returns
+    NaN; the fast run (subset < 1) scores lower but tracks the same gain; ``eval_split: test``
+    reads a slightly harder split.
     """
     import hashlib
     import random

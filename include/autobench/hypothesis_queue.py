@@ -104,7 +104,8 @@ def parse_new(source_name: str, data: Any) -> list[tuple[str, NewHypothesis]]:
     elif isinstance(data, dict):
         entries = [("", data)]
     else:
-        raise StateError(source_name, [("", "expected a hypothesis (a mapping), `hypothesis:`, `hypotheses:` or a list")])
+        raise StateError(source_name,
+                         [("", "expected a hypothesis (a mapping), `hypothesis:`, `hypotheses:` or a list")])
     if not entries:
         raise StateError(source_name, [("", "no hypothesis in the file")])
     out = []
@@ -151,7 +152,8 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
         for i, board in enumerate(h.target_leaderboards):
             if board not in known_boards:
                 raise StateError(source_name, [(_join(prefix, f"target_leaderboards[{i}]"),
-                                                f"unknown leaderboard {board!r} (the registry has {', '.join(known_boards)})")])
+                                                f"unknown leaderboard {board!r} "
+                                                f"(the registry has {', '.join(known_boards)})")])
     urgency = store.load(URGENCY)
     added: list[tuple[Hypothesis, Any]] = []
     with store.edit(QUEUE) as doc:

@@ -201,8 +201,8 @@ def _get(url: str, *, what: str, user_agent: str, params: Mapping[str, Any] | No
             raise NetError(f"{what}: fetching {url} failed: {type(exc).__name__}: {exc}", kind="failed",
                            url=url, cause=exc) from exc
         if attempt + 1 < attempts:
-            log.info("%s: %s from %s; retrying in %.2g s", what, scrub(last, secrets or []), scrub(shown, secrets or []),
-                     delay)
+            log.info("%s: %s from %s; retrying in %.2g s", what, scrub(last, secrets or []),
+                     scrub(shown, secrets or []), delay)
             sleep(delay)
     raise NetError(f"{what}: {last} from {shown} (gave up after {attempts} attempt(s))", kind=kind,
                    url=shown, status=None, reason=last, attempts=attempts, gave_up=True, cause=cause)

@@ -89,7 +89,8 @@ class VictoryConditions(Strict):
     """What "#1" means on one leaderboard: the rank to hold, the lead to keep, for how long."""
 
     rank: int = Field(1, ge=1, description="the rank we must hold (1 = top entry by the primary metric)")
-    margin: float = Field(0.0, ge=0, description="points we must lead the next entry by, on the leaderboard's own scale")
+    margin: float = Field(0.0, ge=0,
+                          description="points we must lead the next entry by, on the leaderboard's own scale")
     sustained_cycles: int = Field(1, ge=1, description="consecutive monitor cycles the position must hold")
 
 
@@ -112,7 +113,8 @@ class Leaderboard(Strict):
     aliases: list[str] = Field(default_factory=list, description="other names of this leaderboard (papers, posts)")
     table: int | None = Field(None, ge=1, description="html_table: which table, counted from 1")
     selector: str | None = Field(None, description="html_table: CSS selector of the table")
-    system_column: str | None = Field(None, description="column (html_table, csv) or dotted path (api) of the system name")
+    system_column: str | None = Field(None,
+                                      description="column (html_table, csv) or dotted path (api) of the system name")
     records: str | None = Field(None, description="api: dotted path to the records")
     pattern: str | None = Field(None, description="rss: regex with named groups `system` and `score`")
     victory: VictoryConditions = Field(default_factory=VictoryConditions)
@@ -129,7 +131,8 @@ class Leaderboard(Strict):
             raise ValueError(f"not a valid regular expression: {exc}") from None
         missing = {"system", "score"} - set(compiled.groupindex)
         if missing:
-            raise ValueError(f"the pattern needs named groups (?P<system>…) and (?P<score>…); missing {sorted(missing)}")
+            raise ValueError("the pattern needs named groups (?P<system>…) and (?P<score>…); "
+                             f"missing {sorted(missing)}")
         return v
 
     @model_validator(mode="after")
@@ -155,8 +158,10 @@ class OurSolution(Strict):
     aliases: list[str] = Field(default_factory=list, description="other names our system has on leaderboards")
     seeds: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
     metric_map: dict[str, str] = Field(default_factory=dict, description="leaderboard -> our metric")
-    current_scores: dict[str, float] = Field(default_factory=dict, description="our own measurements; written only by decide")
-    published_scores: dict[str, float] = Field(default_factory=dict, description="as scraped; written only by the monitor")
+    current_scores: dict[str, float] = Field(default_factory=dict,
+                                             description="our own measurements; written only by decide")
+    published_scores: dict[str, float] = Field(default_factory=dict,
+                                               description="as scraped; written only by the monitor")
 
     @field_validator("config")
     @classmethod
@@ -167,7 +172,8 @@ class OurSolution(Strict):
     @classmethod
     def _module_function(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v):
-            raise ValueError(f"must be `module:function`, e.g. autobench.workloads.recall:train_and_evaluate (got {v!r})")
+            raise ValueError(f"must be `module:function`, e.g. autobench.workloads.recall:train_and_evaluate "
+                             f"(got {v!r})")
         return v
 
     @field_validator("seeds")
@@ -200,7 +206,8 @@ class LocalSettings(Strict):
 
     seeds_per_task: int = Field(
         1, ge=1, description="1: a mapped task per seed; more: one task trains up to this many seeds of one config "
-                             "in one process, vectorised over seeds when the solution has a batched variant (a GPU worker)")
+                             "in one process, vectorised over seeds when the solution has a batched variant "
+                             "(a GPU worker)")
 
 
 def _backend_name(v: str) -> str:
@@ -271,7 +278,8 @@ class Registry(Strict):
         for i, comp in enumerate(self.competitors):
             if comp.source not in known:
                 raise ValueError(
-                    f"competitors[{i}].source: unknown leaderboard {comp.source!r} (the registry has {', '.join(names)})"
+                    f"competitors[{i}].source: unknown leaderboard {comp.source!r} "
+                    f"(the registry has {', '.join(names)})"
                 )
         return self
 
@@ -770,7 +778,8 @@ def find_secrets(data: Any, path: str = "", _key: str | None = None) -> list[tup
         for key, value in data.items():
             sub = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and SECRET_KEY_RE.search(key) and key != "connection_id":
-                found.append((sub, "secrets never go in state files: put them in an Airflow connection or an environment variable"))
+                found.append((sub, "secrets never go in state files: put them in an Airflow connection "
+                                   "or an environment variable"))
             found.extend(find_secrets(value, sub, str(key)))
     elif isinstance(data, list):
         for i, value in enumerate(data):

@@ -81,7 +81,8 @@ def to_plain(obj: Any, where: str = "") -> Any:
     if isinstance(obj, _dt.date):
         return _dt.date(obj.year, obj.month, obj.day)
     tag = getattr(obj, "tag", None)
-    raise StateError(where or "?", [("", f"unsupported YAML value {type(obj).__name__}" + (f" (tag {tag})" if tag else ""))])
+    raise StateError(where or "?",
+                     [("", f"unsupported YAML value {type(obj).__name__}" + (f" (tag {tag})" if tag else ""))])
 
 
 def _json_default(obj: Any) -> Any:
@@ -194,7 +195,8 @@ class StateStore:
         text = self.read_text(name)
         if text is None:
             if spec.required:
-                raise StateError(name, [("", f"missing in {self.home} (create the state folder with `autobench init`)")])
+                raise StateError(name, [("", f"missing in {self.home} "
+                                              "(create the state folder with `autobench init`)")])
             return spec.model()
         return parse(spec, self.parse_text(name, text))
 
@@ -213,7 +215,8 @@ class StateStore:
             fsio.remove_stale_temps(self.path(name).parent, Path(name).name)
             old = self.read_text(name)
             if old is None and spec.required:
-                raise StateError(name, [("", f"missing in {self.home} (create the state folder with `autobench init`)")])
+                raise StateError(name, [("", f"missing in {self.home} "
+                                              "(create the state folder with `autobench init`)")])
             if spec.is_yaml:
                 doc, indent = self._load_rt(name, old)
             else:

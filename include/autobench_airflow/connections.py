@@ -46,7 +46,8 @@ def llm_endpoint(connection_id: str, model: str | None) -> dict[str, Any]:
     if conn is None:
         from autobench.errors import AutobenchError
 
-        raise AutobenchError(f"research_config.yaml enables llm_extractor but there is no Airflow connection {connection_id!r}")
+        raise AutobenchError("research_config.yaml enables llm_extractor but there is no Airflow connection "
+                             f"{connection_id!r}")
     host = conn.host or ""
     base = host if host.startswith("http") else f"https://{host}"
     return {"base_url": base.rstrip("/"), "api_key": (conn.password or "").strip() or None,

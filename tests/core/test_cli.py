@@ -68,7 +68,8 @@ def test_validate_checks_folders_against_the_queue(home):
     out = json.loads(run_cli("validate", "--json", home=home).stdout)
     assert out["ok"] is False
     assert "experiments/results/H-999/: no hypothesis H-999 in experiment_queue.yaml" in out["errors"]
-    assert "experiments/promoted/H-001_2026-01-05T080000Z.yaml: H-001 is queued in experiment_queue.yaml, expected promoted" in out["errors"]
+    assert ("experiments/promoted/H-001_2026-01-05T080000Z.yaml: H-001 is queued in experiment_queue.yaml, "
+            "expected promoted") in out["errors"]
     assert any(e.startswith("experiments/archived/H-002.md: H-002 is queued") for e in out["errors"])
     assert not any("production" in e for e in out["errors"])
 
@@ -80,7 +81,8 @@ def test_validate_checks_cross_file_references_and_paths(home):
     out = json.loads(run_cli("validate", "--json", home=home).stdout)
     assert ("experiment_queue.yaml: hypotheses[0].target_leaderboards[0]: unknown leaderboard 'MemBench' "
             "(the registry has MemoryBench, LongContextEval)") in out["errors"]
-    assert any(e.startswith("competitive_registry.yaml: target_leaderboards[0].url: pages/memorybench.html does not exist")
+    assert any(e.startswith("competitive_registry.yaml: target_leaderboards[0].url: "
+                            "pages/memorybench.html does not exist")
                for e in out["errors"])
 
 
@@ -112,7 +114,8 @@ def test_fast_paths_import_nothing_heavy(home):
         "    runpy.run_module('autobench', run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'scipy', 'matplotlib', 'airflow', 'pandas'})\n"
+        "heavy = sorted(m for m in sys.modules"
+        " if m.split('.')[0] in {'torch', 'scipy', 'matplotlib', 'airflow', 'pandas'})\n"
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
     )
     for args in (["--help"], ["validate", "--home", str(home)], ["queue", "list", "--home", str(home)]):

@@ -66,7 +66,8 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
             elif path == "/503-then-ok":
                 self.send(503, b"busy", {"Retry-After": "2"}) if n == 1 else self.send(200, b"recovered")
             elif path == "/503-date":  # one second later by the server's own clock
-                self.send(503, b"busy", {"Retry-After": "Wed, 21 Oct 2015 07:28:01 GMT"}) if n == 1 else self.send(200, b"ok")
+                (self.send(503, b"busy", {"Retry-After": "Wed, 21 Oct 2015 07:28:01 GMT"}) if n == 1
+                 else self.send(200, b"ok"))
             elif path == "/429-then-ok":
                 self.send(429, b"slow down", {"Retry-After": "0"}) if n == 1 else self.send(200, b"ok")
             elif path == "/500":

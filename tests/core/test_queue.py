@@ -44,7 +44,8 @@ def test_add_numbers_scores_and_ranks(home):
     assert [x["id"] for x in listing["active"]] == ["H-003", "H-001", "H-002"]
     assert listing["archived"] == []
     for item in listing["active"]:
-        assert {"id", "title", "claim", "source", "target_leaderboards", "implementation", "priority_score", "status"} <= set(item)
+        assert {"id", "title", "claim", "source", "target_leaderboards", "implementation", "priority_score",
+                "status"} <= set(item)
         assert {"change", "effort", "estimated_gain", "config_patch"} <= set(item["implementation"])
 
 
@@ -101,11 +102,14 @@ def test_rank_promotes_from_backlog_when_a_slot_frees(home, store):
     "data,fragment",
     [
         (hyp("x", effort="Huge"), "new.yaml: implementation.effort: Input should be 'Low', 'Medium' or 'High'"),
-        ({"hypothesis": {**hyp("x"), "target_leaderboards": ["Nope"]}}, "new.yaml: hypothesis.target_leaderboards[0]: unknown leaderboard 'Nope'"),
-        ([hyp("ok"), {**hyp("bad"), "status": "running"}], "new.yaml: [1].status: status 'running' is set by the experiment sweep"),
+        ({"hypothesis": {**hyp("x"), "target_leaderboards": ["Nope"]}},
+         "new.yaml: hypothesis.target_leaderboards[0]: unknown leaderboard 'Nope'"),
+        ([hyp("ok"), {**hyp("bad"), "status": "running"}],
+         "new.yaml: [1].status: status 'running' is set by the experiment sweep"),
         (hyp("x", id="H-001"), "new.yaml: id: H-001 is already in experiment_queue.yaml"),
         (hyp("x", id="production"), "new.yaml: id: 'production' is reserved"),
-        ({**hyp("x"), "implementation": {"change": "x", "effort": "Low"}}, "new.yaml: implementation.estimated_gain: required but missing"),
+        ({**hyp("x"), "implementation": {"change": "x", "effort": "Low"}},
+         "new.yaml: implementation.estimated_gain: required but missing"),
         ({**hyp("x"), "api_token": "abc"}, "new.yaml: api_token: secrets never go in state files"),
         ("just a string", "new.yaml: expected a hypothesis"),
         ([], "new.yaml: no hypothesis in the file"),

@@ -58,7 +58,8 @@ REGISTRY_CASES = [
     ("target_leaderboards", [], "target_leaderboards", "at least 1 item"),
     ("target_leaderboards[0].name", DELETE, "target_leaderboards[0].name", "required but missing"),
     ("target_leaderboards[0].url", "", "target_leaderboards[0].url", "at least 1 character"),
-    ("target_leaderboards[0].scrape_method", "htlm_table", "target_leaderboards[0].scrape_method", "unknown scrape method 'htlm_table' (choose from html_table, api, rss, manual)"),
+    ("target_leaderboards[0].scrape_method", "htlm_table", "target_leaderboards[0].scrape_method",
+     "unknown scrape method 'htlm_table' (choose from html_table, api, rss, manual)"),
     ("target_leaderboards[0].primary_metric", 5, "target_leaderboards[0].primary_metric", "valid string"),
     ("target_leaderboards[0].higher_is_better", "maybe", "target_leaderboards[0].higher_is_better", "valid boolean"),
     ("target_leaderboards[0].scale", "ratio", "target_leaderboards[0].scale", "'fraction' or 'percent'"),
@@ -71,10 +72,14 @@ REGISTRY_CASES = [
     ("target_leaderboards[0].pattern", "(", "target_leaderboards[0].pattern", "not a valid regular expression"),
     ("target_leaderboards[0].pattern", r"(\w+) (\d+)", "target_leaderboards[0].pattern", "named groups"),
     ("target_leaderboards[0].victory.rank", 0, "target_leaderboards[0].victory.rank", "greater than or equal to 1"),
-    ("target_leaderboards[0].victory.margin", -0.1, "target_leaderboards[0].victory.margin", "greater than or equal to 0"),
-    ("target_leaderboards[0].victory.sustained_cycles", "three", "target_leaderboards[0].victory.sustained_cycles", "valid integer"),
-    ("target_leaderboards[0].victory.streak", 2, "target_leaderboards[0].victory.streak", "unknown key (a typo?) (allowed here: rank, margin, sustained_cycles)"),
-    ("target_leaderboards[0].urll", "x", "target_leaderboards[0].urll", "unknown key (a typo?) (allowed here: name, url, scrape_method"),
+    ("target_leaderboards[0].victory.margin", -0.1, "target_leaderboards[0].victory.margin",
+     "greater than or equal to 0"),
+    ("target_leaderboards[0].victory.sustained_cycles", "three", "target_leaderboards[0].victory.sustained_cycles",
+     "valid integer"),
+    ("target_leaderboards[0].victory.streak", 2, "target_leaderboards[0].victory.streak",
+     "unknown key (a typo?) (allowed here: rank, margin, sustained_cycles)"),
+    ("target_leaderboards[0].urll", "x", "target_leaderboards[0].urll",
+     "unknown key (a typo?) (allowed here: name, url, scrape_method"),
     ("competitors[0].name", DELETE, "competitors[0].name", "required but missing"),
     ("competitors[0].latest_score", "high", "competitors[0].latest_score", "valid number"),
     ("competitors[0].source", "NoSuchBoard", "competitors[0].source", "unknown leaderboard 'NoSuchBoard'"),
@@ -98,7 +103,8 @@ REGISTRY_CASES = [
     ("triggers.new_entrant_within_pct", "five", "triggers.new_entrant_within_pct", "valid number"),
     ("experiments.backend", "slurm", "experiments.backend", "unknown experiment backend 'slurm' (choose from local"),
     ("experiments.seed_policy", "random", "experiments.seed_policy", "unknown seed policy 'random' (choose from fixed"),
-    ("experiments.compute_budget_gpu_hours_per_day", 0, "experiments.compute_budget_gpu_hours_per_day", "greater than 0"),
+    ("experiments.compute_budget_gpu_hours_per_day", 0, "experiments.compute_budget_gpu_hours_per_day",
+     "greater than 0"),
     ("experiments.fast_subset", 2, "experiments.fast_subset", "less than or equal to 1"),
     ("experiments.kubernetes.gpus", -1, "experiments.kubernetes.gpus", "greater than or equal to 0"),
     ("experiments.kubernetes.seeds_per_pod", 0, "experiments.kubernetes.seeds_per_pod", "greater than or equal to 1"),
@@ -113,7 +119,8 @@ REGISTRY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path,value,field,fragment", REGISTRY_CASES, ids=[c[0] + ("-del" if c[1] is DELETE else "") for c in REGISTRY_CASES])
+@pytest.mark.parametrize("path,value,field,fragment", REGISTRY_CASES,
+                         ids=[c[0] + ("-del" if c[1] is DELETE else "") for c in REGISTRY_CASES])
 def test_registry_field_errors(path, value, field, fragment):
     expect_error(schemas.REGISTRY, mutate(example(schemas.REGISTRY), path, value), field, fragment)
 
@@ -134,8 +141,10 @@ RESEARCH_CASES = [
     ("research_sources.local_feeds", 3, "research_sources.local_feeds", "valid list"),
     ("research_sources.citation_tracking.papers", "x", "research_sources.citation_tracking.papers", "valid list"),
     ("research_sources.citation_tracking.api_url", 3, "research_sources.citation_tracking.api_url", "valid string"),
-    ("research_sources.citation_tracking.api_key", "s2-key", "research_sources.citation_tracking.api_key", "secrets never go in state files"),
-    ("research_sources.arxiv_query", ["x"], "research_sources.arxiv_query", "unknown key (a typo?) (allowed here: arxiv_queries"),
+    ("research_sources.citation_tracking.api_key", "s2-key", "research_sources.citation_tracking.api_key",
+     "secrets never go in state files"),
+    ("research_sources.arxiv_query", ["x"], "research_sources.arxiv_query",
+     "unknown key (a typo?) (allowed here: arxiv_queries"),
     ("arxiv.page_size", 0, "arxiv.page_size", "greater than or equal to 1"),
     ("arxiv.page_size", 5000, "arxiv.page_size", "less than or equal to 2000"),
     ("arxiv.max_results", 0, "arxiv.max_results", "greater than or equal to 1"),
@@ -148,7 +157,8 @@ RESEARCH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path,value,field,fragment", RESEARCH_CASES, ids=[c[0] + ("-del" if c[1] is DELETE else "") for c in RESEARCH_CASES])
+@pytest.mark.parametrize("path,value,field,fragment", RESEARCH_CASES,
+                         ids=[c[0] + ("-del" if c[1] is DELETE else "") for c in RESEARCH_CASES])
 def test_research_config_field_errors(path, value, field, fragment):
     expect_error(schemas.RESEARCH_CONFIG, mutate(example(schemas.RESEARCH_CONFIG), path, value), field, fragment)
 
@@ -164,20 +174,26 @@ QUEUE_CASES = [
     ("hypotheses[0].target_leaderboards", [], "hypotheses[0].target_leaderboards", "at least 1 item"),
     ("hypotheses[0].implementation", DELETE, "hypotheses[0].implementation", "required but missing"),
     ("hypotheses[0].implementation.change", "", "hypotheses[0].implementation.change", "at least 1 character"),
-    ("hypotheses[0].implementation.effort", "Huge", "hypotheses[0].implementation.effort", "'Low', 'Medium' or 'High' (got 'Huge')"),
-    ("hypotheses[0].implementation.estimated_gain", "big", "hypotheses[0].implementation.estimated_gain", "valid number"),
-    ("hypotheses[0].implementation.config_patch", ["width"], "hypotheses[0].implementation.config_patch", "valid dictionary"),
-    ("hypotheses[0].implementation.effrot", "Low", "hypotheses[0].implementation.effrot", "unknown key (a typo?) (allowed here: change, effort, estimated_gain, config_patch)"),
+    ("hypotheses[0].implementation.effort", "Huge", "hypotheses[0].implementation.effort",
+     "'Low', 'Medium' or 'High' (got 'Huge')"),
+    ("hypotheses[0].implementation.estimated_gain", "big", "hypotheses[0].implementation.estimated_gain",
+     "valid number"),
+    ("hypotheses[0].implementation.config_patch", ["width"], "hypotheses[0].implementation.config_patch",
+     "valid dictionary"),
+    ("hypotheses[0].implementation.effrot", "Low", "hypotheses[0].implementation.effrot",
+     "unknown key (a typo?) (allowed here: change, effort, estimated_gain, config_patch)"),
     ("hypotheses[0].priority_score", DELETE, "hypotheses[0].priority_score", "required but missing"),
     ("hypotheses[0].priority_score", "high", "hypotheses[0].priority_score", "valid number"),
-    ("hypotheses[0].status", "done", "hypotheses[0].status", "'queued', 'backlog', 'running', 'extended', 'promoted', 'rejected', 'failed' or 'superseded'"),
+    ("hypotheses[0].status", "done", "hypotheses[0].status",
+     "'queued', 'backlog', 'running', 'extended', 'promoted', 'rejected', 'failed' or 'superseded'"),
     ("hypotheses[0].created_at", "2026-01-05T06:00:00", "hypotheses[0].created_at", "timezone"),
     ("hypotheses[0].notes", "tried", "hypotheses[0].notes", "valid list"),
     ("hypotheses[0].priority", 3, "hypotheses[0].priority", "unknown key"),
 ]
 
 
-@pytest.mark.parametrize("path,value,field,fragment", QUEUE_CASES, ids=[c[0] + ("-del" if c[1] is DELETE else "") for c in QUEUE_CASES])
+@pytest.mark.parametrize("path,value,field,fragment", QUEUE_CASES,
+                         ids=[c[0] + ("-del" if c[1] is DELETE else "") for c in QUEUE_CASES])
 def test_queue_field_errors(path, value, field, fragment):
     expect_error(schemas.QUEUE, mutate(example(schemas.QUEUE), path, value), field, fragment)
 
@@ -207,11 +223,16 @@ STATE_CASES = [  # (file, path as keys, value, field in the message, fragment)
     (schemas.GAP_MATRIX, ("rows", 0, "scores", "MemoryBench"), "n/a", "rows[0].scores.MemoryBench", "valid number"),
     (schemas.GAP_MATRIX, ("generated_at",), "2026-01-05T06:00:00", "generated_at", "timezone"),
     (schemas.GAP_MATRIX, ("rows", 0, "gap"), 1, "rows[0].gap", "unknown key"),
-    (schemas.VICTORY, ("leaderboards", "MemoryBench", "mode"), "panic", "leaderboards.MemoryBench.mode", "'attack' or 'defence'"),
-    (schemas.VICTORY, ("leaderboards", "MemoryBench", "streak"), -1, "leaderboards.MemoryBench.streak", "greater than or equal to 0"),
-    (schemas.URGENCY, ("leaderboards", "MemoryBench", "multiplier"), 2, "leaderboards.MemoryBench", "multiplier for rank_dropped is 3"),
-    (schemas.URGENCY, ("leaderboards", "MemoryBench", "reason"), "bored", "leaderboards.MemoryBench.reason", "'rank_dropped'"),
-    (schemas.URGENCY, ("leaderboards", "MemoryBench", "since"), DELETE, "leaderboards.MemoryBench.since", "required but missing"),
+    (schemas.VICTORY, ("leaderboards", "MemoryBench", "mode"), "panic", "leaderboards.MemoryBench.mode",
+     "'attack' or 'defence'"),
+    (schemas.VICTORY, ("leaderboards", "MemoryBench", "streak"), -1, "leaderboards.MemoryBench.streak",
+     "greater than or equal to 0"),
+    (schemas.URGENCY, ("leaderboards", "MemoryBench", "multiplier"), 2, "leaderboards.MemoryBench",
+     "multiplier for rank_dropped is 3"),
+    (schemas.URGENCY, ("leaderboards", "MemoryBench", "reason"), "bored", "leaderboards.MemoryBench.reason",
+     "'rank_dropped'"),
+    (schemas.URGENCY, ("leaderboards", "MemoryBench", "since"), DELETE, "leaderboards.MemoryBench.since",
+     "required but missing"),
     (schemas.HTTP_CACHE, ("urls", "http://x/", "fetched_at"), "soon", "urls.http://x/.fetched_at", "valid datetime"),
     (schemas.INGEST, ("seen", "2602.00001"), "v2", "seen.2602.00001", "valid integer"),
     (schemas.INGEST, ("watermark",), "2026-01-05", "watermark", "timezone"),
@@ -274,7 +295,8 @@ def test_a_scraped_name_that_looks_like_a_key_is_a_name_not_a_secret():
     is still refused, and so is a secret-named key anywhere."""
     assert schemas.find_secrets({"competitors": [{"name": "sk-LearnGradientBoosting1234", "aliases": ["xoxb-bot"]}],
                                  "rows": [{"system": "sk-LearnGradientBoosting1234", "first": "xoxb-x"}],
-                                 "papers": [{"title": "ghp_abcdefghijklmnopqrstuvwxyz", "authors": ["AKIA0123456789ABCDEF"]}]}) == []
+                                 "papers": [{"title": "ghp_abcdefghijklmnopqrstuvwxyz",
+                                             "authors": ["AKIA0123456789ABCDEF"]}]}) == []
     found = schemas.find_secrets({"our_solution": {"config": {"webhook": "xoxb-1234-5678"}},
                                   "competitors": [{"name": "A", "api_key": "x"}]})
     assert [path for path, _ in found] == ["our_solution.config.webhook", "competitors[0].api_key"]

@@ -17,7 +17,8 @@ NOW = dt.datetime(2026, 1, 5, 6, tzinfo=dt.UTC)
 def test_comment_survives_a_rewrite(store: StateStore):
     path = store.path(schemas.REGISTRY)
     text = path.read_text()
-    text = text.replace("promotion_threshold: 0.005", "promotion_threshold: 0.005  # agreed with the team on 2026-01-02")
+    text = text.replace("promotion_threshold: 0.005",
+                        "promotion_threshold: 0.005  # agreed with the team on 2026-01-02")
     text = text.replace("competitors:\n", "# Watch StartupX too once it publishes.\ncompetitors:\n")
     path.write_text(text)
     with store.edit(schemas.REGISTRY) as doc:

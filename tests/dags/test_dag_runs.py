@@ -36,7 +36,8 @@ def test_state_check_fails_with_the_field_named(airflow_env, home):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-3000:]
     assert "state=failed" in out
-    message = "experiment_queue.yaml: hypotheses[0].implementation.effort: Input should be 'Low', 'Medium' or 'High' (got 'Lowest')"
+    message = ("experiment_queue.yaml: hypotheses[0].implementation.effort: "
+               "Input should be 'Low', 'Medium' or 'High' (got 'Lowest')")
     assert out.count(message) == 2  # the try and its one retry (retry_delay is 1 s under test)
     assert path.read_bytes() == before  # it reports; it never rewrites
 
@@ -49,7 +50,8 @@ def asset_events(airflow_env, uri: str) -> list[dict]:
     db = Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db"
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE rtrim(a.uri, '/') = ? ORDER BY e.id",
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE rtrim(a.uri, '/') = ? ORDER BY e.id",
             (uri.rstrip("/"),)).fetchall()
     return [json.loads(extra) if extra else {} for (extra,) in rows]
 
@@ -110,7 +112,8 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
     airflow = str(Path(sys.executable).with_name("airflow"))
 
     def sweep(date: str, hypothesis: str) -> str:
-        proc = subprocess.run([airflow, "dags", "test", "experiment_sweep", date, "-c", json.dumps({"hypothesis": hypothesis})],
+        proc = subprocess.run([airflow, "dags", "test", "experiment_sweep", date,
+                               "-c", json.dumps({"hypothesis": hypothesis})],
                               env={**env, "AUTOBENCH_HOME": str(home)}, capture_output=True, text=True, timeout=900)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, out[-5000:]
@@ -119,7 +122,8 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
     out = sweep("2026-01-05T08:00:00+00:00", "H-001")
     assert "H-001: promote → promoted" in out and "PASS improvement" in out and "PASS projection" in out
     out = sweep("2026-01-06T08:00:00+00:00", "H-002")
-    assert "H-002: reject → failed (1 run)" in out and out.count("RuntimeError: synthetic: the patched layer does not exist") >= 2
+    assert ("H-002: reject → failed (1 run)" in out
+            and out.count("RuntimeError: synthetic: the patched layer does not exist") >= 2)
     out = sweep("2026-01-07T08:00:00+00:00", "H-003")
     assert "H-003: reject" in out and "NaN" in out
     # the last one with experiments.local.seeds_per_task: a mapped task per config, its seeds together

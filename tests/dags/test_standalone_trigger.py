@@ -194,7 +194,8 @@ def test_a_rank_drop_under_standalone_starts_the_urgent_sweep_and_it_finishes(tm
         while time.monotonic() < deadline and not urgent_runs:
             urgent_runs = [r for r in api.runs(SWEEP) if r["run_type"] == "asset_triggered"]
             time.sleep(2)
-        assert urgent_runs, f"no asset_triggered sweep run: {[(r['dag_run_id'], r['run_type'], r['state']) for r in api.runs(SWEEP)]}"
+        assert urgent_runs, ("no asset_triggered sweep run: "
+                             f"{[(r['dag_run_id'], r['run_type'], r['state']) for r in api.runs(SWEEP)]}")
         assert len(urgent_runs) == 1, urgent_runs
         phase(f"asset_triggered sweep run {urgent_runs[0]['dag_run_id']} is {urgent_runs[0]['state']}")
         sweep = wait_run(api, SWEEP, urgent_runs[0]["dag_run_id"], deadline)

@@ -96,7 +96,8 @@ def test_every_run_succeeds_and_the_state_validates_after_every_day(week):
         week.expect(day["date"], f"`autobench validate` to pass after the day:\n{day['validate']['output']}",
                     day["validate"]["ok"])
     scheduled = [(r["at"][11:16], r["dag_id"]) for r in week.report["runs"] if not r["trigger"]]
-    assert scheduled.count(("06:00", "leaderboard_monitor")) == 8 and scheduled.count(("08:00", "experiment_sweep")) == 8
+    assert (scheduled.count(("06:00", "leaderboard_monitor")) == 8
+            and scheduled.count(("08:00", "experiment_sweep")) == 8)
     assert scheduled.count(("07:00", "research_ingest")) == 2 and scheduled.count(("09:00", "weekly_digest")) == 2
     assert week.returncode == 0, week.output[-3000:]
     assert "every run and check passed" in week.output
@@ -108,9 +109,11 @@ def test_nothing_written_earlier_is_lost(week):
         date = after["date"]
         lost = sorted(set(before["files"]) - set(after["files"]))
         week.expect(date, f"every file of the day before still there; gone: {lost}", not lost)
-        changed = sorted(p for p, digest in before["files"].items() if p in after["files"] and after["files"][p] != digest
+        changed = sorted(p for p, digest in before["files"].items()
+                         if p in after["files"] and after["files"][p] != digest
                          and (p.startswith(IMMUTABLE) or p.endswith(("metrics.json", "decision.json", "config.yaml"))))
-        week.expect(date, f"snapshots, runs, decisions, notes and digests never rewritten; rewritten: {changed}", not changed)
+        week.expect(date, f"snapshots, runs, decisions, notes and digests never rewritten; rewritten: {changed}",
+                    not changed)
         for name, text in before["logs"].items():
             week.expect(date, f"{name} only appended to (the day before's text is its beginning)",
                         after["logs"].get(name, "").startswith(text))
@@ -127,7 +130,8 @@ def test_monday_5th_status_ingest_and_the_first_sweep(week):
     week.expect(MON5, "the gap matrix to put us #2 on MemoryBench, 0.004 behind CompetitorA",
                 gap["leaderboards"][0] == "MemoryBench" and rows["OurSystem"]["rank"] == 2 and rows["OurSystem"]["ours"]
                 and rows["CompetitorA"]["rank"] == 1
-                and round(rows["OurSystem"]["scores"]["MemoryBench"] - rows["CompetitorA"]["scores"]["MemoryBench"], 3) == -0.004,
+                and round(rows["OurSystem"]["scores"]["MemoryBench"]
+                          - rows["CompetitorA"]["scores"]["MemoryBench"], 3) == -0.004,
                 "leaderboard_monitor")
     snapshot = sorted((week.home / "snapshots" / "MemoryBench").glob("20260105T*.json"))
     week.expect(MON5, "a MemoryBench snapshot with us second", len(snapshot) == 1 and
@@ -155,7 +159,8 @@ def test_monday_5th_status_ingest_and_the_first_sweep(week):
 def test_the_broken_hypothesis_fails_fast_validation_and_is_archived(week):
     sweep = week.said(MON5, "experiment_sweep")
     week.expect(MON5, "H-002's fast run to raise (twice: the runner's one retry) and H-002 to be failed",
-                "failed 2 times: ValueError" in sweep and "H-002 (ALiBi attention biases replace learned positions) failed" in sweep,
+                "failed 2 times: ValueError" in sweep
+                and "H-002 (ALiBi attention biases replace learned positions) failed" in sweep,
                 "experiment_sweep")
     assert week.day(MON5)["queue"]["H-002"] == "failed"
     notes = list((week.home / "experiments" / "archived").glob("H-002-*.md"))
@@ -188,7 +193,8 @@ def test_wednesday_7th_overtaken_urgent_sweep_promotes(week):
                 len(urgent) == 1 and urgent[0]["extra"]["leaderboard"] == "MemoryBench"
                 and urgent[0]["extra"]["reason"] == "rank_dropped", "leaderboard_monitor")
     alerts = [week.report["slack"][i]["text"] for i in monitor["slack"]]
-    week.expect(WED7, "the [ALERT] lines in Slack", any("overtook us on MemoryBench" in t for t in alerts), "leaderboard_monitor")
+    week.expect(WED7, "the [ALERT] lines in Slack", any("overtook us on MemoryBench" in t for t in alerts),
+                "leaderboard_monitor")
 
     triggered = week.runs(WED7, "experiment_sweep", triggered=True)
     week.expect(WED7, "one experiment_sweep started by autobench://urgent, before the 08:00 one",
@@ -197,8 +203,8 @@ def test_wednesday_7th_overtaken_urgent_sweep_promotes(week):
     said = "\n".join(triggered[0]["lines"])
     assert "triggered by autobench://urgent (MemoryBench, rank_dropped)" in said
     # the top queued hypothesis then: H-001 (H-002 failed on Monday, H-003 rejected on Tuesday)
-    week.expect(WED7, "the urgent sweep to run H-001 and promote it", "picked H-001 " in said and "H-001: promote" in said,
-                "experiment_sweep")
+    week.expect(WED7, "the urgent sweep to run H-001 and promote it",
+                "picked H-001 " in said and "H-001: promote" in said, "experiment_sweep")
 
 
 def test_the_helpful_hypothesis_is_fast_validated_run_on_paired_seeds_and_promoted(week):
@@ -212,7 +218,8 @@ def test_the_helpful_hypothesis_is_fast_validated_run_on_paired_seeds_and_promot
                   for p in (week.home / "experiments/results/H-001").glob("*/*/seed_*/metrics.json"))
     assert [r.split("/", 1)[1] for r in runs] == ["fast/seed_1/metrics.json", "full/seed_1/metrics.json",
                                                   "full/seed_2/metrics.json", "full/seed_3/metrics.json"]
-    production = {p.parent.name for p in (week.home / "experiments/results/production").glob("*/full/seed_*/metrics.json")}
+    production = {p.parent.name
+                  for p in (week.home / "experiments/results/production").glob("*/full/seed_*/metrics.json")}
     assert {"seed_1", "seed_2", "seed_3"} <= production  # the pairs
     assert week.day(WED7)["queue"]["H-001"] == "promoted"
 
@@ -245,8 +252,8 @@ def test_the_rest_of_the_week_decides_the_papers_hypotheses(week):
                     "experiment_sweep")
     assert {statuses[h] for h in ("H-004", "H-005")} == {"rejected"} and statuses["H-006"] == "failed"
     for date in WEEK_DAYS:  # production's defence runs every sweep
-        week.expect(date, "the sweep's defence of production", "defence: production seed" in week.said(date, "experiment_sweep"),
-                    "experiment_sweep")
+        week.expect(date, "the sweep's defence of production",
+                    "defence: production seed" in week.said(date, "experiment_sweep"), "experiment_sweep")
 
 
 def test_monday_12th_the_digest_reaches_slack(week):
@@ -282,5 +289,6 @@ def test_monday_12th_the_digest_reaches_slack(week):
 
 def test_the_report_accounts_for_the_time(week):
     split = week.report["time"]
-    assert split["experiment_runs"] >= 20 and 0 < split["training_seconds"] < split["experiment_seconds"] < split["dag_run_seconds"]
+    assert (split["experiment_runs"] >= 20
+            and 0 < split["training_seconds"] < split["experiment_seconds"] < split["dag_run_seconds"])
     assert 0 < split["orchestration_share"] < 1

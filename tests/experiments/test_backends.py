@@ -168,7 +168,8 @@ def test_the_shell_command_runs_under_sh_and_writes_the_run_folder_and_the_xcom(
     assert metrics == {"accuracy": 0.52, "subset": 0.25, "echo": TRICKY["name"]}
     assert yaml.safe_load((folder / "config.yaml").read_text())["config"] == TRICKY
     record = json.loads((xcom / "return.json").read_text())
-    assert record == {"run": {"experiment_id": "H-003", "mode": "fast", "config_hash": req["config_hash"], "seeds": [2]},
+    assert record == {"run": {"experiment_id": "H-003", "mode": "fast", "config_hash": req["config_hash"],
+                              "seeds": [2]},
                       "exit_code": 0, "seeds": {"2": {"metrics": metrics, "failure": None}}}
     result = result_from_xcom(req, record)
     assert result["metrics"] == metrics and result["error"] is None
@@ -338,7 +339,8 @@ def test_long_ids_give_short_distinct_dns_names():
 
 
 def test_the_kubernetes_backend_submits_pods_and_collects_their_xcom(home):
-    backend = backends.get("kubernetes", ExperimentsSettings(kubernetes=SETTINGS.model_copy(update={"seeds_per_pod": 2})))
+    backend = backends.get("kubernetes",
+                           ExperimentsSettings(kubernetes=SETTINGS.model_copy(update={"seeds_per_pod": 2})))
     assert isinstance(backend, KubernetesBackend) and backend.executor == "pod"
     runs = backend.group([request(seed=s) for s in (1, 2, 3)])
     assert [r.get("seeds", r.get("seed")) for r in runs] == [[1, 2], 3]

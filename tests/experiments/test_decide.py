@@ -192,7 +192,8 @@ def test_dry_run_writes_nothing(store):
     production_runs(store)
     candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
     before = {p: p.read_bytes() for p in store.home.rglob("*") if p.is_file()}
-    proc = run_cli("decide", "H-002", "--dry-run", "--json", "--now", "2026-01-07T08:00:00Z", home=store.home, check=True)
+    proc = run_cli("decide", "H-002", "--dry-run", "--json", "--now", "2026-01-07T08:00:00Z", home=store.home,
+                   check=True)
     out = json.loads(proc.stdout)
     assert out["decision"] == "promote" and set(out) >= {"decision", "criteria", "projection", "reason"}
     assert all(set(c) >= {"name", "passed", "value", "requirement"} for c in out["criteria"])

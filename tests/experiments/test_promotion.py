@@ -67,7 +67,8 @@ def test_regression_limits_latency_ten_and_memory_fifteen_percent():
 
     def regression(latency, memory):
         return by_name(evaluate(threshold=0.005, control=CONTROL, candidate=candidate,
-                                latency=([2.0] * 4, [latency] * 4), memory=([100.0] * 4, [memory] * 4))[0])["regression"]
+                                latency=([2.0] * 4, [latency] * 4),
+                                memory=([100.0] * 4, [memory] * 4))[0])["regression"]
 
     assert regression(2.2, 115.0).passed is True  # exactly at both limits
     assert regression(2.21, 100.0).passed is False
@@ -79,7 +80,8 @@ def test_regression_limits_latency_ten_and_memory_fifteen_percent():
 def test_reproducibility_needs_three_seeds_and_a_small_spread():
     noisy = [0.99, 1.0, 0.98]
     rep = by_name(evaluate(threshold=0.0, control=[0.9] * 3, candidate=noisy)[0])["reproducibility"]
-    assert rep.passed is False and rep.value["std_pct_of_mean"] == pytest.approx(100 * np.std(noisy, ddof=1) / np.mean(noisy), abs=1e-3)
+    assert rep.passed is False and rep.value["std_pct_of_mean"] == pytest.approx(
+        100 * np.std(noisy, ddof=1) / np.mean(noisy), abs=1e-3)
 
 
 def test_projection_never_loses_rank_and_off_the_board_has_nothing_to_lose():

@@ -68,7 +68,8 @@ def test_complete_runs_failures_and_what_is_neither(tmp_path):
     run(home, "H-001", "abc", "fast", 1, {"accuracy": 0.5})
     assert results.count_runs(home, "H-001", "abc") == 6  # the runs that ended, fast and full
     # the cache: a complete run of the same config under another id
-    assert results.find_complete(home, "production", "abc", "full", 2) == results.run_folder(home, "H-001", "abc", "full", 2)
+    assert (results.find_complete(home, "production", "abc", "full", 2)
+            == results.run_folder(home, "H-001", "abc", "full", 2))
     assert results.find_complete(home, "production", "abc", "full", 4) is None
 
 

@@ -63,7 +63,8 @@ def test_bootstrap_agrees_with_scipy_percentile():
     a = rng.normal(0.82, 0.003, 30)
     b = a + rng.normal(0.006, 0.003, 30)
     ours = bootstrap_ci(a, b, paired=True)
-    ref = stats.bootstrap((b - a,), np.mean, n_resamples=10_000, method="percentile", random_state=0).confidence_interval
+    ref = stats.bootstrap((b - a,), np.mean, n_resamples=10_000, method="percentile",
+                          random_state=0).confidence_interval
     assert ours == pytest.approx([ref.low, ref.high], abs=4e-4)
 
 
@@ -93,7 +94,8 @@ def test_summary_flags():
     ([], [1.0, 2.0], None, "control: no scores"),
     ([1.0, float("nan")], [1.0, 2.0], None, "control: score 2 is nan"),
     ([1.0], [1.0, 2.0], None, "at least 2 scores"),
-    ({"1": 0.8, "2": 0.81}, {"1": 0.82, "3": 0.83}, True, "the seeds differ (control only: ['2']; candidate only: ['3'])"),
+    ({"1": 0.8, "2": 0.81}, {"1": 0.82, "3": 0.83}, True,
+     "the seeds differ (control only: ['2']; candidate only: ['3'])"),
     ([0.8, 0.81, 0.82], [0.8, 0.81], True, "3 control scores but 2 candidate scores"),
     ([0.8, "x"], [0.8, 0.9], None, "score 2 is 'x', not a number"),
 ])

@@ -162,7 +162,8 @@ class Board(BaseHTTPRequestHandler):
     received: list = []
 
     def do_POST(self):
-        Board.received.append((self.headers.get("Authorization"), json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+        Board.received.append((self.headers.get("Authorization"),
+                               json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
         body = b'{"accepted": true}'
         self.send_response(201)
         self.send_header("Content-Length", str(len(body)))
@@ -326,7 +327,8 @@ def test_a_key_never_shows_in_a_fetch_error():
 
     with loopback(Refuses) as server:
         errors = []
-        for kwargs in ({"headers": {"x-api-key": "S2-SECRET-KEY-123\n"}}, {"headers": {"x-api-key": "S2-SECRET-KEY-123"}},
+        for kwargs in ({"headers": {"x-api-key": "S2-SECRET-KEY-123\n"}},
+                       {"headers": {"x-api-key": "S2-SECRET-KEY-123"}},
                        {"params": {"api_key": "S2-SECRET-KEY-123"}}):
             with pytest.raises(net.NetError) as caught:
                 net.get(f"{server.base}/paper", what="s2", user_agent="test", retries=0, **kwargs)

@@ -102,7 +102,8 @@ def test_first_cycle_snapshots_status_and_gap_matrix(live):
     assert [r.system for r in matrix.rows][:3] == ["CompetitorA", "CompetitorB", "OurSystem"]
     reg = live.load(REGISTRY)
     assert reg.our_solution.published_scores == {"MemoryBench": 0.823, "LongContextEval": 0.791}
-    assert {(c.name, c.source) for c in reg.competitors} >= {("CompetitorA", "LongContextEval"), ("BaselineLSTM", "MemoryBench")}
+    assert {(c.name, c.source) for c in reg.competitors} >= {("CompetitorA", "LongContextEval"),
+                                                              ("BaselineLSTM", "MemoryBench")}
 
 
 def test_an_unchanged_page_is_not_parsed_again(live):
@@ -175,7 +176,8 @@ def test_refusals_change_nothing_and_the_other_leaderboards_go_on(live, site, pa
     assert len(snapshots(live.home, "MemoryBench")) == 1
     assert "[ALERT] CompetitorA improved on LongContextEval: 0.812 → 0.815 (+0.003)" in result["alerts"]
     reg = live.load(REGISTRY)
-    assert next(c for c in reg.competitors if c.name == "CompetitorA" and c.source == "MemoryBench").latest_score == 0.847
+    assert next(c for c in reg.competitors
+                if c.name == "CompetitorA" and c.source == "MemoryBench").latest_score == 0.847
     assert live.path(REGISTRY).read_text() != before_registry  # LongContextEval's update went in
 
 

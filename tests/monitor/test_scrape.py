@@ -509,7 +509,7 @@ RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <item><title>GPT-X reaches 91.2 on the benchmark</title><description>new SOTA</description></item>
 <item><title>Weekly news</title><description>&lt;p&gt;Model &lt;b&gt;Zeta&lt;/b&gt; reaches 88.5% accuracy&lt;/p&gt;</description></item>
 <item><title>Conference announced</title><description>nothing to see</description></item>
-</channel></rss>"""
+</channel></rss>"""  # noqa: E501
 
 ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Results</title>

@@ -192,7 +192,8 @@ def test_livecodebench_page_is_js_rendered(base):
 def test_bfcl_csv(base):
     rows = data(base, "bfcl_gh-pages_data_overall.csv", metric="Overall Acc")
     assert len(rows) == 109
-    assert rows[:2] == [Row(1, "Claude-Opus-4-5-20251101 (FC)", 77.47), Row(2, "Claude-Sonnet-4-5-20250929 (FC)", 73.24)]
+    assert rows[:2] == [Row(1, "Claude-Opus-4-5-20251101 (FC)", 77.47),
+                        Row(2, "Claude-Sonnet-4-5-20250929 (FC)", 73.24)]
     assert rows[-1] == Row(109, "Gemma-3-1b-it (Prompt)", 7.17)
     # the 138 N/A cells are all in the two Format Sensitivity columns (69 each): 109 - 69 rows left
     delta = data(base, "bfcl_gh-pages_data_overall.csv", metric="Format Sensitivity Max Delta")

@@ -162,7 +162,8 @@ def test_make_install_then_make_run_from_a_fresh_clone(tmp_path):
                            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip().startswith(str(clone / "include" / "autobench"))
-    assert subprocess.run([str(clone / ".venv/bin/autobench"), "--version"], capture_output=True, env=env).returncode == 0
+    assert subprocess.run([str(clone / ".venv/bin/autobench"), "--version"],
+                          capture_output=True, env=env).returncode == 0
 
     # -- make run: healthy, state created, pool and DAG there, login printed; SIGTERM stops all
     port = free_port()

@@ -106,7 +106,8 @@ def test_an_empty_week_still_reads_well(store):
     from autobench.reporting.digest_render import markdown
 
     md = markdown(w, registry)
-    assert "- no leaderboard scraped yet" in md and "- 0 experiments completed | 0 failed fast validation | 0 promoted" in md
+    assert ("- no leaderboard scraped yet" in md
+            and "- 0 experiments completed | 0 failed fast validation | 0 promoted" in md)
 
 
 @pytest.fixture
@@ -258,7 +259,8 @@ def test_newly_listed_and_no_longer_listed(store):
     assert "• MemoryBench: we are newly listed at #4" in slack
     assert "• LongContextEval: we are no longer listed (was #2) :warning:" in slack
     log = (store.home / "TECHNICAL_LOG.md").read_text()
-    assert "(not listed at the start of the week)" in log and "- LongContextEval: not listed (#2 at the start of the week)" in log
+    assert ("(not listed at the start of the week)" in log
+            and "- LongContextEval: not listed (#2 at the start of the week)" in log)
 
 
 def test_a_hostile_leaderboard_name_is_escaped_in_the_movement_line(store):

@@ -266,7 +266,8 @@ def test_block_kit_rendering_escapes_plain_spans_and_stays_inside_the_limits():
     long_lines = [f"line {i} <@U{i}> & more" for i in range(400)]
     message = Message(text="t", blocks=[Header("H" * 200), Section(long_lines, title="Many <b>", cut="… (more)"),
                                         Section([], title="Empty", empty="nothing & none"),
-                                        Section(["a"], tail="… and 3 more"), Context(("ctx ", Strong("x*y"), Emoji("tada")))])
+                                        Section(["a"], tail="… and 3 more"),
+                                        Context(("ctx ", Strong("x*y"), Emoji("tada")))])
     rendered = block_kit.render(message)
     assert validate_blocks(rendered) == []
     assert rendered[0]["text"]["text"] == "H" * 149 + "…"
@@ -351,7 +352,8 @@ def test_record_notifier_writes_jsonl_and_checks_like_slack(tmp_path, pngs):
     assert recorded[0]["blocks"] == digest_message().as_dict()["blocks"]  # the neutral form, as JSON
     assert recorded[0]["blocks"][1]["lines"] == [[{"strong": "MemoryBench"}, ": #3 ", {"emoji": "warning"}]]
     assert recorded[0]["files"] == ["gap_over_time.png", "latest_experiment.png"]
-    assert [(r["thread"], r["name"]) for r in recorded[1:3]] == [("1", "gap_over_time.png"), ("1", "latest_experiment.png")]
+    assert [(r["thread"], r["name"]) for r in recorded[1:3]] == [("1", "gap_over_time.png"),
+                                                                 ("1", "latest_experiment.png")]
     assert recorded[1]["bytes"] == pngs[0].stat().st_size and len(recorded[1]["sha256"]) == 64
     assert recorded[3]["thread"] == "1"
     too_many = Message(text="x", blocks=[Divider()] * 51)  # what Slack would refuse, a dry run refuses
@@ -423,9 +425,12 @@ def test_alerts_take_the_send_path_and_escape_web_text(fake_slack):
     header, section, context = body["blocks"]
     assert header["text"] == {"type": "plain_text", "text": "autobench: leaderboards moved"}
     items = section["text"]["text"].splitlines()
-    assert len(items) == 41 and items[0].startswith("• [ALERT] &lt;!channel&gt; #0 improved") and items[-1] == "… and 5 more"
+    assert (len(items) == 41 and items[0].startswith("• [ALERT] &lt;!channel&gt; #0 improved")
+            and items[-1] == "… and 5 more")
     assert context["elements"][0]["text"] == "[STATUS] Our rank: #3 &lt;b&gt;"
-    assert "<!channel>" not in body["text"] and body["text"].startswith("autobench: leaderboards moved: [ALERT] &lt;!channel&gt;")
+    assert "<!channel>" not in body["text"] and body["text"].startswith(
+        "autobench: leaderboards moved: [ALERT] &lt;!channel&gt;")
     alerts.post(notifier, "long", [f"[ALERT] {'x' * 90} {i}" for i in range(40)])  # 40 long lines: cut at a line
     long = fake_slack.calls("chat.postMessage")[1]["body"]["blocks"][1]["text"]["text"]
-    assert len(long) <= 2900 and long.endswith("\n…") and all(x.startswith("• [ALERT] ") for x in long.splitlines()[:-1])
+    assert (len(long) <= 2900 and long.endswith("\n…")
+            and all(x.startswith("• [ALERT] ") for x in long.splitlines()[:-1]))

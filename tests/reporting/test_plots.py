@@ -121,7 +121,8 @@ def decision(hid: str, at: str, control: dict[int, float], candidate: dict[int, 
              threshold: float = 0.005) -> dict:
     seeds = sorted(control)
     record = {
-        "hypothesis": hid, "decision": verdict, "status": {"promote": "promoted", "reject": "rejected"}.get(verdict, "extended"),
+        "hypothesis": hid, "decision": verdict,
+        "status": {"promote": "promoted", "reject": "rejected"}.get(verdict, "extended"),
         "criteria": [{"name": "improvement", "passed": verdict == "promote", "value": 0.0,
                       "requirement": f"mean paired gain ≥ {threshold:g} (promotion_threshold)"}],
         "projection": {}, "reason": f"{hid} test decision", "policy": {"name": "fixed"},
@@ -171,7 +172,8 @@ def test_experiment_figure_draws_pairs_points_error_bars_and_the_band():
     ax = fig.axes[0]
     pairs = [line for line in ax.get_lines() if list(line.get_xdata()) == [0, 1]]
     assert len(pairs) == 3
-    assert sorted(tuple(line.get_ydata()) for line in pairs) == sorted(zip(CONTROL.values(), CANDIDATE.values(), strict=True))
+    assert (sorted(tuple(line.get_ydata()) for line in pairs)
+            == sorted(zip(CONTROL.values(), CANDIDATE.values(), strict=True)))
     offsets = [c.get_offsets() for c in ax.collections if c.get_label().endswith("per seed")]
     assert [list(o[:, 1]) for o in offsets] == [list(CONTROL.values()), list(CANDIDATE.values())]
     assert len(ax.containers) == 2  # two error bars: production's and the candidate's means

@@ -47,12 +47,14 @@ def feed(entries: list[str]) -> str:
 
 
 ROPE = entry("2601.00001", 1, "Rotary Position Embeddings for Associative Recall",
-             "We replace learned positions with rotary position embeddings and improve MemoryBench accuracy by 1.2 points.",
+             "We replace learned positions with rotary position embeddings "
+             "and improve MemoryBench accuracy by 1.2 points.",
              "2026-01-02T00:00:00Z")
 VISION = entry("2601.00002", 1, "Vision Transformers for Satellite Imagery",
                "We classify land use from satellite images with a vision transformer.", "2026-01-03T00:00:00Z")
 ROPE_V2 = entry("2601.00001", 2, "Rotary Position Embeddings for Associative Recall",
-                "Revised. Rotary position embeddings improve MemoryBench accuracy by 1.4 points.", "2026-01-09T00:00:00Z")
+                "Revised. Rotary position embeddings improve MemoryBench accuracy by 1.4 points.",
+                "2026-01-09T00:00:00Z")
 
 
 class FakeArxiv:
@@ -109,7 +111,8 @@ def test_the_example_closes_the_loop_offline(offline):
     result = cycle(store, MONDAY, "scheduled__2026-01-05T07:00:00+00:00")
     # the three arXiv queries fail with a clear message; the local demo feed goes through
     assert len(result["errors"]) == 3 and all("connection" in e["reason"] for e in result["errors"])
-    assert {e["source"] for e in result["errors"]} == {f"arxiv: {q}" for q in store.load(RESEARCH_CONFIG).research_sources.arxiv_queries}
+    assert {e["source"] for e in result["errors"]} == {
+        f"arxiv: {q}" for q in store.load(RESEARCH_CONFIG).research_sources.arxiv_queries}
     assert result["papers_fetched"] == 3 and result["papers_new"] == 3 and len(result["relevant"]) == 2
     added = [hypotheses(store)[i] for i in result["hypotheses_added"]]
     patches = [h.implementation.config_patch for h in added]
@@ -154,7 +157,8 @@ def test_arxiv_papers_dedupe_across_weeks_and_new_versions_are_noted(arxiv_serve
     arxiv_server.body = feed([VISION, ROPE])
     week1 = cycle(store, MONDAY, "w1")
     assert week1["errors"] == [] and week1["relevant"] == ["2601.00001"] and week1["papers_new"] == 2
-    rope = next(h for h in store.load(QUEUE).hypotheses if h.implementation.config_patch == {"positional_encoding": "rotary"})
+    rope = next(h for h in store.load(QUEUE).hypotheses
+                if h.implementation.config_patch == {"positional_encoding": "rotary"})
     assert rope.source.startswith("arXiv:2601.00001") and rope.implementation.estimated_gain == 0.012
     assert arxiv_server.queries[0]["sortBy"] == ["lastUpdatedDate"]
     arxiv_server.body = feed([ROPE_V2, VISION, ROPE])
@@ -224,7 +228,8 @@ def test_ingest_and_extract_commands(offline, tmp_path):
     out = json.loads(proc.stdout)
     names = {t["name"] for t in out["techniques"]}
     assert {"rotary position embeddings", "cosine lr schedule with warmup"} <= names
-    assert out["reported_gains"][0]["gain"] == pytest.approx(0.042) and out["reported_gains"][0]["leaderboard"] == "MemoryBench"
+    assert (out["reported_gains"][0]["gain"] == pytest.approx(0.042)
+            and out["reported_gains"][0]["leaderboard"] == "MemoryBench")
     assert {"name", "category", "effort", "impact", "config_patch", "evidence"} <= set(out["techniques"][0])
     proc = run_cli("extract", str(tmp_path / "missing.txt"), home=store.home)
     assert proc.returncode == 1 and "cannot read" in proc.stderr
@@ -290,7 +295,8 @@ def test_the_optional_llm_extractor_adds_what_the_patterns_miss(offline, monkeyp
         (store.home / "research_log.md").unlink()
         cycle(store, NEXT_MONDAY, "llm-on")
         assert len(asked) == 2  # one request per relevant paper
-        assert "- gradient clipping (effort: Low, impact: Low) — not applicable" in (store.home / "research_log.md").read_text()
+        assert ("- gradient clipping (effort: Low, impact: Low) — not applicable"
+                in (store.home / "research_log.md").read_text())
         monkeypatch.delenv("AUTOBENCH_LLM_URL")
         with pytest.raises(Exception, match="AUTOBENCH_LLM_URL is not set"):
             cycle(store, NEXT_MONDAY, "llm-missing")
@@ -411,7 +417,8 @@ def test_web_and_llm_text_is_escaped_in_the_research_log(arxiv_server, store, mo
         "<category term=\"cs.LG\"/>", "<category term=\"cs.LG\"/><arxiv:comment xmlns:arxiv=\"http://arxiv.org/schemas/atom\">"
         "Accepted at [NeurIPS](https://evil.example) *Workshop* 2026</arxiv:comment>")])
     (store.home / "feeds" / "competitor.xml").write_text(
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>blog</title><item><title>How we won MemoryBench</title>'
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>blog</title>'
+        "<item><title>How we won MemoryBench</title>"
         "<link>https://example.invalid/p --&gt; [click](https://evil.example) &lt;b&gt;x&lt;/b&gt;</link>"
         "<pubDate>Sat, 03 Jan 2026 10:00:00 GMT</pubDate><description>Dropout on attention.</description></item>"
         "</channel></rss>", encoding="utf-8")

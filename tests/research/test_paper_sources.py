@@ -54,8 +54,10 @@ RSS_FILE = REALDATA / "arxiv_rss" / "rss_arxiv_org_atom_cs.AI_2025-08-20_zotero-
 LEGACY_FILE = ATOM_DIR / "arxivpy_legacy2016_au_del_maestro_AND_ti_quantum_criticality.xml"
 MANUAL = ATOM_DIR / "arxiv-docs_api_user-manual.md"
 
-needs_atom = pytest.mark.skipif(not ATOM_DIR.is_dir(), reason=f"the real arXiv API captures are not here ({ATOM_DIR} is absent)")
-needs_rss = pytest.mark.skipif(not RSS_FILE.is_file(), reason=f"the real arXiv RSS capture is not here ({RSS_FILE} is absent)")
+needs_atom = pytest.mark.skipif(not ATOM_DIR.is_dir(),
+                                reason=f"the real arXiv API captures are not here ({ATOM_DIR} is absent)")
+needs_rss = pytest.mark.skipif(not RSS_FILE.is_file(),
+                               reason=f"the real arXiv RSS capture is not here ({RSS_FILE} is absent)")
 
 BY_ID = {
     "0000.0000": "arxivpy_id_0000.0000_s0_m100_8b51d9633a68.xml",
@@ -127,7 +129,7 @@ Abstract: We scale dense retrieval with $x&lt;y$ and $z&gt;w$.</description>
     </item>
   </channel>
 </rss>
-"""
+"""  # noqa: E501
 
 ATOM_BLOG = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
@@ -744,7 +746,8 @@ def test_citations_404_is_a_source_error(srv: Any) -> None:
 # --- one factory: specs and build ---------------------------------------------------------------
 
 
-def test_one_factory_builds_every_source_a_research_config_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_factory_builds_every_source_a_research_config_names(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """specs() lists what a research_config asks for, build() makes each one: the ingest's fetch
     tasks and sources_from_config go through the same two functions."""
     import datetime as dt
@@ -795,7 +798,8 @@ def test_one_factory_builds_every_source_a_research_config_names(tmp_path: Path,
     assert sources_from_config(config, tmp_path, api_key="conn-key")[4].api_key == "conn-key"
     monkeypatch.delenv("AUTOBENCH_ARXIV_DELAY")
     assert sources_from_config(config.model_dump(), tmp_path)[0].delay_seconds == 3.0
-    with pytest.raises(SourceError, match="unknown paper source 'gopher' .choose from arxiv, competitor, feed, citations"):
+    with pytest.raises(SourceError,
+                       match="unknown paper source 'gopher' .choose from arxiv, competitor, feed, citations"):
         build(SourceSpec("gopher", "g", "x"), config)
     bare = ResearchConfig.model_validate({"research_sources": {"citation_tracking": {"papers": []}}})
     assert sources_from_config(bare, tmp_path) == []

@@ -235,9 +235,12 @@ def test_extract_the_seeds_research_log_example(catalog):
     assert set(by_name) == {"hierarchical state compression", "cosine lr schedule with warmup",
                             "synthetic data augmentation"}
     # the seed's log: compression Medium/High, cosine Low/Low, synthetic data High/Medium
-    assert (by_name["hierarchical state compression"].technique.effort, by_name["hierarchical state compression"].impact) == ("Medium", "High")
-    assert (by_name["cosine lr schedule with warmup"].technique.effort, by_name["cosine lr schedule with warmup"].impact) == ("Low", "Low")
-    assert (by_name["synthetic data augmentation"].technique.effort, by_name["synthetic data augmentation"].impact) == ("High", "Medium")
+    assert (by_name["hierarchical state compression"].technique.effort,
+            by_name["hierarchical state compression"].impact) == ("Medium", "High")
+    assert (by_name["cosine lr schedule with warmup"].technique.effort,
+            by_name["cosine lr schedule with warmup"].impact) == ("Low", "Low")
+    assert (by_name["synthetic data augmentation"].technique.effort,
+            by_name["synthetic data augmentation"].impact) == ("High", "Medium")
     # priority = impact × 1/effort: 3/2, 1/1, 2/4
     assert [e.technique.name for e in found] == ["hierarchical state compression", "cosine lr schedule with warmup",
                                                  "synthetic data augmentation"]
@@ -354,7 +357,8 @@ def _chat(content) -> dict:
     import json
 
     text = content if isinstance(content, str) else json.dumps(content)
-    return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    return {"id": "x", "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
 
 
 def test_llm_extractor_reconciles_with_the_catalog(catalog):
@@ -386,7 +390,8 @@ def test_llm_extractor_reconciles_with_the_catalog(catalog):
     assert by_name["gated memory"]["applies"] is False and by_name["gated memory"]["config_patch"] == {}
     assert "gate: unknown knob" in by_name["gated memory"]["note"]
     assert by_name["smaller width"]["applies"] is True and by_name["smaller width"]["config_patch"] == {"width": 16}
-    assert [t["name"] for t in out] == ["rotary position embeddings", "gated memory", "smaller width"]  # 3/1, then 2/2 = 1/1 by name
+    # 3/1, then 2/2 = 1/1 by name
+    assert [t["name"] for t in out] == ["rotary position embeddings", "gated memory", "smaller width"]
 
 
 @pytest.mark.parametrize("status, body, message", [

@@ -105,7 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def add_sweep(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("sweep", parents=[common], help="one experiment sweep: pick, fast validation, paired seeds, decide, defend")
+    p = sub.add_parser("sweep", parents=[common],
+                       help="one experiment sweep: pick, fast validation, paired seeds, decide, defend")
     p.add_argument("--hypothesis", metavar="ID", help="sweep this hypothesis instead of the top of the queue")
     from autobench.experiments import backends, seed_policies
 
@@ -135,7 +136,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         else:
             from autobench.experiments import explain
 
-            lines = [f"{result['hypothesis']}: {result['decision'].upper()} ({result['runs']} runs) — report {result['report']}",
+            lines = [f"{result['hypothesis']}: {result['decision'].upper()} ({result['runs']} runs) "
+                     f"— report {result['report']}",
                      *explain.lines(result["criteria"]), result["reason"]]
         d = result.get("defence")
         if d:
@@ -147,11 +149,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def add_decide(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("decide", parents=[common], help="the promotion decision for one experiment: promote, reject or extend")
+    p = sub.add_parser("decide", parents=[common],
+                       help="the promotion decision for one experiment: promote, reject or extend")
     p.add_argument("id", metavar="ID", help="a hypothesis id")
     from autobench.experiments import seed_policies
 
-    p.add_argument("--policy", choices=seed_policies.names(), help="seed policy (default: the registry's experiments.seed_policy)")
+    p.add_argument("--policy", choices=seed_policies.names(),
+                   help="seed policy (default: the registry's experiments.seed_policy)")
     p.add_argument("--dry-run", action="store_true", help="print the decision and write nothing")
     p.set_defaults(handler=cmd_decide)
 
@@ -169,8 +173,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
         lines = [f"{record.hypothesis}: {record.decision.upper()} (status {record.status})"
                  + (" [already decided]" if record.replayed else ""), *explain.lines(record.criteria)]
         pj = record.projection
-        lines.append(f"  projection: {pj.get('leaderboard')} rank #{pj.get('current_rank')} -> #{pj.get('projected_rank')}, "
-                     f"P(#1) = {pj.get('p_first')}")
+        lines.append(f"  projection: {pj.get('leaderboard')} rank #{pj.get('current_rank')} "
+                     f"-> #{pj.get('projected_rank')}, P(#1) = {pj.get('p_first')}")
         lines.append(record.reason)
         if args.dry_run:
             lines.append("(dry run: nothing written)")
@@ -216,7 +220,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{r['test']}: mean diff {r['mean_diff']:+.6g} (candidate - control), 95% CI [{r['ci95_diff'][0]:+.6g}, "
             f"{r['ci95_diff'][1]:+.6g}], t={r['t_statistic']:.4g}, df={r['df']:.4g}, p={r['p_ttest']:.4g}",
             f"{r['wilcoxon_method']}: p={r['p_wilcoxon']:.4g}",
-            f"bootstrap ({r['bootstrap_method']}): 95% CI [{r['bootstrap_ci95_diff'][0]:+.6g}, {r['bootstrap_ci95_diff'][1]:+.6g}]",
+            f"bootstrap ({r['bootstrap_method']}): 95% CI [{r['bootstrap_ci95_diff'][0]:+.6g}, "
+            f"{r['bootstrap_ci95_diff'][1]:+.6g}]",
             f"Cohen's {r['cohens_d_kind']}: {r['cohens_d']:.4g}",
             f"control n={r['n_control']} mean={r['mean_control']:.6g} std={r['std_control']:.3g}"
             + (" HIGH VARIANCE" if r["high_variance_control"] else ""),
@@ -229,8 +234,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_variance(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("variance", parents=[common], help="coefficient of variation of the mean vs seeds, minimum N, PNG plot")
-    p.add_argument("scores", metavar="SCORES", help="JSON file of per-seed scores, or a run id (its full runs in the home)")
+    p = sub.add_parser("variance", parents=[common],
+                       help="coefficient of variation of the mean vs seeds, minimum N, PNG plot")
+    p.add_argument("scores", metavar="SCORES",
+                   help="JSON file of per-seed scores, or a run id (its full runs in the home)")
     p.add_argument("--threshold", type=float, default=0.05, help="CV of the mean to get under (default 0.05 = 5%%)")
     p.add_argument("--metric", help="with a run id: the metric (default: the primary metric)")
     p.add_argument("--plot", metavar="PNG", help="write the plot here")
@@ -271,7 +278,8 @@ def cmd_variance(args: argparse.Namespace) -> int:
 
     def text() -> str:
         r = result
-        rows = [f"{label}: {r['n_pilot']} seeds, mean {r['mean']:.6g}, sd {r['std']:.3g} (CV per seed {100 * r['cv_per_seed']:.3g}%)",
+        rows = [f"{label}: {r['n_pilot']} seeds, mean {r['mean']:.6g}, sd {r['std']:.3g} "
+                f"(CV per seed {100 * r['cv_per_seed']:.3g}%)",
                 "  N  CV of mean (expected)  (resampled)"]
         for n, e, m in zip(r["n"], r["cv_of_mean"], r["cv_of_mean_resampled"], strict=True):
             rows.append(f"{n:>3}  {100 * e:>10.4f}%  {100 * m:>14.4f}%")
@@ -286,14 +294,18 @@ def cmd_variance(args: argparse.Namespace) -> int:
 
 
 def add_power(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("power", parents=[common], help="seeds needed to detect an effect at 80%% power, from pilot variance")
-    p.add_argument("pilot", metavar="PILOT", help="JSON file of per-seed scores, or a run id (its full runs in the home)")
-    p.add_argument("--candidate", metavar="FILE", help="a paired pilot of the candidate (same seeds): measures the sd of differences")
+    p = sub.add_parser("power", parents=[common],
+                       help="seeds needed to detect an effect at 80%% power, from pilot variance")
+    p.add_argument("pilot", metavar="PILOT",
+                   help="JSON file of per-seed scores, or a run id (its full runs in the home)")
+    p.add_argument("--candidate", metavar="FILE",
+                   help="a paired pilot of the candidate (same seeds): measures the sd of differences")
     p.add_argument("--effect", type=float, help="the gain to detect (default: the registry's promotion_threshold)")
     p.add_argument("--power", type=float, default=0.8, dest="target_power")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--correlation", type=float, default=0.0,
-                   help="assumed correlation of two configs on one seed, without a paired pilot (default 0: conservative)")
+                   help="assumed correlation of two configs on one seed, without a paired pilot "
+                        "(default 0: conservative)")
     p.set_defaults(handler=cmd_power)
 
 
@@ -310,7 +322,9 @@ def cmd_power(args: argparse.Namespace) -> int:
         try:
             effect = StateStore(_home(args)).load(REGISTRY).promotion_threshold
         except AutobenchError as exc:
-            raise CommandError(f"power: give --effect, or a home with a registry ({str(exc).splitlines()[0]})") from None
+            raise CommandError(
+                f"power: give --effect, or a home with a registry ({str(exc).splitlines()[0]})"
+            ) from None
     try:
         result = power_from_pilot(pilot, effect, candidate, alpha=args.alpha, power=args.target_power,
                                   assumed_correlation=args.correlation)
@@ -319,7 +333,8 @@ def cmd_power(args: argparse.Namespace) -> int:
     result["source"] = label
     _emit(args, result, lambda: (f"{result['n']} paired seeds detect a gain of {effect:g} with power "
                                  f"{result['achieved_power']:.3f} (target {args.target_power:g}, two-sided alpha "
-                                 f"{args.alpha:g}); sd of a paired difference {result['sd_diff']:.3g} from {result['sd_source']}"))
+                                 f"{args.alpha:g}); sd of a paired difference {result['sd_diff']:.3g} "
+                                 f"from {result['sd_source']}"))
     return EXIT_OK
 
 
@@ -366,7 +381,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         fp, pw, sr = r["false_promotion_rate_ci95"], r["power_ci95"], r["seed_runs_per_hypothesis_ci95"]
         return "\n".join([
             f"{r['policy']} on {r['hypotheses']} hypotheses (scenario {r['scenario']['name']}, seed {r['seed']})",
-            f"  false promotion rate {r['false_promotion_rate']:.4f} (95% CI {fp[0]}-{fp[1]}) of {r['promotions']} promotions",
+            f"  false promotion rate {r['false_promotion_rate']:.4f} (95% CI {fp[0]}-{fp[1]}) "
+            f"of {r['promotions']} promotions",
             f"  power                {r['power']:.4f} (95% CI {pw[0]}-{pw[1]})",
             f"  seed runs            {r['seed_runs']} = {r['seed_runs_per_hypothesis']:.3f} per hypothesis "
             f"(95% CI {sr[0]}-{sr[1]})",
@@ -377,4 +393,5 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": add_run, "sweep": add_sweep, "decide": add_decide, "compare": add_compare, "variance": add_variance, "power": add_power, "simulate": add_simulate}
+COMMANDS = {"run": add_run, "sweep": add_sweep, "decide": add_decide, "compare": add_compare,
+            "variance": add_variance, "power": add_power, "simulate": add_simulate}

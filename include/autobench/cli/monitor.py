@@ -34,7 +34,8 @@ def cmd_scrape(args: argparse.Namespace) -> int:
 
 
 def add_monitor(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("monitor", parents=[common], help="one monitor cycle: scrape every leaderboard, delta report, gap matrix, triggers")
+    p = sub.add_parser("monitor", parents=[common],
+                       help="one monitor cycle: scrape every leaderboard, delta report, gap matrix, triggers")
     p.add_argument("--run-id", help="key of this cycle (default: manual__<now>)")
     p.set_defaults(handler=cmd_monitor)
 

@@ -8,9 +8,11 @@ from autobench.cli import EXIT_OK, _emit, _home, _now
 
 
 def add_digest(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("digest", parents=[common], help="the weekly digest (digests/<week>.md, TECHNICAL_LOG.md, escalation briefs)")
-    p.add_argument("--send", action="store_true", help="post it to Slack: AUTOBENCH_SLACK_TOKEN, AUTOBENCH_SLACK_CHANNEL, "
-                   "AUTOBENCH_SLACK_API_URL (default Slack's own API)")
+    p = sub.add_parser("digest", parents=[common],
+                       help="the weekly digest (digests/<week>.md, TECHNICAL_LOG.md, escalation briefs)")
+    p.add_argument("--send", action="store_true",
+                   help="post it to Slack: AUTOBENCH_SLACK_TOKEN, AUTOBENCH_SLACK_CHANNEL, "
+                        "AUTOBENCH_SLACK_API_URL (default Slack's own API)")
     p.set_defaults(handler=cmd_digest)
 
 

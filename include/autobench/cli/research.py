@@ -59,7 +59,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     def show() -> str:
         lines = [f"{t['name']} ({t['category']}, effort {t['effort']}, impact {t['impact'] or 'unknown'}) "
                  f"patch {json.dumps(t['config_patch'])}" for t in result["techniques"]]
-        lines += [f"gain {g['gain']:+.3f} ({g['unit']}) on {g['leaderboard'] or '?'}: {g['text']}" for g in result["reported_gains"]]
+        lines += [f"gain {g['gain']:+.3f} ({g['unit']}) on {g['leaderboard'] or '?'}: {g['text']}"
+                  for g in result["reported_gains"]]
         return "\n".join(lines) or "(nothing found)"
 
     _emit(args, result, show)

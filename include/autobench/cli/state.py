@@ -31,7 +31,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def add_validate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("validate", parents=[common], help="check every state file against its schema, and the folders against the queue")
+    p = sub.add_parser("validate", parents=[common],
+                       help="check every state file against its schema, and the folders against the queue")
     p.set_defaults(handler=cmd_validate)
 
 
@@ -78,7 +79,8 @@ def cmd_queue_list(args: argparse.Namespace) -> int:
 
 def add_queue_add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("add", parents=[common], help="validate, number, score and queue hypotheses from a YAML file")
-    p.add_argument("file", metavar="FILE", help="YAML file with one hypothesis, `hypotheses: [...]` or a list; - for stdin")
+    p.add_argument("file", metavar="FILE",
+                   help="YAML file with one hypothesis, `hypotheses: [...]` or a list; - for stdin")
     p.set_defaults(handler=cmd_queue_add)
 
 

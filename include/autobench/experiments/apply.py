@@ -108,7 +108,8 @@ def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: De
                     ours["current_scores"][board] = value
     changelog(store, hyp, decision, when)
     changes = [(hyp.id, "promoted", notes_line(decision))]
-    changes += superseded(store.load(QUEUE), config, f"production now has its patch (promoted {hyp.id})", exclude=hyp.id)
+    changes += superseded(store.load(QUEUE), config, f"production now has its patch (promoted {hyp.id})",
+                          exclude=hyp.id)
     set_status(store, changes, when)
 
 

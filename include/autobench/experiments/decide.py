@@ -78,7 +78,8 @@ def standings(registry: Registry, boards: list[str]) -> list[Standing]:
     for name in boards:
         lb = registry.leaderboard(name)
         score = ours.published_scores.get(name, ours.current_scores.get(name))
-        comps = {c.name: c.latest_score for c in registry.competitors if c.source == name and c.latest_score is not None}
+        comps = {c.name: c.latest_score for c in registry.competitors
+                 if c.source == name and c.latest_score is not None}
         out.append(Standing(name, score, comps, lb.higher_is_better))
     return out
 
@@ -186,7 +187,8 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
         outcome, status, next_runs = _outcome(step.action, step.runs, all(c.passed for c in crits), registry,
                                               c_full, p_full, p_fast)
         if step.action == "fast" and c_fast and fast_info.get("production") is None:
-            step_reason = f"production's fast run on seed {next_runs['seeds'][0]} is needed to pair with the candidate's"
+            step_reason = (f"production's fast run on seed {next_runs['seeds'][0]} is needed to pair with "
+                           "the candidate's")
 
     by_seed = [str(s) for s in paired]
     decision = Decision.model_validate({  # what is recorded is what the schema says
@@ -204,7 +206,8 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
     if len(paired) >= 2:
         from autobench.experiments.statistics import compare
 
-        decision.comparison = compare(dict(zip(by_seed, control, strict=True)), dict(zip(by_seed, candidate, strict=True)))
+        decision.comparison = compare(dict(zip(by_seed, control, strict=True)),
+                                      dict(zip(by_seed, candidate, strict=True)))
     decision.reason = explain.reason(hid, hyp.title, decision, threshold, candidate_mean=_mean_of(candidate),
                                      production_mean=_mean_of(control))
     if write:

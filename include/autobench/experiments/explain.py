@@ -132,8 +132,8 @@ def reason(hypothesis_id: str, title: str, decision: Decision, threshold: float,
         parts.append(f"Cause: {decision.policy['why']}. A broken config gets no more compute.")
     elif decision.decision == "promote":
         pj = decision.projection
-        where = (f" On {pj['leaderboard']} the projected rank is #{pj['projected_rank']} (today #{pj['current_rank']}), "
-                 f"P(#1) = {pj['p_first']:.2f}." if pj.get("current_rank") else "")
+        where = (f" On {pj['leaderboard']} the projected rank is #{pj['projected_rank']} "
+                 f"(today #{pj['current_rank']}), P(#1) = {pj['p_first']:.2f}." if pj.get("current_rank") else "")
         rep = crits["reproducibility"].value
         parts.append(f"All five criteria are met: paired t-test p = {crits['significance'].value:.4g}; "
                      f"{regression_text(crits['regression'].value)}; std {rep['std_pct_of_mean']:.3g}% of the mean "

@@ -85,9 +85,12 @@ def prepare(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis:
     queue = store.load(QUEUE)
     stale = [h.id for h in queue.hypotheses if h.status == "running"]
     if stale:
-        hq.set_status(store, [(hid, "queued", f"recovered: its sweep ({sweep.running[hid].run_id if hid in sweep.running else 'unknown'}) "
-                                              "ended without a decision (a crash or a killed worker); runs kept, "
-                                              "so the next sweep resumes from the cache") for hid in stale], now)
+        hq.set_status(store, [
+            (hid, "queued", "recovered: its sweep "
+                            f"({sweep.running[hid].run_id if hid in sweep.running else 'unknown'}) "
+                            "ended without a decision (a crash or a killed worker); runs kept, "
+                            "so the next sweep resumes from the cache")
+            for hid in stale], now)
     with store.edit(SWEEP) as doc:
         doc.setdefault("running", {}).clear()
     rerank(store)

@@ -96,7 +96,8 @@ def project(standing: Standing | None, gain: float, se: float, df: float) -> dic
         "p_first": round(p_first, 4),
         "current_score": standing.ours,
         "projected_score": round(projected, 6),
-        "projected_ci95": [round(projected - half, 6), round(projected + half, 6)] if math.isfinite(half) else [None, None],
+        "projected_ci95": ([round(projected - half, 6), round(projected + half, 6)] if math.isfinite(half)
+                           else [None, None]),
         "best_competitor": {"name": best[0], "score": best[1]} if best else None,
     }
 
@@ -255,5 +256,6 @@ class NoiseLedger:
         ratio = prior.fast_ratio if prior else math.inf
         if self.fast_count >= min_fast and var > 0:
             ratio = math.sqrt(max(self.fast_excess / self.fast_count, var) / var)
-        source = (prior.source + "; " if prior else "") + f"pooled paired differences of earlier experiments (df {self.df:g})"
+        source = ((prior.source + "; " if prior else "")
+                  + f"pooled paired differences of earlier experiments (df {self.df:g})")
         return Noise(math.sqrt(var), df, ratio, source)

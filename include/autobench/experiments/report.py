@@ -51,10 +51,12 @@ def write(store: StateStore, hid: str, decision: Decision, now: dt.datetime) -> 
         "# Benchmark Report", "",
         f"**Date:** {iso(now)[:10]}",
         f"**Task:** {hyp.id}: {md_text(hyp.title)} vs production ({md_text(registry.our_solution.name)})",
-        f"**Dataset:** {registry.our_solution.solution}, validation split (the test split is evaluated once, after a promotion)",
+        f"**Dataset:** {registry.our_solution.solution}, validation split "
+        "(the test split is evaluated once, after a promotion)",
         f"**Primary Metric:** {metric} ({'higher' if ev.higher_is_better else 'lower'} is better)",
         f"**Seeds per config:** {len(seeds)} paired ({', '.join(map(str, seeds)) or 'none'})",
-        f"**Hardware:** {env.get('device', 'unknown')} (torch {env.get('torch', '?')}, {env.get('threads', '?')} threads)", "",
+        f"**Hardware:** {env.get('device', 'unknown')} (torch {env.get('torch', '?')}, "
+        f"{env.get('threads', '?')} threads)", "",
         "## Summary", "", md_text(decision.reason, multiline=True), "",
         "## Results Table", "",
         f"| config | seeds | mean {metric} | std | min | max |", "| --- | --- | --- | --- | --- | --- |",
@@ -68,8 +70,10 @@ def write(store: StateStore, hid: str, decision: Decision, now: dt.datetime) -> 
     lines += ["", "## Statistical Analysis", ""]
     if comp:
         lines += [f"- {comp['test']}: t = {comp['t_statistic']:.3f}, df = {comp['df']:.0f}, p = {comp['p_ttest']:.4g}",
-                  f"- mean difference {comp['mean_diff']:+.4f}, 95% CI [{comp['ci95_diff'][0]:+.4f}, {comp['ci95_diff'][1]:+.4f}] (t); "
-                  f"[{comp['bootstrap_ci95_diff'][0]:+.4f}, {comp['bootstrap_ci95_diff'][1]:+.4f}] ({comp['bootstrap_method']})",
+                  f"- mean difference {comp['mean_diff']:+.4f}, "
+                  f"95% CI [{comp['ci95_diff'][0]:+.4f}, {comp['ci95_diff'][1]:+.4f}] (t); "
+                  f"[{comp['bootstrap_ci95_diff'][0]:+.4f}, {comp['bootstrap_ci95_diff'][1]:+.4f}] "
+                  f"({comp['bootstrap_method']})",
                   f"- {comp['wilcoxon_method']}: p = {comp['p_wilcoxon']:.4g}",
                   f"- Cohen's {comp['cohens_d_kind']}: {comp['cohens_d']:.3g}"]
     else:
@@ -80,10 +84,12 @@ def write(store: StateStore, hid: str, decision: Decision, now: dt.datetime) -> 
                                   hid: {"config_patch": hyp.implementation.config_patch, "config_hash": chash}},
                                  sort_keys=False).rstrip()
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", config_yaml)), default=0))  # never closed early
-    lines += ["", f"Decision: **{decision.decision}** (status {decision.status}); seed policy {decision.policy['name']}: "
-              f"{md_text(decision.policy['why'])}.", "", "## Configuration Details", "", f"{fence}yaml",
+    lines += ["", f"Decision: **{decision.decision}** (status {decision.status}); "
+              f"seed policy {decision.policy['name']}: {md_text(decision.policy['why'])}.",
+              "", "## Configuration Details", "", f"{fence}yaml",
               config_yaml, fence, "", "## Failure Log", ""]
-    failures = [(m, s, e) for m, fails in (("fast", fast_failed), ("full", cand_failed)) for s, e in sorted(fails.items())]
+    failures = [(m, s, e) for m, fails in (("fast", fast_failed), ("full", cand_failed))
+                for s, e in sorted(fails.items())]
     lines += [f"- {hid} {m} seed {s}: {md_text(e)}" for m, s, e in failures] or ["- none"]
     fast_line = ", ".join(f"seed {s}: {m.get(metric)}" for s, m in cand_fast.items()) or "none"
     seed_list = ",".join(map(str, seeds)) or "1,2,3"
@@ -95,7 +101,8 @@ def write(store: StateStore, hid: str, decision: Decision, now: dt.datetime) -> 
               "```", "",
               f"Runs: `{results.config_folder(Path(), hid, chash).as_posix()}/` and "
               f"`{results.config_folder(Path(), PRODUCTION_ID, prod_hash).as_posix()}/`; "
-              f"{len(cand_full)} full and {len(cand_fast)} fast candidate runs, {len(prod_full)} production full runs on disk.", ""]
+              f"{len(cand_full)} full and {len(cand_fast)} fast candidate runs, "
+              f"{len(prod_full)} production full runs on disk.", ""]
     path = results.report_path(home, hid, chash)
     path.parent.mkdir(parents=True, exist_ok=True)
     fsio.atomic_write(path, "\n".join(lines))

@@ -127,7 +127,8 @@ def failure_message(folder: Path) -> str | None:
     return str((info.get("attempts") or ["failed"])[-1])
 
 
-def runs(home: Path, experiment_id: str, config_hash: str, mode: str) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+def runs(home: Path, experiment_id: str, config_hash: str,
+         mode: str) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
     """Complete runs (seed → metrics) and failed ones (seed → the last error) of one config."""
     done: dict[int, dict[str, Any]] = {}
     failed: dict[int, str] = {}

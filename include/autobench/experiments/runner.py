@@ -106,11 +106,13 @@ def config_hash(solution: str, config: dict[str, Any]) -> str:
 def spec_from_mapping(experiment_id: str, data: Any, source: str, registry_solution: str | None = None) -> RunSpec:
     """A spec from what ``--config`` gave: ``{solution, config, fast_subset?}``, or a bare config."""
     if not isinstance(data, dict):
-        raise AutobenchError(f"{source}: expected a mapping (a config, or solution + config), got {type(data).__name__}")
+        raise AutobenchError(f"{source}: expected a mapping (a config, or solution + config), "
+                             f"got {type(data).__name__}")
     if "config" in data and isinstance(data.get("config"), dict):
         unknown = set(data) - {"solution", "config", "fast_subset", "primary_metric", "config_hash"}
         if unknown:
-            raise AutobenchError(f"{source}: {sorted(unknown)[0]}: unknown key (allowed: solution, config, fast_subset, primary_metric)")
+            raise AutobenchError(f"{source}: {sorted(unknown)[0]}: unknown key "
+                                 "(allowed: solution, config, fast_subset, primary_metric)")
         solution = data.get("solution") or registry_solution or DEFAULT_SOLUTION
         subset = data.get("fast_subset", DEFAULT_FAST_SUBSET)
         if not isinstance(subset, (int, float)) or not 0 < subset <= 1:
@@ -158,7 +160,8 @@ def _describe_exit(code: int) -> str:
     return f"exited with status {code}"
 
 
-def _attempt(spec: RunSpec, seed: int, subset: float, log: list[str], verbose: TextIO | None) -> tuple[dict | None, dict | None, str]:
+def _attempt(spec: RunSpec, seed: int, subset: float, log: list[str],
+             verbose: TextIO | None) -> tuple[dict | None, dict | None, str]:
     """One child process. Returns (metrics, child environment, error or '')."""
     with tempfile.TemporaryDirectory(prefix="autobench-run-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
@@ -191,7 +194,8 @@ def evaluate_once(spec: RunSpec, seed: int, overrides: dict[str, Any]) -> tuple[
     """One child run of ``spec`` with ``overrides`` merged into its config (e.g. the test split
     after a promotion), outside the run cache. Returns (metrics, environment); raises
     :class:`RunFailed` after the usual one retry."""
-    probe = RunSpec(spec.experiment_id, spec.solution, {**spec.config, **overrides}, spec.fast_subset, spec.primary_metric)
+    probe = RunSpec(spec.experiment_id, spec.solution, {**spec.config, **overrides}, spec.fast_subset,
+                    spec.primary_metric)
     log: list[str] = []
     errors = []
     for _ in range(ATTEMPTS):
@@ -240,7 +244,8 @@ def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force:
     fsio.atomic_write(folder / CONFIG, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
     fsio.atomic_write(folder / LOG, "\n".join(log) + "\n")
     if metrics is None:
-        failure = {"run_id": spec.experiment_id, "seed": seed, "mode": mode, "attempts": errors, "seconds": round(seconds, 3)}
+        failure = {"run_id": spec.experiment_id, "seed": seed, "mode": mode, "attempts": errors,
+                   "seconds": round(seconds, 3)}
         fsio.atomic_write(folder / FAILURE, json.dumps(failure, indent=2) + "\n")
         raise RunFailed(f"{spec.experiment_id} seed={seed} {mode}: failed {len(errors)} times: {errors[-1]} "
                         f"(log: {folder / LOG})", folder)
@@ -355,7 +360,8 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
         results.update(run_seeds(home, spec, todo, fast=fast, force=force, progress=progress, verbose=verbose))
         return dict(sorted(results.items()))
     subset = spec.fast_subset if fast else 1.0
-    log = [f"autobench {__version__}: run {spec.experiment_id} seeds={todo} mode={mode} config_hash={spec.config_hash} (batched)",
+    log = [f"autobench {__version__}: run {spec.experiment_id} seeds={todo} mode={mode} "
+           f"config_hash={spec.config_hash} (batched)",
            f"solution {batched} subset={subset:g}", f"config {canonical_json(spec.config)}"]
     t0 = time.perf_counter()
     out, child_env, error = _attempt_batch(spec, batched, todo, subset, log, verbose)
@@ -371,8 +377,9 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
         metrics = out[str(seed)]
         folder = run_folder(home, spec.experiment_id, spec.config_hash, mode, seed)
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"run_id": spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
-                  "seed": seed, "subset": subset, "config": spec.config, "batched": {"solution": batched, "seeds": todo},
+        record = {"run_id": spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution,
+                  "mode": mode, "seed": seed, "subset": subset, "config": spec.config,
+                  "batched": {"solution": batched, "seeds": todo},
                   "wall_seconds": round(seconds / len(todo), 3),  # the batch's wall time, shared by its seeds
                   "environment": {**environment(), **(child_env or {})}}
         fsio.atomic_write(folder / CONFIG, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))

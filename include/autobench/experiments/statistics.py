@@ -211,7 +211,8 @@ def compare(control: Scores, candidate: Scores, paired: bool | None = None, *, s
         half = float(stats.t.ppf(0.975, df) * sd / math.sqrt(len(diff))) if sd else 0.0
         out.update(test="paired t-test", t_statistic=t_stat, df=float(df), p_ttest=p_t,
                    ci95_diff=[float(diff.mean() - half), float(diff.mean() + half)],
-                   cohens_d=float(diff.mean() / sd) if sd else (0.0 if diff.mean() == 0 else math.copysign(math.inf, diff.mean())),
+                   cohens_d=float(diff.mean() / sd) if sd else (0.0 if diff.mean() == 0
+                                                               else math.copysign(math.inf, diff.mean())),
                    cohens_d_kind="d_z (mean difference / sd of differences)")
         nonzero = diff[diff != 0]
         if len(nonzero) == 0:
@@ -238,11 +239,13 @@ def compare(control: Scores, candidate: Scores, paired: bool | None = None, *, s
         md = out["mean_diff"]
         out.update(test="Welch's t-test", t_statistic=test.t, df=test.df, p_ttest=test.p,
                    ci95_diff=[out["mean_diff"] - half, out["mean_diff"] + half],
-                   cohens_d=float(out["mean_diff"] / pooled) if pooled else (0.0 if md == 0 else math.copysign(math.inf, md)),
+                   cohens_d=float(out["mean_diff"] / pooled) if pooled
+                   else (0.0 if md == 0 else math.copysign(math.inf, md)),
                    cohens_d_kind="d (pooled sd)", p_wilcoxon=float(u.pvalue),
                    wilcoxon_method="Mann-Whitney U (two-sided)")
     out["bootstrap_ci95_diff"] = bootstrap_ci(a, b, is_paired, seed=seed)
-    out["bootstrap_method"] = f"percentile, {BOOTSTRAP_RESAMPLES} resamples, seed {seed}" + (" (paired)" if is_paired else "")
+    out["bootstrap_method"] = (f"percentile, {BOOTSTRAP_RESAMPLES} resamples, seed {seed}"
+                               + (" (paired)" if is_paired else ""))
     return out
 
 
@@ -316,7 +319,8 @@ def plot_variance(result: dict[str, Any], path: str, title: str = "Variance vs n
     ax.plot(result["n"], [100 * v for v in result["cv_of_mean"]], marker="o", label="expected (pilot sd / √N)")
     ax.plot(result["n"][:-1], [100 * v for v in result["cv_of_mean_resampled"][:-1]], marker="s",
             linestyle="--", label="resampled subsets")
-    ax.axhline(100 * result["threshold"], color="tab:red", linewidth=1, label=f"threshold {100 * result['threshold']:g}%")
+    ax.axhline(100 * result["threshold"], color="tab:red", linewidth=1,
+               label=f"threshold {100 * result['threshold']:g}%")
     if result["min_n_within_pilot"]:
         ax.axvline(result["min_n"], color="tab:green", linewidth=1, label=f"minimum N = {result['min_n']}")
     ax.set_xlabel("seeds (N)")

@@ -55,7 +55,8 @@ def submit(store: StateStore, registry: Registry, hid: str, decision: Decision, 
     """POST the promoted result to each target leaderboard that accepts API submissions."""
     done_path = results.submissions_path(store.home, hid, decision.config_hash)
     done = results.read_json(done_path) or {}
-    evaluation = (results.read_json(results.evaluation_path(store.home, hid, decision.config_hash)) or {}).get("metrics") or {}
+    evaluation = (results.read_json(results.evaluation_path(store.home, hid, decision.config_hash))
+                  or {}).get("metrics") or {}
     hyp = next(h for h in store.load(QUEUE).hypotheses if h.id == hid)
     secret = (token or os.environ.get(TOKEN_ENV) or "").strip()
     out = []

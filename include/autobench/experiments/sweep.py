@@ -159,7 +159,8 @@ def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: s
         raise AutobenchError(f"sweep: {exc}") from None
     if executor != "task":
         raise AutobenchError(f"sweep: the command line runs backends whose runs execute here (local); the {name} "
-                             f"backend's runs are {executor}s, started by the experiment_sweep DAG (or pass --backend local)")
+                             f"backend's runs are {executor}s, started by the experiment_sweep DAG "
+                             "(or pass --backend local)")
     pick = prepare(store, now, dag_run_id, hypothesis=hypothesis, policy=policy, backend=name)
     runner = backend_for(store, pick) if pick else None
     quiet = progress or (lambda line: None)

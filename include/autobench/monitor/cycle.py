@@ -93,7 +93,8 @@ def _options(lb: Leaderboard):
 # ----------------------------------------------------------------------------- one leaderboard
 
 
-def fetch_board(home: Path, lb: Leaderboard, validators: dict[str, Any] | None, previous_rows: int | None) -> BoardOutcome:
+def fetch_board(home: Path, lb: Leaderboard, validators: dict[str, Any] | None,
+                previous_rows: int | None) -> BoardOutcome:
     """Fetch and parse one leaderboard; never writes. Refusals come back as ``status=refused``."""
     from autobench.monitor.scrape import scrape
     from autobench.monitor.scrape.base import ScrapeError
@@ -181,8 +182,8 @@ def scrape_leaderboard(store: StateStore, name: str, now: dt.datetime, dag_run_i
     previous = snapshots(store.home, name)
     prev_rows = len(load_snapshot(previous[-1]).rows) if previous else None
     validators = store.load(HTTP_CACHE).urls.get(lb.url)
-    got = fetch_board(store.home, lb, validators.model_dump(exclude={"fetched_at"}) if validators and previous else None,
-                      prev_rows)
+    got = fetch_board(store.home, lb,
+                      validators.model_dump(exclude={"fetched_at"}) if validators and previous else None, prev_rows)
     out = record_board(store, lb, got, now, dag_run_id)
     if got.status == "refused":
         raise MonitorRefused(f"{name}: refused: {got.reason} (registry and snapshots left as they were)")
@@ -192,7 +193,8 @@ def scrape_leaderboard(store: StateStore, name: str, now: dt.datetime, dag_run_i
 # ----------------------------------------------------------------------------- the cycle
 
 
-def finish_cycle(store: StateStore, now: dt.datetime, dag_run_id: str, registry: Registry | None = None) -> dict[str, Any]:
+def finish_cycle(store: StateStore, now: dt.datetime, dag_run_id: str,
+                 registry: Registry | None = None) -> dict[str, Any]:
     """Delta report, registry, gap matrix, victory, urgency and triggers for this run."""
     registry = registry or store.load(REGISTRY)
     home = store.home
@@ -224,9 +226,11 @@ def finish_cycle(store: StateStore, now: dt.datetime, dag_run_id: str, registry:
                 widened.append({"leaderboard": lb.name, "reason": "gap_widened", "detail": f"{g0:+.3f} → {g1:+.3f}"})
     new_boards = [n for n, o in outcomes.items() if o.status == "new"]
     if urgent:
-        triggers.append({"asset": ASSET_URGENT, "extra": {**urgent[0], "leaderboards": [u["leaderboard"] for u in urgent]}})
+        triggers.append({"asset": ASSET_URGENT,
+                         "extra": {**urgent[0], "leaderboards": [u["leaderboard"] for u in urgent]}})
     if widened:
-        triggers.append({"asset": ASSET_GAP_WIDENED, "extra": {**widened[0], "leaderboards": [w["leaderboard"] for w in widened]}})
+        triggers.append({"asset": ASSET_GAP_WIDENED,
+                         "extra": {**widened[0], "leaderboards": [w["leaderboard"] for w in widened]}})
 
     _update_registry(store, registry, {n: by_name[n][1] for n in new_boards if n in by_name}, now)
     if new_boards:
@@ -320,7 +324,8 @@ def _update_urgency(store: StateStore, registry: Registry, by_name, outcomes, ur
         if mine is None:
             continue
         for key, entry in after.keys.items():
-            if key != after.ours and key not in before.keys and abs(entry.score - mine.score) <= close * abs(mine.score):
+            if (key != after.ours and key not in before.keys
+                    and abs(entry.score - mine.score) <= close * abs(mine.score)):
                 causes[name] = ("new_entrant_within_5pct", f"{entry.system} at {entry.score:.3f}")
                 break
     for u in urgent:

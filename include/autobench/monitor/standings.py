@@ -157,7 +157,8 @@ def delta(before: Board | None, after: Board) -> list[str]:
                 lines.append(f"[INFO] {entry.system} moved #{old.rank} → #{entry.rank} on {after.name}")
         for key, old in before.keys.items():
             if key not in after.keys and key != before.ours:
-                lines.append(f"[INFO] {old.system} is no longer listed on {after.name} (was #{old.rank} at {_fmt(old.score)})")
+                lines.append(f"[INFO] {old.system} is no longer listed on {after.name} "
+                             f"(was #{old.rank} at {_fmt(old.score)})")
         old_mine = before.our_entry()
         if mine is not None and old_mine is not None and mine.rank != old_mine.rank:
             word = "dropped" if mine.rank > old_mine.rank else "rose"

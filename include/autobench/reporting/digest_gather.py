@@ -165,8 +165,8 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
             out.append({"case": "gap", "leaderboard": pos["leaderboard"],
                         "title": f"{pos['leaderboard']}: {gap_pct:.1f}% behind #1 and nothing queued closes it",
                         "detail": f"Our score {pos['score']:.3f}, {md_text(pos['first'])} leads by {-gap:.3f} "
-                                  f"({gap_pct:.1f}%). No open hypothesis for {md_text(pos['leaderboard'])} is estimated to "
-                                  f"gain {-gap:.3f} or more: an architectural change is needed, "
+                                  f"({gap_pct:.1f}%). No open hypothesis for {md_text(pos['leaderboard'])} "
+                                  f"is estimated to gain {-gap:.3f} or more: an architectural change is needed, "
                                   "beyond what autobench runs by itself."})
     for entry in week.papers:
         if "Competitor post" not in entry.splitlines()[0]:

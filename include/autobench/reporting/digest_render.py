@@ -96,7 +96,8 @@ def markdown(week: Week, registry: Registry) -> str:
             lines.append(f"- {md_text(pos['leaderboard'])}: not listed ⚠️")
             continue
         if pos["rank"] == 1:
-            lines.append(f"- {md_text(pos['leaderboard'])}: #1 ✅ (our score: {pos['score']:.3f} | gap to #2: {pos['gap']:+.3f})")
+            lines.append(f"- {md_text(pos['leaderboard'])}: #1 ✅ (our score: {pos['score']:.3f} | "
+                         f"gap to #2: {pos['gap']:+.3f})")
         else:
             lines.append(f"- {md_text(pos['leaderboard'])}: #{pos['rank']} ⚠️ (our score: {pos['score']:.3f} | "
                          f"gap to #1: {pos['gap']:+.3f})")
@@ -118,7 +119,8 @@ def markdown(week: Week, registry: Registry) -> str:
     waiting.sort(key=lambda h: (h.status != "extended", -h.priority_score))
     for h in waiting[:3]:
         verb = "extended (more seeds)" if h.status == "extended" else "queued"
-        lines.append(f"- Experiment {h.id} ({md_text(h.title)}) {verb} for {md_text(', '.join(h.target_leaderboards))} — "
+        lines.append(f"- Experiment {h.id} ({md_text(h.title)}) {verb} "
+                     f"for {md_text(', '.join(h.target_leaderboards))} — "
                      f"est. gain {h.implementation.estimated_gain:+.3f}")
     lines.append("- Research ingest scheduled for Monday")
     for esc in week.escalations:
@@ -161,8 +163,9 @@ def message(week: Week, registry: Registry, files: list[Path] | None = None):
     changed += [a.removeprefix("[ALERT] ") for a in week.defence]
     waiting = sorted([h for h in week.queue if h.status in ("extended", "queued")],
                      key=lambda h: (h.status != "extended", -h.priority_score))[:3]
-    nxt = [f"{h.id} ({h.title}) for {', '.join(h.target_leaderboards)} — "
-           f"est. gain {h.implementation.estimated_gain:+.3f}" for h in waiting] + ["Research ingest scheduled for Monday"]
+    nxt = ([f"{h.id} ({h.title}) for {', '.join(h.target_leaderboards)} — "
+            f"est. gain {h.implementation.estimated_gain:+.3f}" for h in waiting]
+           + ["Research ingest scheduled for Monday"])
     nxt += [f"Escalated: {e['title']}" for e in week.escalations]
     completed, failed, promoted = _counts(week)
     more = "… (more in the digest)"
@@ -218,8 +221,9 @@ def technical_log_section(week: Week) -> str:
                   f"- config patch: `{json.dumps(hyp.implementation.config_patch) if hyp else '?'}` "
                   f"(config {d['config_hash']}, production {d['production_hash']})",
                   f"- seed policy {d['policy']['name']}: {md_text(d['policy']['why'])}",
-                  f"- {ev['metric']} by seed: " + (", ".join(f"{s}: {ev['candidate'][str(s)]:.4f} vs {ev['control'][str(s)]:.4f}"
-                                                           for s in ev["seeds"]) or "no full runs"),
+                  f"- {ev['metric']} by seed: "
+                  + (", ".join(f"{s}: {ev['candidate'][str(s)]:.4f} vs {ev['control'][str(s)]:.4f}"
+                               for s in ev["seeds"]) or "no full runs"),
                   "", *explain.markdown_table(d["criteria"])]
         lines += ["", f"Reason: {md_text(d['reason'])}", "", f"Decision record: `{d['_path']}`", ""]
     lines += ["### Papers", ""]

@@ -234,7 +234,8 @@ def experiment_figure(summary: Mapping[str, Any]) -> Figure:
     detail = []
     if summary["mean_diff"] is not None:
         detail.append(f"gain {summary['mean_diff'] if summary['higher_is_better'] else -summary['mean_diff']:+.4f}")
-    if summary["p_value"] is not None and not (isinstance(summary["p_value"], float) and math.isnan(summary["p_value"])):
+    if summary["p_value"] is not None and not (isinstance(summary["p_value"], float)
+                                               and math.isnan(summary["p_value"])):
         detail.append(f"p = {summary['p_value']:.3g}")
     ax.set_title(f"{hid}: {summary['decision']}" + (f" ({', '.join(detail)})" if detail else ""))
     ax.grid(axis="y", alpha=0.3)
@@ -244,7 +245,8 @@ def experiment_figure(summary: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def latest_experiment(home: Path, path: str | Path, decision: Mapping[str, Any] | Decision | None = None) -> Path | None:
+def latest_experiment(home: Path, path: str | Path,
+                      decision: Mapping[str, Any] | Decision | None = None) -> Path | None:
     """PNG of the latest decision's (or ``decision``'s) paired runs; ``None`` when there is none."""
     home = Path(home)
     if decision is None:

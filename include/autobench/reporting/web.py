@@ -283,7 +283,8 @@ def _queue_section(view: View) -> str:
 def _decisions_section(view: View) -> str:
     from autobench.experiments import explain
 
-    out = [f'<section id="decisions"><h2>Latest decisions</h2><p class="muted">Newest first, up to {MAX_DECISIONS}.</p>']
+    out = ['<section id="decisions"><h2>Latest decisions</h2>'
+           f'<p class="muted">Newest first, up to {MAX_DECISIONS}.</p>']
     for message in view.decision_errors:
         out.append(_error(message))
     if not view.decisions:
@@ -326,7 +327,8 @@ def _plots_section() -> str:
 CSS = """
 :root { --fg:#1d2733; --muted:#66758a; --line:#dfe4ea; --bg:#f6f8fa; --ours:#fff6d6; --ok:#1a7f37; --bad:#c62828; }
 * { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:#fff; }
+body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg);
+       background:#fff; }
 header { padding:14px 24px; border-bottom:1px solid var(--line); background:var(--bg); }
 header h1 { margin:0; font-size:20px; } header p { margin:2px 0 0; }
 nav a { margin-right:12px; color:#0b63c5; text-decoration:none; }
@@ -338,7 +340,8 @@ table.grid { border-collapse:collapse; width:100%; margin:6px 0; }
 .grid th { background:var(--bg); font-weight:600; }
 .num { text-align:right !important; font-variant-numeric:tabular-nums; }
 tr.ours td { background:var(--ours); font-weight:600; }
-.ahead { color:var(--ok); font-weight:600; } .behind { color:var(--bad); font-weight:600; } .level { color:var(--muted); }
+.ahead { color:var(--ok); font-weight:600; } .behind { color:var(--bad); font-weight:600; }
+.level { color:var(--muted); }
 .muted { color:var(--muted); } .small { font-size:12px; font-weight:normal; }
 .error { color:var(--bad); background:#fdecea; border:1px solid #f5c2c0; padding:6px 10px; border-radius:4px; }
 .tag { font-size:11px; background:#e8d48b; border-radius:3px; padding:0 4px; margin-left:4px; }

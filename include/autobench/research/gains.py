@@ -48,36 +48,48 @@ _FROM_TO = re.compile(
     r"\bfrom\s+(?P<a>\d{1,3}(?:\.\d+)?)\s?(?P<pa>%)?\s+to\s+(?P<b>\d{1,3}(?:\.\d+)?)\s?(?P<pb>%)?(?![\w.]*\d)(?!\s?[A-Za-z]\b)",
     re.IGNORECASE,
 )
-_UP = r"improv\w*|boost\w*|increas\w*|rais\w*|lift\w*|outperform\w*|surpass\w*|exceed\w*|beat\w*|gain\w*|better|advanc\w*|push\w*|enhanc\w*"
-_DOWN = r"drop\w*|decreas\w*|reduc\w*|degrad\w*|fall\w*|fell|lower\w*|hurt\w*|declin\w*|underperform\w*|los[est]\w*|worsen\w*"
-_AMOUNT = r"(?:\s+(?:up to|about|around|roughly|nearly|almost|over|more than|an average of|on average|a further|an additional|a|an))*"
+_UP = (r"improv\w*|boost\w*|increas\w*|rais\w*|lift\w*|outperform\w*|surpass\w*|exceed\w*|beat\w*|gain\w*|"
+       r"better|advanc\w*|push\w*|enhanc\w*")
+_DOWN = (r"drop\w*|decreas\w*|reduc\w*|degrad\w*|fall\w*|fell|lower\w*|hurt\w*|declin\w*|underperform\w*|"
+         r"los[est]\w*|worsen\w*")
+_AMOUNT = (r"(?:\s+(?:up to|about|around|roughly|nearly|almost|over|more than|an average of|on average|"
+           r"a further|an additional|a|an))*")
 # "<verb> ... by" immediately before the number ("improves accuracy on X by", "drops by")
 _BY_BEFORE = re.compile(r"(?:(?P<up>" + _UP + r")|(?P<down>" + _DOWN + r"))\b[^.;:]{0,80}?\bby" + _AMOUNT + r"\s*$",
                         re.IGNORECASE)
 # "adds 0.3 points", "gains 2%", "loses 1.1 points": a verb right before the number
 _VERB_BEFORE = re.compile(r"\b(?:(?P<up>add(?:s|ed|ing)?|contribut\w*|yield\w*|bring\w*|brought|giv(?:es|ing)|gave|"
-                          r"deliver\w*|gain(?:s|ed|ing)?|improv\w*|scor\w* (?:an? )?(?:additional|extra))|(?P<down>los(?:es|t|ing)|cost\w*))"
+                          r"deliver\w*|gain(?:s|ed|ing)?|improv\w*|scor\w* (?:an? )?(?:additional|extra))|"
+                          r"(?P<down>los(?:es|t|ing)|cost\w*))"
                           + _AMOUNT + r"\s*$", re.IGNORECASE)
 # "a gain of", "an improvement of", "a drop of" immediately before the number
-_OF_BEFORE = re.compile(r"\b(?:(?P<up>improvement|gain|increase|boost|lift|margin)|(?P<down>drop|decrease|reduction|degradation|decline|loss))s?"
+_OF_BEFORE = re.compile(r"\b(?:(?P<up>improvement|gain|increase|boost|lift|margin)|"
+                        r"(?P<down>drop|decrease|reduction|degradation|decline|loss))s?"
                         r"\s+of" + _AMOUNT + r"\s*$", re.IGNORECASE)
 # a noun or comparative right after the number ("4.2% improvement", "3 points higher")
-_AFTER = re.compile(r"^\s*(?:absolute\s+|relative\s+|average\s+|mean\s+)*(?:(?P<up>improvement|gain|increase|boost|lift|higher|better|more accurate|above|ahead|over|advantage)"
+_AFTER = re.compile(r"^\s*(?:absolute\s+|relative\s+|average\s+|mean\s+)*"
+                    r"(?:(?P<up>improvement|gain|increase|boost|lift|higher|better|more accurate|above|ahead|over|"
+                    r"advantage)"
                     r"|(?P<down>drop|decrease|reduction|degradation|decline|lower|worse|below|loss|behind))\b",
                     re.IGNORECASE)
-_PLUS_CONTEXT = re.compile(r"^\s*(?:on|in|over|at|vs\.?|versus|relative|absolute|improvement|gain|accuracy|\(|,|\)|$)", re.IGNORECASE)
+_PLUS_CONTEXT = re.compile(r"^\s*(?:on|in|over|at|vs\.?|versus|relative|absolute|improvement|gain|accuracy|\(|,|\)|$)",
+                           re.IGNORECASE)
 # what makes a percentage something other than a score difference
 _NOT_A_GAIN_AFTER = re.compile(
     r"^\s*(?:confidence|ci\b|credible|significance|quantile|percentile|sparsity|of\s+(?:the\s+)?(?:\w+\s+)?"
-    r"(?:data|dataset|parameters|params|tokens|samples|examples|training|cases|time|compute|budget|layers|heads|weights|memory|vocabulary))",
+    r"(?:data|dataset|parameters|params|tokens|samples|examples|training|cases|time|compute|budget|layers|heads|"
+    r"weights|memory|vocabulary))",
     re.IGNORECASE)
-_COST = re.compile(r"\b(?:memory (?:usage|footprint|consumption|cost)|latency|flops|compute|parameters|params|training time|"
-                   r"inference time|wall[- ]clock|speed|throughput|cost|model size|energy|perplexity|loss|error|runtime|kv[- ]cache)\b",
+_COST = re.compile(r"\b(?:memory (?:usage|footprint|consumption|cost)|latency|flops|compute|parameters|params|"
+                   r"training time|inference time|wall[- ]clock|speed|throughput|cost|model size|energy|perplexity|"
+                   r"loss|error|runtime|kv[- ]cache)\b",
                    re.IGNORECASE)
-_METRIC = re.compile(r"\b(?P<m>accuracy|acc\.?|exact[- ]match|em\b|f1(?:[- ]score)?|recall@\d+|precision@\d+|hit(?:s)?@\d+|"
-                     r"mrr|ndcg(?:@\d+)?|bleu|rouge(?:-\w+)?|success rate|win rate|pass@\d+|auc|scores?)(?![\w@])", re.IGNORECASE)
-_HYPER_BEFORE = re.compile(r"\b(?:dropout|learning[- ]rate|lr|weight[- ]decay|width|depth|heads|layers|steps|batch(?:[- ]size)?|"
-                           r"warm[- ]?up|temperature|ratio|rate|size|length|window|context|tokens|parameters|dimension)\b[^.;]{0,20}$",
+_METRIC = re.compile(r"\b(?P<m>accuracy|acc\.?|exact[- ]match|em\b|f1(?:[- ]score)?|recall@\d+|precision@\d+|"
+                     r"hit(?:s)?@\d+|mrr|ndcg(?:@\d+)?|bleu|rouge(?:-\w+)?|success rate|win rate|pass@\d+|auc|"
+                     r"scores?)(?![\w@])", re.IGNORECASE)
+_HYPER_BEFORE = re.compile(r"\b(?:dropout|learning[- ]rate|lr|weight[- ]decay|width|depth|heads|layers|steps|"
+                           r"batch(?:[- ]size)?|warm[- ]?up|temperature|ratio|rate|size|length|window|context|tokens|"
+                           r"parameters|dimension)\b[^.;]{0,20}$",
                            re.IGNORECASE)
 
 

@@ -145,14 +145,18 @@ class LLMExtractor:
         try:
             data = json.loads(_strip_fences(content))
         except ValueError:
-            raise AutobenchError(f"llm extractor: the model's answer is not JSON ({' '.join(content[:80].split())!r})") from None
+            raise AutobenchError(
+                f"llm extractor: the model's answer is not JSON ({' '.join(content[:80].split())!r})"
+            ) from None
         try:
             parsed = _reply_model().model_validate(data)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "(top level)"
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-            raise AutobenchError(f"llm extractor: the model's answer is invalid: {where}: {first['msg']}{more}") from None
+            raise AutobenchError(
+                f"llm extractor: the model's answer is invalid: {where}: {first['msg']}{more}"
+            ) from None
 
         known = {t.name.casefold(): t for t in catalog}
         out: dict[str, dict[str, Any]] = {}

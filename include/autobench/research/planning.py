@@ -85,7 +85,8 @@ def estimated_gain(item, gains_found, targets: list[str]) -> float:
     return BUCKET_GAIN.get(item.impact or "Low", BUCKET_GAIN["Low"])
 
 
-def hypothesis(registry: Registry, tech, patch, gain: float, targets: list[str], source: str, title: str) -> dict[str, Any]:
+def hypothesis(registry: Registry, tech, patch, gain: float, targets: list[str], source: str,
+               title: str) -> dict[str, Any]:
     """A new hypothesis (the queue's input form) for applying ``tech`` from the paper ``title``."""
     board = targets[0]
     ours = registry.our_solution.published_scores.get(board, registry.our_solution.current_scores.get(board))

@@ -87,7 +87,8 @@ def entry(paper: dict[str, Any], verdict, gains_found, dispositions, now: dt.dat
     for item, disposition in dispositions:
         t = item.technique
         tail = f" ← {PRIORITIZED}" if disposition == PRIORITIZED else f" — {disposition}"
-        lines.append(f"- {md_text(t.name)} (effort: {md_text(t.effort)}, impact: {md_text(item.impact or 'unknown')}){tail}")
+        lines.append(f"- {md_text(t.name)} (effort: {md_text(t.effort)}, "
+                     f"impact: {md_text(item.impact or 'unknown')}){tail}")
     chosen = [md_text(item.technique.name.lower()) for item, d in dispositions if d == PRIORITIZED]
     action = (f"Generate hypothesis for {', '.join(chosen)} — schedule experiment." if chosen
               else "No new experiment: nothing here applies that was not in production or already tried.")

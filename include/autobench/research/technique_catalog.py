@@ -167,7 +167,8 @@ def _read_catalog(text: str, source: str, *, complete: bool,
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise StateError(source, [("", f"the top level must be a mapping with `techniques:` (got {type(data).__name__})")])
+        raise StateError(source, [("", "the top level must be a mapping with `techniques:` "
+                                       f"(got {type(data).__name__})")])
     raw = data.get("techniques")
     names = [e.get("name") if isinstance(e, dict) else None for e in raw] if isinstance(raw, list) else []
 

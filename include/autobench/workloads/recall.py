@@ -96,7 +96,8 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     if cfg["width"] % cfg["heads"]:
         raise ValueError(f"recall: width ({cfg['width']}) must be divisible by heads ({cfg['heads']})")
     if cfg["positional_encoding"] not in ("none", "learned", "sinusoidal", "rotary"):
-        raise ValueError(f"recall: positional_encoding {cfg['positional_encoding']!r} (none, learned, sinusoidal, rotary)")
+        raise ValueError(f"recall: positional_encoding {cfg['positional_encoding']!r} "
+                         "(none, learned, sinusoidal, rotary)")
     if cfg["schedule"] not in ("constant", "cosine"):
         raise ValueError(f"recall: schedule {cfg['schedule']!r} (constant, cosine)")
     if cfg["eval_split"] not in SPLIT_SEEDS:
@@ -186,7 +187,8 @@ class RecallModel(nn.Module):
             table[:, 0::2] = torch.sin(pos * div)
             table[:, 1::2] = torch.cos(pos * div)[:, : w // 2]
             self.register_buffer("pos_table", table, persistent=False)
-        self.blocks = nn.ModuleList(Block(w, cfg["heads"], cfg["dropout"], self.pe == "rotary") for _ in range(cfg["depth"]))
+        self.blocks = nn.ModuleList(Block(w, cfg["heads"], cfg["dropout"], self.pe == "rotary")
+                                    for _ in range(cfg["depth"]))
         self.norm = nn.LayerNorm(w)
         self.head = nn.Linear(w, vocab)
         self.vocab = vocab
@@ -206,7 +208,8 @@ class RecallModel(nn.Module):
         live = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         if mask is not None:
             live[:, : keys.shape[1]] = mask
-        bias = torch.zeros(live.shape, dtype=x.dtype, device=x.device).masked_fill(~live, float("-inf"))[:, None, None, :]
+        bias = (torch.zeros(live.shape, dtype=x.dtype, device=x.device)
+                .masked_fill(~live, float("-inf"))[:, None, None, :])
         for block in self.blocks:
             x = block(x, positions, bias)
         return self.head(self.norm(x[:, keys.shape[1]:]))
@@ -302,7 +305,8 @@ def train_and_evaluate(config: dict[str, Any], seed: int, subset: float = 1.0) -
     train_seconds = time.perf_counter() - t0
     data = fixed_split(cfg, cfg["eval_split"], eval_size, device)
     accuracy, loss_value = evaluate(model, data, cfg["batch_size"])
-    print(f"{cfg['eval_split']}: accuracy {accuracy:.4f} loss {loss_value:.4f} ({train_seconds:.1f}s training)", flush=True)
+    print(f"{cfg['eval_split']}: accuracy {accuracy:.4f} loss {loss_value:.4f} ({train_seconds:.1f}s training)",
+          flush=True)
     return {
         "accuracy": accuracy,
         "loss": loss_value,

@@ -244,7 +244,8 @@ def batched_forward(p: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]
     live = torch.ones(x.shape[:3], dtype=torch.bool, device=x.device)
     if mask is not None:
         live[:, :, :n_keys] = mask
-    bias = torch.zeros(live.shape, dtype=x.dtype, device=x.device).masked_fill(~live, float("-inf"))[:, :, None, None, :]
+    bias = (torch.zeros(live.shape, dtype=x.dtype, device=x.device)
+            .masked_fill(~live, float("-inf"))[:, :, None, None, :])
     s, b, t, w = x.shape
     for i in range(cfg["depth"]):
         pre = f"blocks.{i}."

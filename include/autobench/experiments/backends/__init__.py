@@ -34,6 +34,7 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str, settings: Any = None, **options: Any) -> Any:
-    """The backend called ``name`` (an :class:`~.base.ExperimentBackend`), configured by ``settings`` (an ``ExperimentsSettings``; None:
-    the defaults); ``options`` go to its constructor (local: ``timeout``, ``stream``, ``env``)."""
+    """The backend called ``name`` (an :class:`~.base.ExperimentBackend`), configured by ``settings``
+    (an ``ExperimentsSettings``; None: the defaults); ``options`` go to its constructor (local:
+    ``timeout``, ``stream``, ``env``)."""
     return REGISTRY.get(name).from_settings(settings, **options)

@@ -92,7 +92,8 @@ class Notifier(ABC):
             path = by_name.get(name)
             if path is not None:
                 try:
-                    state["files"].append(self.upload(path, channel=state["channel"], thread=message.thread or state["ts"]))
+                    state["files"].append(self.upload(path, channel=state["channel"],
+                                                      thread=message.thread or state["ts"]))
                 except NotifyError as exc:
                     retry = "; a retry uploads only the rest" if progress is not None else ""
                     raise NotifyError(f"{exc}; the message was posted (ts {state['ts']}) with {len(state['files'])} of "

@@ -105,8 +105,9 @@ class ArxivSource(PaperSource):
         set (0 for loopback runs), else the file's. Sorted by last update, so a new version of a
         known paper shows up (the ingest notes it)."""
         a = config.arxiv
-        return cls(target, page_size=a.page_size, max_results=a.max_results, delay_seconds=delay_from_env(a.delay_seconds),
-                   retries=a.retries, timeout_seconds=a.timeout_seconds, sort="updated")
+        return cls(target, page_size=a.page_size, max_results=a.max_results,
+                   delay_seconds=delay_from_env(a.delay_seconds), retries=a.retries,
+                   timeout_seconds=a.timeout_seconds, sort="updated")
 
     def fetch(self, since: datetime | None = None) -> list[Paper]:
         import arxiv

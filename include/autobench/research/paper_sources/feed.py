@@ -46,7 +46,8 @@ _ANNOUNCE = re.compile(r"^\s*arXiv:\S+\s+Announce\s+Type:\s*[\w-]+\s*(?:Abstract
 _MAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*;\s*")
 _FEED_ROOTS = {"feed", "rss", "RDF", "channel"}
-_TAGS = r"(?:p|a|br|hr|div|span|img|em|strong|b|i|u|s|sub|sup|ul|ol|li|h[1-6]|blockquote|pre|code|figure|figcaption|table|tr|td|th|iframe|video|small|cite|abbr)"
+_TAGS = (r"(?:p|a|br|hr|div|span|img|em|strong|b|i|u|s|sub|sup|ul|ol|li|h[1-6]|blockquote|pre|code|figure|figcaption|"
+         r"table|tr|td|th|iframe|video|small|cite|abbr)")
 _HTML_TAG = re.compile(rf"</?{_TAGS}(?:\s[^<>]*)?/?>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]\w*);")
 _BLOCK_TAG = re.compile(r"</?(?:p|br|hr|div|li|h[1-6]|tr|td|th|blockquote|figure)\b[^<>]*>", re.IGNORECASE)

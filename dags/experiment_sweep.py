@@ -45,13 +45,15 @@ POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse t
     doc_md=__doc__,
     tags=["autobench", "experiments"],
     params={
-        "hypothesis": Param(None, type=["null", "string"], description="sweep this hypothesis (default: the top of the queue)"),
+        "hypothesis": Param(None, type=["null", "string"],
+                            description="sweep this hypothesis (default: the top of the queue)"),
         "seed_policy": Param(None, type=["null", "string"], enum=[None, *seed_policies.names()],
                              description="default: the registry's experiments.seed_policy"),
         "backend": Param(None, type=["null", "string"], enum=[None, *backends.names()],
                          description="default: the registry's experiments.backend"),
         "urgent": Param(None, type=["null", "object"],
-                        description="replaying an urgent trigger by hand: {leaderboard, reason} as the monitor's event had them"),
+                        description="replaying an urgent trigger by hand: {leaderboard, reason} as the monitor's "
+                                    "event had them"),
     },
 )
 def experiment_sweep():
@@ -78,9 +80,10 @@ def experiment_sweep():
         """One part of the plan: the runs, or the payloads of one executor (what the next mapped tasks expand over)."""
         return planned[key]
 
-    @task(pool=orchestration.GPU_POOL, multiple_outputs=False, map_index_template="{{ payload.get('experiment_id', '') }} "
-          "{{ payload.get('mode', '') }} {{ 'seeds ' ~ payload['seeds'] | join(',') if 'seeds' in payload "
-          "else 'seed ' ~ payload.get('seed', '') }}")
+    @task(pool=orchestration.GPU_POOL, multiple_outputs=False,
+          map_index_template="{{ payload.get('experiment_id', '') }} {{ payload.get('mode', '') }} "
+                             "{{ 'seeds ' ~ payload['seeds'] | join(',') if 'seeds' in payload "
+                             "else 'seed ' ~ payload.get('seed', '') }}")
     def run(chosen: dict, payload: dict) -> dict:
         """One run on this worker (a backend whose runs execute in a task: `local`): one seed, or
         a batch of seeds (`experiments.local.seeds_per_task`); a crash or NaN is data, not a task failure."""
@@ -133,8 +136,8 @@ def experiment_sweep():
         pods = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
                                              **static_pod_kwargs(POD_SETTINGS)).expand_kwargs(
             part.override(task_id=f"pods_{k}")(planned, "pod"))
-        previous = collect.override(task_id=f"collect_{k}")(chosen, part.override(task_id=f"requests_{k}")(planned, "requests"),
-                                                            tasks, pods.output)
+        requests = part.override(task_id=f"requests_{k}")(planned, "requests")
+        previous = collect.override(task_id=f"collect_{k}")(chosen, requests, tasks, pods.output)
     done = finalize(chosen)
     previous >> done
     done >> defend()

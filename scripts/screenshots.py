@@ -15,7 +15,7 @@ Browsers: Debian's ``chromium`` and ``chromium-driver`` (``/usr/bin/chromium``,
 ``/usr/bin/chromedriver``; ``AUTOBENCH_CHROMIUM`` / ``AUTOBENCH_CHROMEDRIVER`` override them).
 Selenium Manager is never used: it would try to download a browser.
 
-``tests/test_ui.py`` imports the helpers here (``login``, ``capture``, ``Standalone``, …).
+``tests/reporting/test_ui.py`` imports the helpers here (``login``, ``capture``, ``Standalone``, …).
 """
 
 from __future__ import annotations

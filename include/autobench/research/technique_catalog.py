@@ -44,7 +44,7 @@ def _number(lo: float, hi: float | None = None, *, open_lo: bool = False) -> Cal
 
 
 # The knobs of autobench.workloads.recall a technique may patch, with what each accepts (kept in
-# step with recall.DEFAULTS and recall.resolve; tests/test_techniques.py checks the names).
+# step with recall.DEFAULTS and recall.resolve; tests/research/test_techniques.py checks the names).
 # n_queries, vocab, val_size, eval_split, device and log_every define the task or the run, not
 # the solution, so no technique touches them.
 RECALL_KNOBS: dict[str, tuple[Callable[[Any], bool], str]] = {

@@ -18,6 +18,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+# Tests in one phase's folder reuse another's builders (the reporting tests build decisions with
+# tests/experiments/test_decide.py's runs): every test folder is importable, whatever pytest
+# collected first.
+for _folder in sorted((REPO / "tests").iterdir()):
+    if _folder.is_dir() and any(_folder.glob("test_*.py")) and str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
+
 # Before any test imports Airflow: a private AIRFLOW_HOME, no example DAGs, short retries.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="autobench-test-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)

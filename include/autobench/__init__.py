@@ -1,9 +1,12 @@
 """autobench: keeps an ML solution at #1 on its leaderboards, autonomously.
 
-The package holds all the logic; the Airflow DAGs in ``dags/`` only wire it together. It never
-imports Airflow, so the command line and experiment pods run without it. Heavy libraries
-(torch, scipy, matplotlib) are imported inside the functions that need them, never at module
-top level, so DAG parsing and the CLI start fast.
+One package per phase of the loop: :mod:`autobench.monitor` (where we stand, daily),
+:mod:`autobench.research` (papers become hypotheses, weekly), :mod:`autobench.experiments`
+(hypotheses become decisions) and :mod:`autobench.reporting` (digest, alerts, the page), over a
+small core in this folder (state store, schemas, clock, paths, HTTP, escaping, the registry of
+swappable parts) and the command line (:mod:`autobench.cli`). ``docs/architecture.md`` is the
+module map. The package never imports Airflow (the DAGs in ``dags/`` wire it together), and heavy
+libraries are imported inside the functions that need them, so DAG parsing and the CLI start fast.
 """
 
 __version__ = "0.1.0"

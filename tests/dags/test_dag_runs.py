@@ -104,7 +104,7 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
     import os
 
     from conftest import REPO
-    from test_experiment_sweep import synthetic_home
+    from test_sweep import synthetic_home
 
     home = synthetic_home(store).home
     env = {**airflow_env, "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "fake_torch"), str(REPO / "tests"),

@@ -8,7 +8,8 @@ One module per phase holds its commands, each parser definition beside its handl
 them in ``COMMANDS`` (name -> the function that adds its parser): state.py (init, validate,
 queue), monitor.py (scrape, monitor, gap), research.py (papers, extract, ingest), experiments.py
 (run, sweep, decide, compare, variance, power, simulate), reporting.py (digest). A new command is
-one function pair and one ``COMMANDS`` entry in its phase's module.
+one function pair and one ``COMMANDS`` entry in its phase's module. What they share (exit codes,
+``CommandError``, printing, reading --home and --now) is in common.py, which imports none of them.
 
 Subcommands import what they need when they run, so ``autobench --help`` and
 ``autobench validate`` start fast and the experiment path never pulls in the control plane.
@@ -17,23 +18,19 @@ Subcommands import what they need when they run, so ``autobench --help`` and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from autobench import __version__
+from autobench.cli import experiments, monitor, reporting, research, state
+from autobench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandError, emit, home_of, now_of
 from autobench.errors import AutobenchError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "CommandError", "build_parser", "emit", "home_of", "main", "now_of"]
 
 # The order `autobench --help` lists the commands in; a command not named here comes last.
 HELP_ORDER = ("init", "validate", "run", "compare", "decide", "simulate", "variance", "power", "scrape",
               "monitor", "gap", "papers", "extract", "ingest", "sweep", "digest", "queue")
-
-
-class CommandError(AutobenchError):
-    """A problem with the user's input, reported as one line on stderr."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -48,8 +45,6 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from autobench.cli import experiments, monitor, reporting, research, state
-
     common = _common()
     parser = argparse.ArgumentParser(
         prog="autobench", parents=[common],
@@ -64,30 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in sorted(commands, key=lambda n: HELP_ORDER.index(n) if n in HELP_ORDER else len(HELP_ORDER)):
         commands[name](sub, common)
     return parser
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
-    if getattr(args, "json", False):
-        json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write((text() if callable(text) else text) + "\n")
-
-
-def _home(args: argparse.Namespace):
-    from autobench.home import resolve_home
-
-    return resolve_home(getattr(args, "home", None))
-
-
-def _now(args: argparse.Namespace):
-    from autobench import clock
-
-    raw = getattr(args, "now", None)
-    return clock.parse_now(raw) if raw else clock.wall_clock()
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -109,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "now", None):
-            _now(args)  # refuse a bad --now before doing anything
+            now_of(args)  # refuse a bad --now before doing anything
         return args.handler(args)
     except KeyboardInterrupt:
         print("autobench: interrupted", file=sys.stderr)

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from autobench.cli import EXIT_OK, CommandError, _emit, _home, _now
+from autobench.cli.common import EXIT_OK, CommandError, emit, home_of, now_of
 from autobench.errors import AutobenchError
 
 
@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data = results[args.seed].metrics
     else:
         data = {str(seed): r.metrics for seed, r in results.items()}
-    _emit(args, data, lambda: "\n".join(
+    emit(args, data, lambda: "\n".join(
         f"seed {seed}: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in sorted(r.metrics.items()))
         for seed, r in results.items()))
@@ -124,9 +124,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from autobench.experiments.sweep import cycle
     from autobench.store import StateStore
 
-    now = _now(args)
+    now = now_of(args)
     quiet = getattr(args, "json", False)
-    result = cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}", hypothesis=args.hypothesis,
+    result = cycle(StateStore(home_of(args)), now, args.run_id or f"manual__{iso(now)}", hypothesis=args.hypothesis,
                    policy=args.policy, backend=args.backend, defence=not args.no_defence,
                    progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
 
@@ -144,7 +144,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             lines.append(d["alert"] or f"defence: production seed {d['seed']} scored {d['score']} (no regression)")
         return "\n".join(lines)
 
-    _emit(args, result, show)
+    emit(args, result, show)
     return EXIT_OK
 
 
@@ -164,8 +164,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from autobench.experiments.decide import decide
     from autobench.store import StateStore
 
-    home = _home(args)
-    record = decide(StateStore(home), args.id, _now(args), policy=args.policy, write=not args.dry_run)
+    home = home_of(args)
+    record = decide(StateStore(home), args.id, now_of(args), policy=args.policy, write=not args.dry_run)
 
     def text() -> str:
         from autobench.experiments import explain
@@ -180,7 +180,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
             lines.append("(dry run: nothing written)")
         return "\n".join(lines)
 
-    _emit(args, record.as_dict(), text)
+    emit(args, record.as_dict(), text)
     return EXIT_OK
 
 
@@ -229,7 +229,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             + (" HIGH VARIANCE" if r["high_variance_candidate"] else ""),
         ])
 
-    _emit(args, result, text)
+    emit(args, result, text)
     return EXIT_OK
 
 
@@ -254,7 +254,7 @@ def _scores_or_runs(args: argparse.Namespace, source: str) -> tuple[Any, str]:
     from autobench.experiments.config import spec_for
     from autobench.store import StateStore
 
-    home = _home(args)
+    home = home_of(args)
     spec = spec_for(StateStore(home), source)
     metric = getattr(args, "metric", None) or spec.primary_metric
     done, _ = results.runs(home, source, spec.config_hash, "full")
@@ -289,7 +289,7 @@ def cmd_variance(args: argparse.Namespace) -> int:
             rows.append(f"plot: {args.plot}")
         return "\n".join(rows)
 
-    _emit(args, result, text)
+    emit(args, result, text)
     return EXIT_OK
 
 
@@ -320,7 +320,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         from autobench.store import StateStore
 
         try:
-            effect = StateStore(_home(args)).load(REGISTRY).promotion_threshold
+            effect = StateStore(home_of(args)).load(REGISTRY).promotion_threshold
         except AutobenchError as exc:
             raise CommandError(
                 f"power: give --effect, or a home with a registry ({str(exc).splitlines()[0]})"
@@ -331,7 +331,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     except StatisticsError as exc:
         raise CommandError(f"power {label}: {exc}") from None
     result["source"] = label
-    _emit(args, result, lambda: (f"{result['n']} paired seeds detect a gain of {effect:g} with power "
+    emit(args, result, lambda: (f"{result['n']} paired seeds detect a gain of {effect:g} with power "
                                  f"{result['achieved_power']:.3f} (target {args.target_power:g}, two-sided alpha "
                                  f"{args.alpha:g}); sd of a paired difference {result['sd_diff']:.3g} "
                                  f"from {result['sd_source']}"))
@@ -389,7 +389,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"  broken caught        {r['broken_caught']} of {r['broken']}",
         ])
 
-    _emit(args, result, text)
+    emit(args, result, text)
     return EXIT_OK
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from autobench.cli import EXIT_ERROR, EXIT_OK, _emit, _home, _now
+from autobench.cli.common import EXIT_ERROR, EXIT_OK, emit, home_of, now_of
 
 
 def add_scrape(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,10 +25,10 @@ def cmd_scrape(args: argparse.Namespace) -> int:
 
     options = ScrapeOptions(metric=args.metric, system_column=args.system_column, table=args.table,
                             selector=args.selector, records=args.records, pattern=args.pattern)
-    home = _home(args) if getattr(args, "home", None) else None
+    home = home_of(args) if getattr(args, "home", None) else None
     got = scrape(args.url, args.method, options, home=home)
     rows = [{"rank": r.rank, "system": r.system, "score": r.score} for r in got.rows or []]
-    _emit(args, rows, lambda: "\n".join(f"{'' if r['rank'] is None else r['rank']:>4}  {r['score']:>10g}  {r['system']}"
+    emit(args, rows, lambda: "\n".join(f"{'' if r['rank'] is None else r['rank']:>4}  {r['score']:>10g}  {r['system']}"
                                         for r in rows) or "(no rows)")
     return EXIT_OK
 
@@ -45,8 +45,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from autobench.monitor.cycle import cycle
     from autobench.store import StateStore
 
-    now = _now(args)
-    result = cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
+    now = now_of(args)
+    result = cycle(StateStore(home_of(args)), now, args.run_id or f"manual__{iso(now)}")
 
     def text() -> str:
         from autobench.monitor.standings import markdown
@@ -56,7 +56,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         lines += [f"[TRIGGER] {t}" for t in result["triggers"]]
         return "\n".join(lines + ["", markdown(result["gap_matrix"])])
 
-    _emit(args, result, text)
+    emit(args, result, text)
     return EXIT_ERROR if result["refused"] else EXIT_OK
 
 
@@ -71,11 +71,11 @@ def cmd_gap(args: argparse.Namespace) -> int:
     from autobench.schemas import REGISTRY
     from autobench.store import StateStore
 
-    store = StateStore(_home(args))
+    store = StateStore(home_of(args))
     registry = store.load(REGISTRY)
     pairs = boards_at(store.home, registry, dag_run_id="")  # no run: the latest snapshots
     matrix = gap_matrix([after for _, after in pairs], registry.our_solution.name, registry.our_solution.current_scores)
-    _emit(args, matrix, lambda: markdown(matrix) if matrix["rows"] else "no snapshots yet: run `autobench monitor`")
+    emit(args, matrix, lambda: markdown(matrix) if matrix["rows"] else "no snapshots yet: run `autobench monitor`")
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from autobench.cli import EXIT_OK, CommandError, _emit, _home, _now
+from autobench.cli.common import EXIT_OK, CommandError, emit, home_of, now_of
 
 
 def add_papers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def cmd_papers(args: argparse.Namespace) -> int:
         raise CommandError("papers: --max must be at least 1")
     papers = [p.as_dict() for p in ArxivSource(args.query, max_results=args.max_results,
                                                  page_size=min(100, args.max_results)).fetch(None)]
-    _emit(args, papers, lambda: "\n".join(f"{p['id']}v{p['version'] or 1}  {p['published'][:10]}  {p['title']}"
+    emit(args, papers, lambda: "\n".join(f"{p['id']}v{p['version'] or 1}  {p['published'][:10]}  {p['title']}"
                                           for p in papers) or "(no papers)")
     return EXIT_OK
 
@@ -49,7 +49,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise CommandError(f"{name}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise CommandError(f"{name}: not UTF-8 text") from None
-    home = _home(args)
+    home = home_of(args)
     boards: list[tuple[str, list[str]]] = []
     if os.path.exists(home / REGISTRY):
         registry = StateStore(home).load(REGISTRY)
@@ -63,7 +63,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                   for g in result["reported_gains"]]
         return "\n".join(lines) or "(nothing found)"
 
-    _emit(args, result, show)
+    emit(args, result, show)
     return EXIT_OK
 
 
@@ -78,8 +78,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from autobench.research.ingest import cycle
     from autobench.store import StateStore
 
-    now = _now(args)
-    result = cycle(StateStore(_home(args)), now, args.run_id or f"manual__{iso(now)}")
+    now = now_of(args)
+    result = cycle(StateStore(home_of(args)), now, args.run_id or f"manual__{iso(now)}")
 
     def show() -> str:
         r = result
@@ -89,7 +89,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         lines += [f"[GAP] {note}" for note in r["gap_notes"]]
         return "\n".join(lines)
 
-    _emit(args, result, show)
+    emit(args, result, show)
     return EXIT_OK
 
 

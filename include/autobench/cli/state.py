@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from autobench.cli import EXIT_ERROR, EXIT_OK, CommandError, _emit, _home, _now
+from autobench.cli.common import EXIT_ERROR, EXIT_OK, CommandError, emit, home_of, now_of
 
 
 def add_init(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -21,11 +21,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     if args.list:
         names = home.examples()
-        _emit(args, {"examples": names}, "\n".join(names))
+        emit(args, {"examples": names}, "\n".join(names))
         return EXIT_OK
-    target = _home(args)
+    target = home_of(args)
     created = home.init(target, args.example)
-    _emit(args, {"home": str(target), "example": args.example, "created": created},
+    emit(args, {"home": str(target), "example": args.example, "created": created},
           f"created {target} from the {args.example!r} example ({len(created)} files)")
     return EXIT_OK
 
@@ -39,7 +39,7 @@ def add_validate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 def cmd_validate(args: argparse.Namespace) -> int:
     from autobench.home import validate
 
-    report = validate(_home(args))
+    report = validate(home_of(args))
 
     def text() -> str:
         lines = [f"{name}: {state}" for name, state in report.files.items()]
@@ -47,7 +47,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         lines.append(f"{report.home}: " + ("valid" if report.ok else f"{len(report.errors)} problem(s)"))
         return "\n".join(lines)
 
-    _emit(args, report.as_dict(), text)
+    emit(args, report.as_dict(), text)
     if not report.ok:
         for line in report.errors:
             print(line, file=sys.stderr)
@@ -72,8 +72,8 @@ def cmd_queue_list(args: argparse.Namespace) -> int:
     from autobench.schemas import QUEUE
     from autobench.store import StateStore
 
-    queue = StateStore(_home(args)).load(QUEUE)
-    _emit(args, hq.listing(queue), lambda: hq.format_table(queue))
+    queue = StateStore(home_of(args)).load(QUEUE)
+    emit(args, hq.listing(queue), lambda: hq.format_table(queue))
     return EXIT_OK
 
 
@@ -109,8 +109,8 @@ def cmd_queue_add(args: argparse.Namespace) -> int:
     from autobench.store import StateStore
 
     name, data = _read_input(args.file)
-    added = hq.add(StateStore(_home(args)), name, data, _now(args))
-    _emit(args, {"added": [h.model_dump(mode="json") for h in added]},
+    added = hq.add(StateStore(home_of(args)), name, data, now_of(args))
+    emit(args, {"added": [h.model_dump(mode="json") for h in added]},
           "\n".join(f"added {h.id} ({h.status}, priority {h.priority_score:g}): {h.title}" for h in added))
     return EXIT_OK
 
@@ -125,11 +125,11 @@ def cmd_queue_rank(args: argparse.Namespace) -> int:
     from autobench.schemas import QUEUE
     from autobench.store import StateStore
 
-    store = StateStore(_home(args))
+    store = StateStore(home_of(args))
     changes = hq.rank(store)
     queue = store.load(QUEUE)
     data = {"changes": [{"id": i, "from": a, "to": b} for i, a, b in changes], **hq.listing(queue)}
-    _emit(args, data, lambda: "\n".join([f"{i}: {a} -> {b}" for i, a, b in changes] + [hq.format_table(queue)]))
+    emit(args, data, lambda: "\n".join([f"{i}: {a} -> {b}" for i, a, b in changes] + [hq.format_table(queue)]))
     return EXIT_OK
 
 

@@ -142,3 +142,32 @@ def test_run_refuses_an_id_that_is_a_path(tmp_path):
         proc = run_cli("run", bad, "--seed", "1", "--config", str(config), home=tmp_path / "home")
         assert proc.returncode == 1 and "is not a run id" in proc.stderr, (bad, proc.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # nothing created anywhere
+
+
+def test_scrape_methods_are_the_registrys(tmp_path, capsys):
+    """`scrape --method` offers the scrape registry's names: a method registered at run time works,
+    an unknown one is argparse's one line, exit 2."""
+    from autobench.cli import main
+    from autobench.monitor.scrape import REGISTRY
+    from autobench.monitor.scrape.base import Row, Scraper
+
+    class CsvLines(Scraper):
+        method = "csv_lines"
+
+        def parse(self, body, options, content_type=None):
+            return [Row(rank=None, system=line.split(",")[0], score=float(line.split(",")[1]))
+                    for line in body.decode().splitlines() if line]
+
+    page = tmp_path / "board.txt"
+    page.write_text("ours,0.91\ntheirs,0.88\n")
+    REGISTRY.register("csv_lines", CsvLines)
+    try:
+        assert main(["scrape", str(page), "--method", "csv_lines", "--metric", "score", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == [{"rank": None, "system": "ours", "score": 0.91},
+                                                       {"rank": None, "system": "theirs", "score": 0.88}]
+    finally:
+        REGISTRY.unregister("csv_lines")
+    proc = run_cli("scrape", str(page), "--method", "csv_lines", "--metric", "score")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == ("autobench scrape: error: argument --method: invalid choice: 'csv_lines' "
+                                            "(choose from 'html_table', 'api', 'rss', 'manual')")

@@ -8,9 +8,11 @@ from autobench.cli.common import EXIT_ERROR, EXIT_OK, emit, home_of, now_of
 
 
 def add_scrape(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from autobench.monitor import scrape
+
     p = sub.add_parser("scrape", parents=[common], help="scrape one leaderboard page and print its rows")
     p.add_argument("url", metavar="URL", help="http(s)://, file:// or a path")
-    p.add_argument("--method", required=True, choices=["html_table", "api", "rss", "manual"])
+    p.add_argument("--method", required=True, choices=scrape.names(), help="the scrape method (its registry's names)")
     p.add_argument("--metric", required=True, help="the score's column (html_table: header text; api: dotted path)")
     p.add_argument("--system-column", help="the system's column (default: the first mostly-text column)")
     p.add_argument("--table", type=int, help="html_table: which table, counted from 1")

@@ -2,8 +2,9 @@
 
 Everything comes from the ``autobench_slack`` connection: the password is the bot token,
 ``extra.channel`` the channel and, optionally, ``extra.base_url`` the Slack API address (a
-fake Slack in tests). Without the connection nothing is sent and nothing fails: the alerts stay
-in the task logs and the state files.
+fake Slack in tests); they build the registry's ``slack`` notifier
+(:func:`autobench.reporting.notifiers.get`). Without the connection nothing is sent and nothing
+fails: the alerts stay in the task logs and the state files.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 CONNECTION_ID = "autobench_slack"
+NOTIFIER = "slack"  # the registered notifier the connection configures
 
 
 def slack_notifier():
@@ -26,7 +28,7 @@ def slack_notifier():
         return None
     from autobench.reporting import notifiers
 
-    return notifiers.get("slack", token=conn.password, channel=extra["channel"], api_url=extra.get("base_url"))
+    return notifiers.get(NOTIFIER, token=conn.password, channel=extra["channel"], api_url=extra.get("base_url"))
 
 
 def on_failure(context: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -431,13 +432,18 @@ def test_a_retry_after_a_failed_upload_does_not_post_the_digest_again(week, monk
 
 
 class MemoNotifier(Notifier):
-    """Defined here, registered at runtime: renders the neutral message as plain text, keeps what
-    it delivers in memory, and refuses the uploads numbered in ``fail`` (1 = the first)."""
+    """Defined here, registered at runtime: renders the neutral message as plain text and delivers
+    it into :data:`MEMO` (its channel, shared by every instance). Built by name, it refuses the
+    uploads numbered in ``MEMO_FAIL`` (``"2"``: its second upload; 1 = the first)."""
 
     name = "memo"
 
     def __init__(self, fail: tuple[int, ...] = ()):
-        self.fail, self.posts, self.uploads, self.tries = set(fail), [], [], 0
+        self.fail, self.tries = set(fail), 0
+
+    @classmethod
+    def from_env(cls):
+        return cls(fail=tuple(int(n) for n in os.environ.get("MEMO_FAIL", "").split(",") if n))
 
     def render(self, message):
         out = []
@@ -452,41 +458,66 @@ class MemoNotifier(Notifier):
 
     def post(self, message):
         self.check(message)
-        self.posts.append(self.render(message))
-        return {"ts": f"memo-{len(self.posts)}", "channel": "memo"}
+        MEMO["posts"].append(self.render(message))
+        return {"ts": f"memo-{len(MEMO['posts'])}", "channel": "memo"}
 
     def upload(self, path, *, channel, thread):
         self.tries += 1
+        MEMO["tries"] += 1
         if self.tries in self.fail:
             raise NotifyError(f"memo: {path.name} refused")
-        self.uploads.append((channel, thread, path.name, path.read_bytes()[:4]))
+        MEMO["uploads"].append((channel, thread, path.name, path.read_bytes()[:4]))
         return {"name": path.name}
 
 
-def test_a_notifier_registered_at_runtime_delivers_the_digest_and_resumes_it(week):
+MEMO: dict = {}
+
+
+def test_a_notifier_registered_at_runtime_is_chosen_by_name_delivers_the_digest_and_resumes_it(week, monkeypatch):
+    MEMO.update(posts=[], uploads=[], tries=0)
+    with pytest.raises(NotifyError, match="unknown notifier 'memo'"):  # not registered yet: refused by name
+        digest_cycle(week, DIGEST, send=True, notifier="memo")
+    assert not (week.home / "digests" / "2026-01-05.md").exists()  # before anything was written
     notifiers.REGISTRY.register("memo", MemoNotifier)
     try:
         assert "memo" in notifiers.names()
-        notifier = notifiers.get("memo", fail=(2,))  # the second plot's upload fails once
+        monkeypatch.setenv("MEMO_FAIL", "2")  # the second plot's upload fails once
         with pytest.raises(NotifyError, match=r"posted \(ts memo-1\) with 1 of 2 files, "
                                                         r"latest_experiment.png failed; a retry uploads only the rest"):
-            digest_cycle(week, DIGEST, send=True, notifier=notifier)
+            digest_cycle(week, DIGEST, send=True, notifier="memo")
         marker = json.loads((week.home / "digests" / "2026-01-05.sent.json").read_text())
         assert marker == {"ok": False, "ts": "memo-1", "channel": "memo", "files": [{"name": "gap_over_time.png"}],
                           "pending": ["latest_experiment.png"]}
-        text = notifier.posts[0]
+        text = MEMO["posts"][0]
         assert text.startswith("BENCHMARK DIGEST — WEEK OF 2026-01-05\nCompetitive Position\n")
         assert "- MemoryBench: #3 :warning: (our score: 0.823 | gap to #1: -0.038)" in text  # rendered by the notifier
 
-        sent = digest_cycle(week, DIGEST, send=True, notifier=notifier)["sent"]  # the retried task
-        assert len(notifier.posts) == 1  # never posted twice
-        assert [u[2] for u in notifier.uploads] == ["gap_over_time.png", "latest_experiment.png"]
-        assert all(u[:2] == ("memo", "memo-1") and u[3] == b"\x89PNG" for u in notifier.uploads)
+        monkeypatch.delenv("MEMO_FAIL")
+        sent = digest_cycle(week, DIGEST, send=True, notifier="memo")["sent"]  # the retried task
+        assert len(MEMO["posts"]) == 1  # never posted twice
+        assert [u[2] for u in MEMO["uploads"]] == ["gap_over_time.png", "latest_experiment.png"]
+        assert all(u[:2] == ("memo", "memo-1") and u[3] == b"\x89PNG" for u in MEMO["uploads"])
         assert sent == {"ok": True, "ts": "memo-1", "channel": "memo",
                         "files": [{"name": "gap_over_time.png"}, {"name": "latest_experiment.png"}]}
-        digest_cycle(week, DIGEST, send=True, notifier=notifier)  # done: nothing sent again
-        assert len(notifier.posts) == 1 and notifier.tries == 3
+        digest_cycle(week, DIGEST, send=True, notifier="memo")  # done: nothing sent again
+        assert len(MEMO["posts"]) == 1 and MEMO["tries"] == 3
     finally:
         notifiers.REGISTRY.unregister("memo")
     with pytest.raises(NotifyError, match="unknown notifier 'memo'"):
         notifiers.get("memo")
+
+
+def test_the_digest_command_sends_through_the_notifier_it_names(week, tmp_path):
+    record = tmp_path / "sent.jsonl"
+    proc = run_cli("digest", "--send", "--notifier", "record", "--json", "--now", "2026-01-12T09:00:00Z",
+                   home=week.home, env={"AUTOBENCH_RECORD_PATH": str(record), "AUTOBENCH_SLACK_TOKEN": ""},
+                   check=True)
+    assert json.loads(proc.stdout)["sent"]["ok"] is True
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(e["type"], e.get("name")) for e in lines] == [
+        ("message", None), ("file", "gap_over_time.png"), ("file", "latest_experiment.png")]
+    assert lines[0]["text"] == "Benchmark Digest — Week of 2026-01-05" and lines[1]["thread"] == lines[0]["ts"]
+
+    proc = run_cli("digest", "--send", "--notifier", "pigeon", "--now", "2026-01-12T09:00:00Z", home=week.home)
+    assert proc.returncode == 2 and "--notifier: invalid choice: 'pigeon'" in proc.stderr
+    assert re.search(r"\(choose from '?slack'?, '?record'?\)", proc.stderr)  # the registry's names

@@ -3,8 +3,9 @@
 :func:`cycle` gathers the week (:mod:`autobench.reporting.digest_gather`), renders it
 (:mod:`autobench.reporting.digest_render`) and writes ``digests/<week>.md``, the week's section of
 ``TECHNICAL_LOG.md`` (once) and the escalation briefs under ``reports/`` (once each); with
-``send`` it delivers the digest and its two plots through a notifier (:func:`deliver`), keeping
-its progress so a retried task posts nothing twice.
+``send`` it delivers the digest and its two plots through a notifier (:func:`deliver`: one of
+:data:`autobench.reporting.notifiers.REGISTRY`, chosen by name), keeping its progress so a
+retried task posts nothing twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autobench import fsio
 from autobench.clock import iso
@@ -22,14 +23,24 @@ from autobench.reporting.digest_render import blocks, markdown, message, technic
 from autobench.schemas import REGISTRY, Registry
 from autobench.store import StateStore
 
+if TYPE_CHECKING:
+    from autobench.reporting.notifiers import Notifier
+
 TECHNICAL_LOG = "TECHNICAL_LOG.md"
+DEFAULT_NOTIFIER = "slack"
 
 
-def cycle(store: StateStore, now: dt.datetime, *, send: bool = False, notifier=None) -> dict[str, Any]:
+def cycle(store: StateStore, now: dt.datetime, *, send: bool = False,
+          notifier: str | Notifier = DEFAULT_NOTIFIER) -> dict[str, Any]:
     """One digest: gather the week, write the digest, the log section and the briefs; with ``send``,
-    deliver it through ``notifier`` (Slack from the environment by default). The answer is what
+    deliver it through ``notifier``: a registered notifier's name (built from the environment:
+    :func:`autobench.reporting.notifiers.get`) or a notifier already built. The answer is what
     ``autobench digest --json`` prints: ``markdown``, ``blocks`` (Block Kit), ``digest``, ``briefs``,
     ``sent``."""
+    if send and isinstance(notifier, str):
+        from autobench.reporting import notifiers
+
+        notifiers.REGISTRY.get(notifier)  # an unknown name fails before anything is written
     registry: Registry = store.load(REGISTRY)
     week = gather(store, now)
     md = markdown(week, registry)
@@ -75,9 +86,10 @@ def append_technical_log(store: StateStore, section: str) -> bool:
     return True
 
 
-def deliver(store: StateStore, week: Week, registry: Registry, notifier=None) -> dict[str, Any]:
-    """The digest with its two plots through ``notifier`` (Slack from the environment by default),
-    its progress kept in ``digests/<week>.sent.json`` so a retried task posts nothing twice.
+def deliver(store: StateStore, week: Week, registry: Registry,
+            notifier: str | Notifier = DEFAULT_NOTIFIER) -> dict[str, Any]:
+    """The digest with its two plots through ``notifier`` (a registered notifier's name, or one
+    already built), its progress kept in ``digests/<week>.sent.json`` so a retried task posts nothing twice.
 
     The marker is written as soon as the message is posted (its ``ts``, the files still to upload,
     ``"ok": false``) and after each upload; a retry hands it back to
@@ -92,10 +104,10 @@ def deliver(store: StateStore, week: Week, registry: Registry, notifier=None) ->
     state = json.loads(marker.read_text()) if marker.exists() else None
     if state is not None and state.get("ok", True):
         return state
-    if notifier is None:
+    if isinstance(notifier, str):
         from autobench.reporting import notifiers
 
-        notifier = notifiers.get("slack")
+        notifier = notifiers.get(notifier)
 
     def save(data: dict[str, Any]) -> None:
         fsio.atomic_write(marker, json.dumps(data, default=str) + "\n")

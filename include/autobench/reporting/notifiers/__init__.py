@@ -7,7 +7,8 @@ one module per implementation, named in :data:`REGISTRY`:
 - ``slack`` (:mod:`.slack`): Slack's Web API through slack-sdk (``chat.postMessage``, then
   ``files_upload_v2`` per file into the message's thread); configured from
   ``AUTOBENCH_SLACK_TOKEN``, ``AUTOBENCH_SLACK_CHANNEL`` and ``AUTOBENCH_SLACK_API_URL``;
-- ``record`` (:mod:`.record`): appends each message and file to a JSONL file (dry runs, tests).
+- ``record`` (:mod:`.record`): appends each message and file to a JSONL file (dry runs, tests);
+  configured from ``AUTOBENCH_RECORD_PATH``.
 
 Messages are neutral (:mod:`.message`); each notifier renders them (Block Kit: :mod:`.blocks`).
 A new notifier is one module and one line in :data:`REGISTRY` (or a ``REGISTRY.register`` call

@@ -10,7 +10,8 @@ and appends one line per delivery, as a channel would show them:
 
 ``ts`` counts the file's lines (``"1"``, ``"2"``, …), so a replay is predictable. A message is
 checked as the Slack notifier would check it (its Block Kit rendering included), so a dry run
-refuses what Slack would.
+refuses what Slack would. Built by name (``get("record")``, ``autobench digest --send --notifier
+record``) it writes to the file named by ``AUTOBENCH_RECORD_PATH``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,23 @@ from autobench.reporting.notifiers import blocks
 from autobench.reporting.notifiers.base import Notifier, NotifyError
 from autobench.reporting.notifiers.message import Message
 
+PATH_ENV = "AUTOBENCH_RECORD_PATH"
+
 
 class RecordNotifier(Notifier):
     name = "record"
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RecordNotifier:
+        """Built from ``AUTOBENCH_RECORD_PATH`` (the JSONL file to append to)."""
+        env = os.environ if environ is None else environ
+        path = (env.get(PATH_ENV) or "").strip()
+        if not path:
+            raise NotifyError(f"record: {PATH_ENV} is not set (the JSONL file to record messages in)")
+        return cls(path)
 
     def __repr__(self) -> str:
         return f"RecordNotifier(path={str(self.path)!r})"

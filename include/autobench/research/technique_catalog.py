@@ -248,7 +248,7 @@ def load_catalog(home: Path | None = None, *,
 
     shipped = resources.files("autobench.research") / "catalog" / CATALOG_FILE
     merged: dict[str, dict[str, Any]] = {}
-    for values in _read_catalog(shipped.read_text(encoding="utf-8"), f"autobench/catalog/{CATALOG_FILE}",
+    for values in _read_catalog(shipped.read_text(encoding="utf-8"), f"autobench/research/catalog/{CATALOG_FILE}",
                                 complete=True, knobs=knobs):
         merged[values["name"].casefold()] = values
     if home is not None:

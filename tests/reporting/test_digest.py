@@ -82,6 +82,21 @@ def test_escalation_when_the_gap_is_large_and_nothing_queued_closes_it(week):
     assert "- Escalated to the research team: MemoryBench:" in result["markdown"]
 
 
+def test_a_promotion_that_costs_more_to_serve_is_escalated(store):
+    monitor_cycle(store, MONDAY, "m1")
+    production_runs(store)
+    chash = candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01, latency=2.14)
+    assert decide(store, "H-002", DECIDED).decision == "promote"  # +7% latency: within the limit
+    result = digest_cycle(store, DIGEST)
+    brief_path = next(b for b in result["briefs"] if "-regression-" in b)
+    brief = (store.home / brief_path).read_text()
+    assert brief.startswith("# Escalation: H-002 was promoted but costs more to serve\n")
+    assert ("Latency +7.0% and memory +0.0% against the production it replaced (within the promotion limits of "
+            "+10% and +15%, so it was promoted). Decide whether the gain is worth it; the decision: "
+            f"`experiments/results/H-002/{chash}/decision.json`.") in brief
+    assert "- Escalated to the research team: H-002 was promoted but costs more to serve" in result["markdown"]
+
+
 def test_names_from_the_web_are_escaped_everywhere(week):
     page = week.home / "pages" / "memorybench.html"
     page.write_text(page.read_text().replace("<td>0.861</td>", "<td>0.862</td>").replace(

@@ -325,7 +325,7 @@ def test_the_token_is_not_in_repr_and_a_bad_url_is_refused():
         SlackNotifier("", "#autobench")
 
 
-def test_get_builds_by_name_and_refuses_unknowns(tmp_path):
+def test_get_builds_by_name_and_refuses_unknowns(tmp_path, monkeypatch):
     assert names() == REGISTRY.names() == ("slack", "record")
     assert isinstance(get("record", path=tmp_path / "m.jsonl"), RecordNotifier)
     slack = get("slack", token=TOKEN, channel="#a", api_url="http://127.0.0.1:1/api/")
@@ -334,8 +334,13 @@ def test_get_builds_by_name_and_refuses_unknowns(tmp_path):
         get("email")
     with pytest.raises(NotifyError, match="unknown option 'webhook'"):
         get("slack", token=TOKEN, channel="#a", webhook="x")
-    with pytest.raises(NotifyError, match="record notifier: .*path"):
-        get("record")  # no from_env: the path is required
+    with pytest.raises(NotifyError, match=r"unknown option 'channel' for the record notifier \(options: path\)"):
+        get("record", channel="#a")  # options given: the path is one of them
+    monkeypatch.delenv("AUTOBENCH_RECORD_PATH", raising=False)
+    with pytest.raises(NotifyError, match="record: AUTOBENCH_RECORD_PATH is not set"):
+        get("record")  # by name alone: from the environment
+    monkeypatch.setenv("AUTOBENCH_RECORD_PATH", str(tmp_path / "env.jsonl"))
+    assert get("record").path == tmp_path / "env.jsonl"
 
 
 # ----------------------------------------------------------------------------- the record notifier

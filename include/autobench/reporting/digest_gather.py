@@ -16,11 +16,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autobench.monitor.snapshots import boards_as_of
 from autobench.schemas import ARCHITECTURAL_GAP_PCT, MONITOR, QUEUE, REGISTRY, SWEEP, Registry
 from autobench.store import StateStore
+
+if TYPE_CHECKING:
+    from autobench.schemas import Decision
 
 ESCALATE_LATENCY_PCT = 5.0
 ESCALATE_MEMORY_PCT = 10.0
@@ -31,7 +34,8 @@ class Week:
     start: dt.datetime
     end: dt.datetime
     positions: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    # the week's closing decisions: (decision file relative to the home, the decision), oldest first
+    decisions: list[tuple[str, Decision]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     defence: list[str] = field(default_factory=list)
     queue: list[Any] = field(default_factory=list)
@@ -45,15 +49,14 @@ class Week:
         return self.start.date().isoformat()
 
 
-def _decisions(home: Path, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """The week's closing decisions (not ``extend``), oldest first; an invalid record is skipped."""
+def _decisions(home: Path, start: dt.datetime, end: dt.datetime) -> list[tuple[str, Decision]]:
+    """The week's closing decisions (not ``extend``) with their files, oldest first; an invalid
+    record is skipped."""
     from autobench.experiments import results
 
-    out = []
-    for rel, decision in results.decisions(home).valid:
-        if start <= decision.decided_at < end and decision.decision != "extend":
-            out.append({**decision.model_dump(mode="json"), "_path": rel})
-    out.sort(key=lambda r: r["decided_at"])
+    out = [(rel, decision) for rel, decision in results.decisions(home).valid
+           if start <= decision.decided_at < end and decision.decision != "extend"]
+    out.sort(key=lambda item: item[1].decided_at)
     return out
 
 
@@ -149,6 +152,7 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
     Markdown for the brief, its web-sourced pieces already escaped."""
     from autobench.escaping import md_text
     from autobench.escaping import md_unescape as unescape
+    from autobench.experiments.promotion import LATENCY_LIMIT, MEMORY_LIMIT
     from autobench.research.research_log import safe_entry
 
     out = []
@@ -179,15 +183,17 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
                         "detail": "Its post names no technique that maps onto our solution's knobs, so no "
                                   "experiment was queued. Someone should read it and decide whether to "
                                   "reverse-engineer it.\n\n" + safe_entry(entry)})
-    for record in week.decisions:
-        if record["decision"] != "promote":
+    for path, decision in week.decisions:
+        if decision.decision != "promote":
             continue
-        reg = next(c for c in record["criteria"] if c["name"] == "regression")["value"] or {}
+        regression = decision.criterion("regression")
+        reg = (regression.value if regression else None) or {}
         lat, mem = reg.get("latency_change_pct"), reg.get("memory_change_pct")
         if (lat is not None and lat >= ESCALATE_LATENCY_PCT) or (mem is not None and mem >= ESCALATE_MEMORY_PCT):
+            lat_text, mem_text = (f"{v:+.1f}%" if v is not None else "not reported" for v in (lat, mem))
             out.append({"case": "regression", "leaderboard": None,
-                        "title": f"{record['hypothesis']} was promoted but costs more to serve",
-                        "detail": f"Latency {lat:+.1f}% and memory {mem:+.1f}% against the production it replaced "
-                                  "(within the promotion limits of +10% and +15%, so it was promoted). Decide "
-                                  f"whether the gain is worth it; the decision: `{record['_path']}`."})
+                        "title": f"{decision.hypothesis} was promoted but costs more to serve",
+                        "detail": f"Latency {lat_text} and memory {mem_text} against the production it replaced "
+                                  f"(within the promotion limits of {LATENCY_LIMIT:+.0%} and {MEMORY_LIMIT:+.0%}, "
+                                  f"so it was promoted). Decide whether the gain is worth it; the decision: `{path}`."})
     return out

@@ -25,17 +25,19 @@ from autobench.schemas import Registry
 
 if TYPE_CHECKING:
     from autobench.reporting.digest_gather import Week
+    from autobench.schemas import Decision
 
 
 def _counts(week: Week) -> tuple[int, int, int]:
-    completed = sum(1 for d in week.decisions if d["status"] in ("promoted", "rejected"))
-    failed = sum(1 for d in week.decisions if d["status"] == "failed")
-    promoted = sum(1 for d in week.decisions if d["decision"] == "promote")
+    completed = sum(1 for _, d in week.decisions if d.status in ("promoted", "rejected"))
+    failed = sum(1 for _, d in week.decisions if d.status == "failed")
+    promoted = sum(1 for _, d in week.decisions if d.decision == "promote")
     return completed, failed, promoted
 
 
-def _gain(record: dict[str, Any]) -> float | None:
-    return next((c["value"] for c in record["criteria"] if c["name"] == "improvement"), None)
+def _gain(decision: Decision) -> float | None:
+    improvement = decision.criterion("improvement")
+    return improvement.value if improvement else None
 
 
 def _movement(m: dict[str, Any]) -> tuple:
@@ -105,12 +107,12 @@ def markdown(week: Week, registry: Registry) -> str:
         lines.append("- no leaderboard scraped yet")
     lines += ["", "## What Changed This Week"]
     changed = [f"- {_md(_movement(m))}" for m in week.movements]
-    for d in week.decisions:
-        if d["decision"] == "promote":
-            hyp = next((h for h in week.queue if h.id == d["hypothesis"]), None)
-            title = md_text(hyp.title) if hyp else d["hypothesis"]
-            board = d["projection"].get("leaderboard") or ""
-            changed.append(f"- Promoted {d['hypothesis']} ({title}): {_gain(d):+.3f} on {md_text(board)}")
+    for _, d in week.decisions:
+        if d.decision == "promote":
+            hyp = next((h for h in week.queue if h.id == d.hypothesis), None)
+            title = md_text(hyp.title) if hyp else d.hypothesis
+            board = d.projection.get("leaderboard") or ""
+            changed.append(f"- Promoted {d.hypothesis} ({title}): {_gain(d):+.3f} on {md_text(board)}")
     changed += [f"- {_md(_alert_sentence(a))}" for a in _shown_alerts(week)]
     changed += [f"- {md_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
     lines += changed or ["- no change"]
@@ -156,9 +158,9 @@ def message(week: Week, registry: Registry, files: list[Path] | None = None):
             positions.append((name, f": #{pos['rank']} ", Emoji("warning"),
                               f" (our score: {pos['score']:.3f} | gap to #1: {pos['gap']:+.3f})"))
     changed: list = [_movement(m) for m in week.movements]
-    for d in week.decisions:
-        if d["decision"] == "promote":
-            changed.append(f"Promoted {d['hypothesis']}: {_gain(d):+.3f} on {d['projection'].get('leaderboard') or ''}")
+    for _, d in week.decisions:
+        if d.decision == "promote":
+            changed.append(f"Promoted {d.hypothesis}: {_gain(d):+.3f} on {d.projection.get('leaderboard') or ''}")
     changed += [_alert_sentence(a) for a in _shown_alerts(week)]
     changed += [a.removeprefix("[ALERT] ") for a in week.defence]
     waiting = sorted([h for h in week.queue if h.status in ("extended", "queued")],
@@ -209,23 +211,23 @@ def technical_log_section(week: Week) -> str:
     lines.append(f"- {completed} experiments decided ({promoted} promoted), {failed} failed; "
                  f"{len(week.papers)} papers logged; {len(week.alerts)} competitor alerts; "
                  f"{len(week.escalations)} escalations")
-    for d in week.decisions:
-        lines.append(f"- {d['hypothesis']}: **{d['decision']}** — {md_text(_first_sentence(d['reason']))}")
+    for _, d in week.decisions:
+        lines.append(f"- {d.hypothesis}: **{d.decision}** — {md_text(_first_sentence(d.reason))}")
     lines += ["", "### Experiments", ""]
     if not week.decisions:
         lines.append("No experiment was decided this week.")
-    for d in week.decisions:
-        hyp = next((h for h in week.queue if h.id == d["hypothesis"]), None)
-        ev = d["evidence"]
-        lines += [f"#### {d['hypothesis']}: {md_text(hyp.title) if hyp else ''} — {d['decision']} ({d['status']})", "",
+    for path, d in week.decisions:
+        hyp = next((h for h in week.queue if h.id == d.hypothesis), None)
+        ev = d.evidence
+        lines += [f"#### {d.hypothesis}: {md_text(hyp.title) if hyp else ''} — {d.decision} ({d.status})", "",
                   f"- config patch: `{json.dumps(hyp.implementation.config_patch) if hyp else '?'}` "
-                  f"(config {d['config_hash']}, production {d['production_hash']})",
-                  f"- seed policy {d['policy']['name']}: {md_text(d['policy']['why'])}",
-                  f"- {ev['metric']} by seed: "
-                  + (", ".join(f"{s}: {ev['candidate'][str(s)]:.4f} vs {ev['control'][str(s)]:.4f}"
-                               for s in ev["seeds"]) or "no full runs"),
-                  "", *explain.markdown_table(d["criteria"])]
-        lines += ["", f"Reason: {md_text(d['reason'])}", "", f"Decision record: `{d['_path']}`", ""]
+                  f"(config {d.config_hash}, production {d.production_hash})",
+                  f"- seed policy {d.policy['name']}: {md_text(d.policy['why'])}",
+                  f"- {ev.metric} by seed: "
+                  + (", ".join(f"{s}: {ev.candidate[str(s)]:.4f} vs {ev.control[str(s)]:.4f}"
+                               for s in ev.seeds) or "no full runs"),
+                  "", *explain.markdown_table(d.criteria)]
+        lines += ["", f"Reason: {md_text(d.reason)}", "", f"Decision record: `{path}`", ""]
     lines += ["### Papers", ""]
     lines += [_demote(entry) for entry in week.papers] or ["No paper was logged this week."]
     lines += ["", "### Queue", "", "| # | id | status | priority | effort | est. gain | title |",

@@ -31,15 +31,10 @@ from conftest import SHARED, loopback
 
 from autobench.research.paper_sources import (
     REGISTRY,
-    ArxivSource,
-    CitationSource,
-    CompetitorFeedSource,
-    FeedSource,
     Paper,
     PaperSource,
     SourceError,
     SourceSpec,
-    api_key_from_env,
     build,
     matches_venue,
     names,
@@ -47,6 +42,9 @@ from autobench.research.paper_sources import (
     specs,
     split_arxiv_id,
 )
+from autobench.research.paper_sources.arxiv_api import ArxivSource
+from autobench.research.paper_sources.feed import CompetitorFeedSource, FeedSource
+from autobench.research.paper_sources.semantic_scholar import CitationSource, api_key_from_env
 
 REALDATA = SHARED / "realdata"
 ATOM_DIR = REALDATA / "arxiv_atom"
@@ -379,6 +377,23 @@ def test_importing_the_package_is_cheap() -> None:
             "print(sorted(m for m in ('arxiv', 'requests', 'lxml', 'bs4', 'pydantic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_implementations_are_imported_only_through_the_registry() -> None:
+    package = "autobench.research.paper_sources"
+    code = (f"import sys, {package} as p\n"
+            f"def loaded(): return sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('{package}.'))\n"
+            "print(loaded())\n"
+            "from autobench.research.paper_sources import FeedSource\n"  # by its class name: the registry's entry
+            "print(FeedSource is p.REGISTRY.get('feed'), loaded())\n"
+            "print(p.REGISTRY.get('citations').__name__, loaded())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.splitlines() == ["['base']", "True ['_http', 'base', 'feed']",
+                                       "CitationSource ['_http', 'base', 'feed', 'semantic_scholar']"]
+    with pytest.raises(AttributeError, match="has no attribute 'RssSource'"):
+        import autobench.research.paper_sources as package_module
+
+        package_module.RssSource  # noqa: B018
 
 
 # --- ArxivSource on the real recorded answers --------------------------------------------------

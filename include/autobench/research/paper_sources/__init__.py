@@ -14,8 +14,9 @@ the decisive ``fetch(since)``; ``configured`` and ``from_config`` to come from
 One factory: :func:`specs` lists the sources a config asks for (:class:`SourceSpec`, JSON-able:
 what the DAG maps one fetch task over), :func:`build` makes one of them; the ingest and
 :func:`sources_from_config` both go through them. A new kind of source is one module and one
-line in :data:`REGISTRY`. Importing this package imports neither ``arxiv`` nor ``requests`` nor
-lxml: the sources import them when they fetch.
+line in :data:`REGISTRY`. Importing this package imports no implementation (the registry
+imports one when it is used; ``from autobench.research.paper_sources import ArxivSource`` goes
+through it too), nor ``arxiv``, ``requests`` or lxml: the sources import them when they fetch.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from autobench.registry import Registry
-from autobench.research.paper_sources.arxiv_api import ArxivSource
 from autobench.research.paper_sources.base import (
     Paper,
     PaperSource,
@@ -34,8 +34,6 @@ from autobench.research.paper_sources.base import (
     matches_venue,
     split_arxiv_id,
 )
-from autobench.research.paper_sources.feed import CompetitorFeedSource, FeedSource
-from autobench.research.paper_sources.semantic_scholar import CitationSource, api_key_from_env
 
 #: kind → implementation, in the order the sources of a config are listed and fetched
 REGISTRY = Registry("paper source", {
@@ -45,17 +43,16 @@ REGISTRY = Registry("paper source", {
     "citations": "autobench.research.paper_sources.semantic_scholar:CitationSource",
 }, error=SourceError)
 
+#: the implementations' class names → their kinds: imported through :data:`REGISTRY` on first use
+_CLASSES = {"ArxivSource": "arxiv", "CompetitorFeedSource": "competitor", "FeedSource": "feed",
+            "CitationSource": "citations"}
+
 __all__ = [
     "REGISTRY",
-    "ArxivSource",
-    "CitationSource",
-    "CompetitorFeedSource",
-    "FeedSource",
     "Paper",
     "PaperSource",
     "SourceError",
     "SourceSpec",
-    "api_key_from_env",
     "build",
     "matches_venue",
     "names",
@@ -63,6 +60,13 @@ __all__ = [
     "specs",
     "split_arxiv_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """An implementation class by its name (``ArxivSource``), imported through the registry."""
+    if name in _CLASSES:
+        return REGISTRY.get(_CLASSES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def names() -> tuple[str, ...]:

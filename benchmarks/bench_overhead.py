@@ -1,4 +1,4 @@
-"""How much of a cycle's wall time is orchestration rather than experiments (issue 9: ≤ 5%).
+"""How much of a cycle's wall time is orchestration rather than experiments (it should be ≤ 5%).
 
 One full cycle at the `recall` example's production config, run the way the demo runs it
 (`airflow dags test` per DAG run, a fresh SQLite metadata DB, real training on the CPU):

@@ -1,5 +1,8 @@
-"""The autonomous week (issue 9): `make demo`'s replay of Monday 2026-01-05 to Monday 2026-01-12,
-with real training on the CPU, asserted day by day against seed 002's story.
+"""The autonomous week: `make demo`'s replay of Monday 2026-01-05 to Monday 2026-01-12, with real
+training on the CPU, asserted day by day: Monday's status, ingest and first sweep (a broken
+hypothesis fails fast validation, a useless one is rejected), Wednesday's overtake and the urgent
+sweep that promotes the helpful one, the rest of the week's decisions, and Monday 12th's digest
+in Slack, every run succeeding and the state valid after every day.
 
 The replay runs once for the module (``python -m demo.week``: `airflow dags test`
 per run, the Asset-triggered runs started from the metadata DB's events). Every failure names

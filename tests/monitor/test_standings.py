@@ -1,4 +1,5 @@
-"""The delta report's lines, name matching and the gap matrix, on the seed's own example."""
+"""The delta report's lines, name matching and the gap matrix, on one MemoryBench week (CompetitorA improves,
+StartupX enters ahead of us)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ BEFORE = board([("CompetitorA", 0.847), ("OurSystem", 0.823), ("CompetitorB", 0.
 AFTER = board([("CompetitorA", 0.861), ("StartupX", 0.855), ("OurSystem", 0.823), ("CompetitorB", 0.801)])
 
 
-def test_the_seeds_delta_lines_exactly():
+def test_the_delta_lines_exactly():
     lines = delta(BEFORE, AFTER)
     assert "[ALERT] CompetitorA improved on MemoryBench: 0.847 → 0.861 (+0.014)" in lines
     assert "[ALERT] New entrant: StartupX at 0.855 — now ranked #2, ahead of us on MemoryBench" in lines

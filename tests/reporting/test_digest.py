@@ -42,7 +42,7 @@ def week(store):
     return store
 
 
-def test_the_digest_follows_the_seeds_format(week):
+def test_the_digest_has_its_four_sections_and_their_lines(week):
     result = digest_cycle(week, DIGEST)
     md = result["markdown"]
     assert md.splitlines()[0] == "# Benchmark Digest — Week of 2026-01-05"
@@ -328,7 +328,7 @@ def test_a_hostile_leader_is_escaped_in_the_gap_escalation_brief(store):
 
 RESEARCH_LOG = f"""# Research log
 
-Papers autobench read, what it extracted, and what it did about them (seed 002 §3.2).
+Papers autobench read, what it extracted, and what it did about them.
 
 <!-- ingest r1 at 2026-01-08T07:00:00Z: 2 fetched, 2 new, 2 relevant -->
 

@@ -119,7 +119,7 @@ def test_the_example_closes_the_loop_offline(offline):
     assert {"steps": 1400} in patches and {"lr": 0.005} in patches
     longer = next(h for h in added if h.implementation.config_patch == {"steps": 1400})
     assert longer.target_leaderboards == ["MemoryBench"] and longer.implementation.estimated_gain == 0.008
-    assert longer.priority_score == pytest.approx(100 * 0.008 / 1)  # SPEC: 100 × gain / effort × urgency
+    assert longer.priority_score == pytest.approx(100 * 0.008 / 1)  # priority = 100 × gain / effort × urgency
     assert "gap analysis (gap to #1 on MemoryBench = 0.024)" in longer.source
     # the gap is 2.4 points: component ablations, never the one already queued (width 64)
     assert {"heads": 8} in patches and {"depth": 3} in patches and {"width": 64} not in patches

@@ -229,12 +229,12 @@ def test_extract_the_briefs_abstract(catalog):
     assert gain["metric"] == "accuracy"
 
 
-def test_extract_the_seeds_research_log_example(catalog):
+def test_extract_the_hypermemory_paper(catalog):
     found = extract_techniques(HYPERMEMORY, catalog, LB)
     by_name = {e.technique.name: e for e in found}
     assert set(by_name) == {"hierarchical state compression", "cosine lr schedule with warmup",
                             "synthetic data augmentation"}
-    # the seed's log: compression Medium/High, cosine Low/Low, synthetic data High/Medium
+    # effort/impact: compression Medium/High, cosine Low/Low, synthetic data High/Medium
     assert (by_name["hierarchical state compression"].technique.effort,
             by_name["hierarchical state compression"].impact) == ("Medium", "High")
     assert (by_name["cosine lr schedule with warmup"].technique.effort,

@@ -400,20 +400,19 @@ def time_split(home: Path, dag_run_seconds: float) -> dict[str, float]:
     processes (each run's ``wall_seconds``: start, training, evaluation, latency, retries) and
     the rest, orchestration (Airflow, state I/O, statistics, scraping, reports). Runs adopted
     from the cache under another id are counted once, where they ran."""
-    import yaml
+    from autobench.experiments import results
 
     training = experiment = 0.0
     runs = 0
-    for config in sorted((home / "experiments" / "results").glob("*/*/*/seed_*/config.yaml")):
-        run_id = config.parents[3].name
-        record = yaml.safe_load(config.read_text()) or {}
-        if record.get("run_id") != run_id:
-            continue  # adopted from another id's cache
+    for run in results.all_runs(home):
+        record = results.run_record(run.path)
+        if record is None or results.adopted(run, record):
+            continue  # not run yet, or adopted from another experiment id's cache
         runs += 1
         experiment += float(record.get("wall_seconds") or 0.0)
-        metrics = config.with_name("metrics.json")
-        if metrics.exists():
-            training += float(json.loads(metrics.read_text()).get("train_seconds") or 0.0)
+        metrics = results.read_json(run.path / results.METRICS)
+        if isinstance(metrics, dict):
+            training += float(metrics.get("train_seconds") or 0.0)
     orchestration = max(dag_run_seconds - experiment, 0.0)
     return {"dag_run_seconds": round(dag_run_seconds, 1), "experiment_runs": runs,
             "training_seconds": round(training, 1), "experiment_seconds": round(experiment, 1),

@@ -97,6 +97,7 @@ def demo_home(home: Path, decisions: bool = True) -> Path:
 
 def _demo_decisions(home: Path) -> None:
     from autobench.clock import parse_now
+    from autobench.experiments import results
     from autobench.experiments.config import spec_for
     from autobench.experiments.decide import decide
     from autobench.schemas import PRODUCTION_ID
@@ -105,8 +106,8 @@ def _demo_decisions(home: Path) -> None:
     store = StateStore(home)
     production = {1: 0.9905, 2: 0.9891, 3: 0.9921, 4: 0.9899, 5: 0.9912, 6: 0.9886, 7: 0.9925, 8: 0.9903}
 
-    def write(run_id: str, chash: str, mode: str, seed: int, acc: float, latency: float = 2.0) -> None:
-        folder = home / "experiments" / "results" / run_id / chash / mode / f"seed_{seed}"
+    def write(experiment_id: str, chash: str, mode: str, seed: int, acc: float, latency: float = 2.0) -> None:
+        folder = results.run_folder(home, experiment_id, chash, mode, seed)
         folder.mkdir(parents=True, exist_ok=True)
         metrics = {"accuracy": acc, "loss": 0.1, "latency_ms": latency, "memory_mb": 100.0}
         (folder / "metrics.json").write_text(json.dumps(metrics))

@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from autobench.errors import HomeError
+from autobench.experiments import results
 from autobench.paths import resolve_home  # noqa: F401  (re-exported)
 from autobench.schemas import (
     FILES,
-    FOLDERS,
     PRODUCTION_ID,
     QUEUE,
     REGISTRY,
     StateError,
 )
+
+# The folders of an initialised home (the experiments' three are the results store's).
+FOLDERS: tuple[str, ...] = ("state", "snapshots", "history", results.RESULTS.as_posix(),
+                            results.PROMOTED.as_posix(), results.ARCHIVED.as_posix(), "digests", "reports")
 
 
 def examples() -> list[str]:
@@ -113,8 +117,6 @@ def _check_queue_against_registry(queue: Any, registry: Any, report: ValidationR
 
 
 def _check_folders_against_queue(home: Path, queue: Any, report: ValidationReport) -> None:
-    from autobench.experiments import results
-
     ids = {h.id for h in queue.hypotheses}
     status = {h.id: h.status for h in queue.hypotheses}
     for name in results.experiment_ids(home):

@@ -678,19 +678,6 @@ FILES: dict[str, FileSpec] = {
     )
 }
 
-# The folders of an initialised home.
-FOLDERS: tuple[str, ...] = (
-    "state",
-    "snapshots",
-    "history",
-    "experiments/results",
-    "experiments/promoted",
-    "experiments/archived",
-    "digests",
-    "reports",
-)
-
-
 # --------------------------------------------------------------------------- errors
 
 

@@ -8,7 +8,7 @@ import sys
 
 from conftest import REPO, run_cli
 
-from autobench import schemas
+from autobench.home import FOLDERS
 
 
 def test_init_creates_a_home_and_refuses_to_overwrite(tmp_path):
@@ -16,7 +16,7 @@ def test_init_creates_a_home_and_refuses_to_overwrite(tmp_path):
     proc = run_cli("init", "--example", "recall", "--json", home=target, check=True)
     out = json.loads(proc.stdout)
     assert {"competitive_registry.yaml", "research_config.yaml", "experiment_queue.yaml"} <= set(out["created"])
-    for folder in schemas.FOLDERS:
+    for folder in FOLDERS:
         assert (target / folder).is_dir(), folder
     before = (target / "competitive_registry.yaml").read_bytes()
     (target / "competitive_registry.yaml").write_bytes(before + b"# my edit\n")

@@ -10,6 +10,7 @@ from conftest import run_cli
 
 from autobench.clock import parse_now
 from autobench.errors import AutobenchError
+from autobench.experiments import results
 from autobench.experiments.config import spec_for
 from autobench.experiments.decide import decide
 from autobench.schemas import QUEUE, REGISTRY, StateError
@@ -21,8 +22,9 @@ CRITERIA = ["improvement", "significance", "regression", "reproducibility", "pro
 PROD = {1: 0.9905, 2: 0.9891, 3: 0.9921, 4: 0.9899, 5: 0.9912, 6: 0.9886, 7: 0.9925, 8: 0.9903, 9: 0.9894, 10: 0.9917}
 
 
-def write_run(home: Path, run_id: str, chash: str, mode: str, seed: int, metrics: dict | None, error: str = "") -> None:
-    folder = home / "experiments" / "results" / run_id / chash / mode / f"seed_{seed}"
+def write_run(home: Path, experiment_id: str, chash: str, mode: str, seed: int, metrics: dict | None,
+              error: str = "") -> None:
+    folder = results.run_folder(home, experiment_id, chash, mode, seed)
     folder.mkdir(parents=True, exist_ok=True)
     if metrics is None:
         (folder / "failure.json").write_text(json.dumps({"attempts": [error, error]}))

@@ -86,6 +86,29 @@ def test_a_run_reported_elsewhere_is_recorded_once_and_its_time_counted_once(tmp
     assert results.seed_record(home, "H-001", "abc", "full", 2)["failure"]["attempts"] == ["the pod pushed no result"]
 
 
+def test_every_run_folder_and_whether_it_ran_under_its_own_id(tmp_path):
+    home = tmp_path
+    own = run(home, "production", "abc", "full", 2, {"accuracy": 0.9})
+    (own / "config.yaml").write_text("run_id: production\nwall_seconds: 4.5\n")  # the kept key: run_id
+    copied = results.run_folder(home, "H-001", "abc", "full", 2)
+    results.adopt(own, copied)  # the same config for H-001: copied from production's cache
+    run(home, "H-001", "abc", "fast", 1)  # started, nothing recorded yet
+    (home / "experiments/results/H-001/abc/full/seed_x").mkdir()  # not a seed folder
+    (home / "experiments/results/H-001/abc/notes").mkdir()  # not a mode
+    found = list(results.all_runs(home))
+    assert [(r.experiment_id, r.config_hash, r.mode, r.seed) for r in found] == [
+        ("H-001", "abc", "fast", 1), ("H-001", "abc", "full", 2), ("production", "abc", "full", 2)]
+    assert [r.path for r in found] == [results.run_folder(home, "H-001", "abc", "fast", 1), copied, own]
+    fast, adopted, ran_here = found
+    assert results.run_record(fast.path) is None
+    assert results.run_record(ran_here.path) == {"run_id": "production", "wall_seconds": 4.5}
+    assert results.adopted(adopted, results.run_record(adopted.path)) is True
+    assert results.adopted(ran_here, results.run_record(ran_here.path)) is False
+    results.record_seed(home, "H-002", "abc", "full", 3, None, "the pod pushed no result")
+    assert results.seed_record(home, "H-002", "abc", "full", 3)["failure"][results.EXPERIMENT_ID_KEY] == "H-002"
+    assert list(results.all_runs(tmp_path / "nowhere")) == []
+
+
 def test_environments_of_the_runs(tmp_path):
     home = tmp_path
     run(home, "production", "abc", "fast", 1, {"a": 1}, environment={"device": "cpu"})

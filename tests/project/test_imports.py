@@ -26,7 +26,7 @@ CORE_EXCEPTIONS: dict[str, set[str]] = {
     # the schemas check a configured name against the swappable parts' registries (names only)
     "autobench.schemas": {"autobench.monitor.scrape", "autobench.experiments.backends",
                           "autobench.experiments.seed_policies", "autobench.research.paper_sources"},
-    # `validate`/`check_state` read the run folders through the results store
+    # a home's folders and `validate`/`check_state` read the experiments' folders through the results store
     "autobench.home": {"autobench.experiments.results"},
     # `python -m autobench` is the command line
     "autobench.__main__": {"autobench.cli"},

@@ -12,6 +12,8 @@ Under ``AUTOBENCH_HOME``::
     experiments/archived/<id>-<time>.md     a rejected or failed hypothesis's note
 
 ``experiment_id`` is a hypothesis id or ``production`` (:func:`autobench.paths.check_experiment_id`).
+Run folders record the experiment id under the key ``run_id`` (:data:`EXPERIMENT_ID_KEY`, in
+``config.yaml`` and ``failure.json``), a format kept from the first version.
 A run folder holding a valid ``metrics.json`` is the cache: the same (config hash, mode, seed) is
 never run twice, and a run of the same config under another id is copied, not recomputed.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +47,8 @@ LOG = "train.log"
 METRICS = "metrics.json"
 FAILURE = "failure.json"
 USAGE = "usage.json"  # its GPU time is in a day's budget already (counted once)
+# the key a run's config.yaml and failure.json record its experiment id under (a kept format)
+EXPERIMENT_ID_KEY = "run_id"
 
 # the files beside a config's runs
 _DECISION = "decision.json"
@@ -77,6 +82,44 @@ def run_folder(home: Path, experiment_id: str, config_hash: str, mode: str, seed
 
 def relative(home: Path, path: Path) -> str:
     return str(Path(path).relative_to(home))
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One run's folder: ``experiments/results/<experiment_id>/<config_hash>/<mode>/seed_<seed>/``."""
+
+    experiment_id: str
+    config_hash: str
+    mode: str
+    seed: int
+    path: Path
+
+
+def all_runs(home: Path) -> Iterator[RunFolder]:
+    """Every run folder under the results (finished or not), in path order."""
+    root = Path(home) / RESULTS
+    for experiment_dir in sorted(root.iterdir()) if root.is_dir() else ():
+        for config_dir in sorted(experiment_dir.iterdir()) if experiment_dir.is_dir() else ():
+            for mode in MODES:
+                for seed, seed_dir in _seed_folders(config_dir / mode):
+                    yield RunFolder(experiment_dir.name, config_dir.name, mode, seed, seed_dir)
+
+
+def run_record(folder: Path) -> dict[str, Any] | None:
+    """What a run recorded in its ``config.yaml`` (its config, environment, ``wall_seconds``…),
+    None when the folder has none or it is unreadable."""
+    import yaml
+
+    try:
+        record = yaml.safe_load((Path(folder) / CONFIG).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def adopted(run: RunFolder, record: dict[str, Any]) -> bool:
+    """Whether a run was copied from another id's cache (its record names that id), not run here."""
+    return record.get(EXPERIMENT_ID_KEY) != run.experiment_id
 
 
 def _seed_folders(folder: Path) -> list[tuple[int, Path]]:
@@ -169,7 +212,7 @@ def record_seed(home: Path, experiment_id: str, config_hash: str, mode: str, see
         fsio.atomic_write(folder / METRICS, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     elif not metrics and error and not (folder / FAILURE).exists() and not (folder / METRICS).exists():
         folder.mkdir(parents=True, exist_ok=True)
-        fsio.atomic_write(folder / FAILURE, json.dumps({"run_id": experiment_id, "seed": seed, "mode": mode,
+        fsio.atomic_write(folder / FAILURE, json.dumps({EXPERIMENT_ID_KEY: experiment_id, "seed": seed, "mode": mode,
                                                          "attempts": [error]}) + "\n")
     return folder
 

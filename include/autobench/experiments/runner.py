@@ -41,6 +41,7 @@ from autobench import __version__, fsio
 from autobench.errors import AutobenchError
 from autobench.experiments.results import (  # noqa: F401  (bad_metrics, is_complete: what a run's metrics must be)
     CONFIG,
+    EXPERIMENT_ID_KEY,
     FAILURE,
     LOG,
     METRICS,
@@ -237,14 +238,14 @@ def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force:
     folder.mkdir(parents=True, exist_ok=True)
     import yaml
 
-    record = {"run_id": spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution, "mode": mode,
-              "seed": seed, "subset": subset, "config": spec.config,
+    record = {EXPERIMENT_ID_KEY: spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution,
+              "mode": mode, "seed": seed, "subset": subset, "config": spec.config,
               "wall_seconds": round(seconds, 3),  # the child's start, training, evaluation and latency, all attempts
               "environment": {**environment(), **(child_env or {})}}
     fsio.atomic_write(folder / CONFIG, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
     fsio.atomic_write(folder / LOG, "\n".join(log) + "\n")
     if metrics is None:
-        failure = {"run_id": spec.experiment_id, "seed": seed, "mode": mode, "attempts": errors,
+        failure = {EXPERIMENT_ID_KEY: spec.experiment_id, "seed": seed, "mode": mode, "attempts": errors,
                    "seconds": round(seconds, 3)}
         fsio.atomic_write(folder / FAILURE, json.dumps(failure, indent=2) + "\n")
         raise RunFailed(f"{spec.experiment_id} seed={seed} {mode}: failed {len(errors)} times: {errors[-1]} "
@@ -377,7 +378,7 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
         metrics = out[str(seed)]
         folder = run_folder(home, spec.experiment_id, spec.config_hash, mode, seed)
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"run_id": spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution,
+        record = {EXPERIMENT_ID_KEY: spec.experiment_id, "config_hash": spec.config_hash, "solution": spec.solution,
                   "mode": mode, "seed": seed, "subset": subset, "config": spec.config,
                   "batched": {"solution": batched, "seeds": todo},
                   "wall_seconds": round(seconds / len(todo), 3),  # the batch's wall time, shared by its seeds

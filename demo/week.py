@@ -188,10 +188,10 @@ class Week:
                               "JOIN asset a ON a.id = e.asset_id WHERE e.id > ? ORDER BY e.id",
                               (self.last_event_id,)).fetchall()
         events = []
-        for event_id, uri, extra, dag_id, run_id in rows:
+        for event_id, uri, extra, dag_id, dag_run_id in rows:
             self.last_event_id = max(self.last_event_id, event_id)
             events.append({"asset": norm(uri), "extra": json.loads(extra) if extra else {},
-                           "source": f"{dag_id}/{run_id}" if dag_id else None})
+                           "source": f"{dag_id}/{dag_run_id}" if dag_id else None})
         return events
 
     # ------------------------------------------------------------------ runs

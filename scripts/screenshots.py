@@ -287,11 +287,11 @@ def run_dag(url: str, token: str, dag_id: str, timeout: float = 240) -> str:
         status, data = api(url, token, f"/api/v2/dags/{dag_id}/dagRuns", "POST", {"logical_date": None})
         if status not in (200, 201):
             raise RuntimeError(f"could not trigger {dag_id}: {status} {data}")
-        run_id = data["dag_run_id"]
+        dag_run_id = data["dag_run_id"]
         deadline = time.monotonic() + timeout
         state = data.get("state")
         while time.monotonic() < deadline:
-            _, run = api(url, token, f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")
+            _, run = api(url, token, f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(dag_run_id, safe='')}")
             state = run.get("state") if isinstance(run, dict) else None
             if state in ("success", "failed"):
                 return state

@@ -23,6 +23,6 @@ def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
 def check_experiment_id(experiment_id: str) -> str:
     """``experiment_id`` if it names one folder under the results (ValueError otherwise)."""
     if not isinstance(experiment_id, str) or not EXPERIMENT_ID_RE.match(experiment_id):
-        raise ValueError(f"{experiment_id!r} is not a run id: a hypothesis id such as H-042, or production "
+        raise ValueError(f"{experiment_id!r} is not an experiment id: a hypothesis id such as H-042, or production "
                          "(a letter, then letters, digits, '.', '_' or '-')")
     return experiment_id

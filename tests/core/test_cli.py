@@ -140,7 +140,7 @@ def test_run_refuses_an_id_that_is_a_path(tmp_path):
     config.write_text("config: {steps: 1}\n")
     for bad in ("../../etc", "/tmp/evil", "H-1/../../x", ".."):
         proc = run_cli("run", bad, "--seed", "1", "--config", str(config), home=tmp_path / "home")
-        assert proc.returncode == 1 and "is not a run id" in proc.stderr, (bad, proc.stderr)
+        assert proc.returncode == 1 and "is not an experiment id" in proc.stderr, (bad, proc.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # nothing created anywhere
 
 

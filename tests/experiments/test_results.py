@@ -46,7 +46,7 @@ def test_the_layout_of_a_configs_runs(tmp_path):
     assert results.promoted_file("H-001", "20260105T080000Z") == "experiments/promoted/H-001-20260105T080000Z.yaml"
     assert results.archived_file("H-001", "20260105T080000Z") == "experiments/archived/H-001-20260105T080000Z.md"
     for bad in ("../etc", "H-1/../x", "", "/tmp"):  # one folder name, never a path
-        with pytest.raises(ValueError, match="is not a run id"):
+        with pytest.raises(ValueError, match="is not an experiment id"):
             results.run_folder(home, bad, "abc", "full", 1)
     with pytest.raises(ValueError, match="mode"):
         results.run_folder(home, "H-001", "abc", "medium", 1)

@@ -132,7 +132,7 @@ def test_bad_config_input_is_one_clear_line(tmp_path):
     assert proc.returncode == 2 and "distinct" in proc.stderr
 
 
-def test_run_id_resolves_production_plus_patch_from_the_state_files(home):
+def test_an_experiment_id_resolves_production_plus_patch_from_the_state_files(home):
     from autobench.experiments.config import merge_patch, spec_for
     from autobench.store import StateStore
 

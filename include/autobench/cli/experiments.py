@@ -237,15 +237,15 @@ def add_variance(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p = sub.add_parser("variance", parents=[common],
                        help="coefficient of variation of the mean vs seeds, minimum N, PNG plot")
     p.add_argument("scores", metavar="SCORES",
-                   help="JSON file of per-seed scores, or a run id (its full runs in the home)")
+                   help="JSON file of per-seed scores, or an experiment id (its full runs in the home)")
     p.add_argument("--threshold", type=float, default=0.05, help="CV of the mean to get under (default 0.05 = 5%%)")
-    p.add_argument("--metric", help="with a run id: the metric (default: the primary metric)")
+    p.add_argument("--metric", help="with an experiment id: the metric (default: the primary metric)")
     p.add_argument("--plot", metavar="PNG", help="write the plot here")
     p.set_defaults(handler=cmd_variance)
 
 
 def _scores_or_runs(args: argparse.Namespace, source: str) -> tuple[Any, str]:
-    """A JSON file of scores, or a run id's full runs of its current config (seed -> metric)."""
+    """A JSON file of scores, or an experiment id's full runs of its current config (seed -> metric)."""
     import os
 
     if os.path.exists(source) or source.endswith(".json"):
@@ -297,7 +297,7 @@ def add_power(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     p = sub.add_parser("power", parents=[common],
                        help="seeds needed to detect an effect at 80%% power, from pilot variance")
     p.add_argument("pilot", metavar="PILOT",
-                   help="JSON file of per-seed scores, or a run id (its full runs in the home)")
+                   help="JSON file of per-seed scores, or an experiment id (its full runs in the home)")
     p.add_argument("--candidate", metavar="FILE",
                    help="a paired pilot of the candidate (same seeds): measures the sd of differences")
     p.add_argument("--effect", type=float, help="the gain to detect (default: the registry's promotion_threshold)")

@@ -12,6 +12,7 @@ from autobench.errors import HomeError
 from autobench.experiments import results
 from autobench.paths import resolve_home  # noqa: F401  (re-exported)
 from autobench.schemas import (
+    CLOSED_STATUSES,
     FILES,
     PRODUCTION_ID,
     QUEUE,
@@ -123,7 +124,8 @@ def _check_folders_against_queue(home: Path, queue: Any, report: ValidationRepor
         if name != PRODUCTION_ID and name not in ids:
             report.errors.append(f"{results.RESULTS.as_posix()}/{name}/: no hypothesis {name} in {QUEUE}")
     kept = results.kept(home)
-    for kind, expected in (("promoted", {"promoted"}), ("archived", {"rejected", "failed", "superseded"})):
+    archived = set(CLOSED_STATUSES) - {"promoted"}  # a closed hypothesis that was not promoted has a note
+    for kind, expected in (("promoted", {"promoted"}), ("archived", archived)):
         for name in kept[kind]:
             hid = _id_of(name, ids)
             if hid is None:

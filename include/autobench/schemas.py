@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -582,8 +582,13 @@ class IngestState(Strict):
 # --------------------------------------------------------------------------- the decision record
 
 
+# The five promotion criteria, in the order a decision lists them (autobench.experiments.promotion).
+CriterionName = Literal["improvement", "significance", "regression", "reproducibility", "projection"]
+CRITERIA: tuple[str, ...] = get_args(CriterionName)
+
+
 class DecisionCriterion(Strict):
-    name: Literal["improvement", "significance", "regression", "reproducibility", "projection"]
+    name: CriterionName
     passed: bool
     value: Any = None
     requirement: str

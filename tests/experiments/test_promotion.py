@@ -9,13 +9,13 @@ from scipy import stats
 
 from autobench.experiments import explain
 from autobench.experiments.promotion import (
-    CRITERIA,
     NoiseLedger,
     Standing,
     evaluate,
     fast_screen,
     noise_from_production,
 )
+from autobench.schemas import CRITERIA
 
 CONTROL = [0.9905, 0.9891, 0.9921, 0.9899]
 GAIN = [0.0091, 0.0088, 0.0095, 0.0090]

@@ -30,16 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autobench.experiments.seed_policies.base import Criterion, Noise
-from autobench.experiments.statistics import paired_t
+from autobench.experiments.statistics import REPRODUCIBLE_SHARE, paired_t, t_quantile
 
 ALPHA = 0.05
 LATENCY_LIMIT = 0.10  # +10%
 MEMORY_LIMIT = 0.15  # +15%
 MIN_SEEDS = 3
-REPRODUCIBLE_PCT = 0.5  # std < 0.5% of the mean
+REPRODUCIBLE_PCT = 100 * REPRODUCIBLE_SHARE  # std < 0.5% of the mean (the requirement shows the percentage)
 COLLAPSE_SDS = 6.0  # the fast screen: a drop beyond 6 sd of production's fast runs ...
 COLLAPSE_THRESHOLDS = 10.0  # ... and beyond 10 × the promotion threshold is a broken config
-CRITERIA = ("improvement", "significance", "regression", "reproducibility", "projection")
 
 
 @dataclass(frozen=True)
@@ -63,12 +62,6 @@ class Standing:
         return name, self.competitors[name]
 
 
-def _t_ppf(p: float, df: float) -> float:
-    from scipy import special
-
-    return float(special.stdtrit(df, p))
-
-
 def project(standing: Standing | None, gain: float, se: float, df: float) -> dict[str, Any]:
     """Projected rank and P(#1) if the gain (oriented: positive = better) carried to the board."""
     if standing is None or standing.ours is None:
@@ -77,7 +70,7 @@ def project(standing: Standing | None, gain: float, se: float, df: float) -> dic
                 "projected_ci95": [None, None], "best_competitor": None}
     sign = 1.0 if standing.higher_is_better else -1.0
     projected = standing.ours + sign * gain
-    half = _t_ppf(0.975, df) * se if df > 0 and math.isfinite(se) else math.nan
+    half = t_quantile(0.975, df) * se if df > 0 and math.isfinite(se) else math.nan
     best = standing.best_competitor()
     if best is None:
         p_first = 1.0

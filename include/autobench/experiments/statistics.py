@@ -5,7 +5,9 @@ The one owner of the t-tests: :func:`paired_t` (the promotion criteria's signifi
 one-sided check of production against its own history).
 
 - :func:`summarize`: n, mean, std, min, max, a 95% t interval, and two flags: high variance
-  (std > 1% of the mean) and reproducible (std < 0.5% of the mean).
+  (std > 1% of the mean) and reproducible (std < 0.5% of the mean), the thresholds the
+  promotion criteria and the fixed seed policy use too.
+- :func:`t_quantile`: Student's t quantile (the projection's interval, the adaptive policy's bounds).
 - :func:`compare`: paired by seed when both sides are ``{seed: score}`` over the same seeds
   (paired t-test, Wilcoxon signed-rank, Cohen's d_z), else unpaired (Welch's t-test,
   Mann–Whitney U, Cohen's d with the pooled sd); a 95% t interval and a 10,000-resample
@@ -106,6 +108,16 @@ def welch_t(control: Sequence[float], candidate: Sequence[float], alternative: A
     res = stats.ttest_ind(b, a, equal_var=False, alternative=alternative)
     p = float(res.pvalue)
     return TTest(float(res.statistic), float(df), p if p == p else 1.0)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile: the value below which a share ``p`` of the distribution with ``df``
+    degrees of freedom lies (the normal quantile for infinite or very large ``df``)."""
+    from scipy import special
+
+    if math.isinf(df) or df > 1e6:
+        return float(special.ndtri(p))
+    return float(special.stdtrit(df, p))
 
 
 def summarize(scores: Scores, name: str = "scores") -> dict[str, Any]:

@@ -29,14 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from autobench.experiments.seed_policies.base import Evidence, SeedPolicy, Step
-
-
-def _t_quantile(p: float, df: float) -> float:
-    from scipy import special
-
-    if math.isinf(df) or df > 1e6:
-        return float(special.ndtri(p))
-    return float(special.stdtrit(df, p))
+from autobench.experiments.statistics import t_quantile
 
 
 class AdaptivePolicy(SeedPolicy):
@@ -116,11 +109,11 @@ class AdaptivePolicy(SeedPolicy):
         n = ev.n_full
         gain, se, df = self.estimate(ev)
         ratio = ev.noise.fast_ratio if ev.noise else math.inf
-        upper_harm = gain + _t_quantile(self.harm, df) * se
+        upper_harm = gain + t_quantile(self.harm, df) * se
         if upper_harm < 0:
             return Step("stop", 0, f"harm: the {self.harm:.1%} upper bound of the gain is {upper_harm:+.4g} < 0")
         level = self.futility_fast if n == 0 else self.futility_full
-        upper = gain + _t_quantile(level, df) * se
+        upper = gain + t_quantile(level, df) * se
         if upper < ev.threshold:
             return Step("stop", 0, f"futility: the {level:.0%} upper bound of the gain is {upper:+.4g}, "
                                    f"below the threshold {ev.threshold:g}")

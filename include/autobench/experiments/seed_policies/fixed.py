@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from autobench.experiments.seed_policies.base import Evidence, SeedPolicy, Step
+from autobench.experiments.statistics import HIGH_VARIANCE_SHARE
 
-HIGH_VARIANCE_PCT = 1.0  # high variance: std > 1% of the mean
+HIGH_VARIANCE_PCT = 100 * HIGH_VARIANCE_SHARE  # high variance: std > 1% of the mean (the criterion reports a %)
 
 
 class FixedPolicy(SeedPolicy):

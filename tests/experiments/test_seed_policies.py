@@ -36,7 +36,7 @@ def test_get_names_unknown_policies_and_knobs():
     assert seed_policies.get("fixed").name == "fixed"
     with pytest.raises(ValueError, match="unknown seed policy 'bandit'"):
         seed_policies.get("bandit")
-    with pytest.raises(ValueError, match="unknown knob 'stage'.*stages"):
+    with pytest.raises(ValueError, match=r"unknown option 'stage' for the adaptive seed policy \(options: stages"):
         seed_policies.get("adaptive", stage=[1, 2])
     with pytest.raises(ValueError, match="increasing"):
         seed_policies.get("adaptive", stages=[3, 2])
@@ -45,7 +45,7 @@ def test_get_names_unknown_policies_and_knobs():
 def test_registry_refuses_bad_policy_knobs(store):
     from autobench.schemas import REGISTRY, StateError
 
-    with pytest.raises(StateError, match="seed_policy_options: unknown knob"):
+    with pytest.raises(StateError, match="seed_policy_options: unknown option 'stagez'"):
         with store.edit(REGISTRY) as doc:
             doc["experiments"]["seed_policy_options"] = {"stagez": [1]}
 
@@ -115,7 +115,7 @@ def test_simulate_cli_json_and_errors():
     proc = run_cli("simulate", "--hypotheses", "10", "--policy", "fixed", "--scenario", "nope")
     assert proc.returncode == 1 and "unknown scenario 'nope'" in proc.stderr
     proc = run_cli("simulate", "--hypotheses", "10", "--policy", "adaptive", "--knob", "futility=0.5")
-    assert proc.returncode == 1 and "unknown knob 'futility'" in proc.stderr
+    assert proc.returncode == 1 and "unknown option 'futility'" in proc.stderr
     proc = run_cli("simulate", "--hypotheses", "10", "--policy", "adaptive", "--knob", "stages=1,3,5,8")
     assert proc.returncode == 0 and "broken caught" in proc.stdout
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ from autobench.experiments.promotion import (
     fast_screen,
     noise_from_production,
 )
-from autobench.experiments.seed_policies import Evidence, SeedPolicy, get
+from autobench.experiments.runner import RunSpec
+from autobench.experiments.seed_policies import Evidence, Noise, SeedPolicy, get
 from autobench.schemas import (
     CLOSED_STATUSES,
     PRODUCTION_ID,
@@ -97,25 +99,61 @@ def seed_order(registry: Registry, used: set[int]) -> list[int]:
 # ----------------------------------------------------------------------------- the decision
 
 
+@dataclass
+class _Gathered:
+    """The evidence a decision reads: both configs' runs, the paired scores and the noise."""
+
+    metric: str
+    higher_is_better: bool
+    threshold: float
+    candidate_full: dict[int, Any]
+    candidate_full_failed: dict[int, str]
+    candidate_fast: dict[int, Any]
+    candidate_fast_failed: dict[int, str]
+    production_full: dict[int, Any]
+    production_fast: dict[int, Any]
+    seeds: list[int]  # the full seeds both configs ran, in the candidate's seed order
+    control: list[float]  # production's scores on those seeds
+    candidate: list[float]
+    diffs: list[float]  # paired differences, positive = better
+    production_fast_scores: list[float]
+    noise: Noise | None
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.higher_is_better else -1.0
+
+
+@dataclass
+class _Screen:
+    """The fast run's screen: what it showed, its paired difference, and why the config is broken
+    (a crashed or collapsed fast run, or a full run that failed twice), empty when it is not."""
+
+    fast: dict[str, Any] = field(default_factory=dict)
+    fast_diff: float | None = None
+    broken: str = ""
+
+
+@dataclass
+class _Next:
+    """The seed policy's verdict as the decision records it."""
+
+    action: str
+    why: str
+    outcome: str
+    status: str
+    next_runs: dict[str, Any] | None = None
+
+
 def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None = None,
            write: bool = True) -> Decision:
     """Decide on ``hid``'s runs (and with ``write``, record and apply the outcome)."""
     home = store.home
     registry: Registry = store.load(REGISTRY)
-    queue = store.load(QUEUE)
-    hyp = next((h for h in queue.hypotheses if h.id == hid), None)
-    if hid == PRODUCTION_ID:
-        raise AutobenchError("decide: production is what candidates are compared with; give a hypothesis id")
-    if hyp is None:
-        known = ", ".join(h.id for h in queue.hypotheses[-5:]) or "none"
-        raise AutobenchError(f"decide: no hypothesis {hid!r} in {QUEUE} (ids like {known})")
+    hyp = _hypothesis(store, hid)
     if hyp.status in CLOSED_STATUSES:
         return _replay(home, hyp)
-
-    settings = registry.experiments
-    name = policy or settings.seed_policy
-    options = settings.seed_policy_options if name == settings.seed_policy else {}
-    chosen: SeedPolicy = get(name, **options)
+    chosen = _policy(registry, policy)
 
     cand = spec_for(store, hid)
     prod = spec_for(store, PRODUCTION_ID)
@@ -126,13 +164,60 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
             apply.promote(store, registry, hyp, applied, cand.config,
                           {s: done[s] for s in applied.evidence.seeds if s in done}, registry_done=True)
         return applied.model_copy(update={"replayed": True})
+
+    got = _gather(home, registry, hyp, cand, prod)
+    screen = _screen(got, hid, cand.config_hash)
+    lat = mem = None
+    if got.seeds and all("latency_ms" in got.production_full[s] and "latency_ms" in got.candidate_full[s]
+                         for s in got.seeds):
+        lat = ([got.production_full[s]["latency_ms"] for s in got.seeds],
+               [got.candidate_full[s]["latency_ms"] for s in got.seeds])
+    if got.seeds and all("memory_mb" in got.production_full[s] and "memory_mb" in got.candidate_full[s]
+                         for s in got.seeds):
+        mem = ([got.production_full[s]["memory_mb"] for s in got.seeds],
+               [got.candidate_full[s]["memory_mb"] for s in got.seeds])
+    crits, projection = evaluate(threshold=got.threshold, control=got.control, candidate=got.candidate,
+                                 higher_is_better=got.higher_is_better, latency=lat, memory=mem,
+                                 standings=standings(registry, hyp.target_leaderboards))
+    evidence = Evidence(got.threshold, screen.fast_diff, got.diffs, got.noise, criteria=lambda: crits)
+    step = _next(chosen, evidence, got, screen, registry, all(c.passed for c in crits))
+
+    decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash, now)
+    if write:
+        apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds}, now)
+    return decision
+
+
+def _hypothesis(store: StateStore, hid: str) -> Hypothesis:
+    """The queue's hypothesis ``hid`` (production, or an id not in the queue, is an error)."""
+    queue = store.load(QUEUE)
+    hyp = next((h for h in queue.hypotheses if h.id == hid), None)
+    if hid == PRODUCTION_ID:
+        raise AutobenchError("decide: production is what candidates are compared with; give a hypothesis id")
+    if hyp is None:
+        known = ", ".join(h.id for h in queue.hypotheses[-5:]) or "none"
+        raise AutobenchError(f"decide: no hypothesis {hid!r} in {QUEUE} (ids like {known})")
+    return hyp
+
+
+def _policy(registry: Registry, policy: str | None) -> SeedPolicy:
+    """``policy`` (the registry's knobs apply only to the registry's own policy), else the registry's."""
+    settings = registry.experiments
+    name = policy or settings.seed_policy
+    options = settings.seed_policy_options if name == settings.seed_policy else {}
+    return get(name, **options)
+
+
+def _gather(home: Path, registry: Registry, hyp: Hypothesis, cand: RunSpec, prod: RunSpec) -> _Gathered:
+    """Both configs' runs, the paired full scores, and the noise (production's runs, refined by
+    earlier decisions)."""
+    hid = hyp.id
     metric = cand.primary_metric
     if metric is None:
         raise AutobenchError(f"decide {hid}: none of its leaderboards ({', '.join(hyp.target_leaderboards)}) "
                              "has a metric in our_solution.metric_map")
     hib = registry.leaderboard(hyp.target_leaderboards[0]).higher_is_better
     sign = 1.0 if hib else -1.0
-    threshold = registry.promotion_threshold
 
     c_full, c_full_failed = results.runs(home, hid, cand.config_hash, "full")
     c_fast, c_fast_failed = results.runs(home, hid, cand.config_hash, "fast")
@@ -149,69 +234,71 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
     prod_fast_scores = [_score(m, metric, "production fast run") for m in p_fast.values()]
     prior = noise_from_production([_score(m, metric, "production full run") for m in p_full.values()], prod_fast_scores)
     noise = ledger(home, metric, exclude=hid).noise(prior)
+    return _Gathered(metric, hib, registry.promotion_threshold, c_full, c_full_failed, c_fast, c_fast_failed,
+                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise)
 
-    fast_info: dict[str, Any] = {}
-    fast_diff = None
-    broken = ""
-    if c_fast_failed and not c_fast:
-        seed, error = next(iter(c_fast_failed.items()))
-        broken = f"the fast validation (seed {seed}) failed twice: {error}"
-    elif c_fast:
-        seed, metrics = next(iter(c_fast.items()))
-        score = _score(metrics, metric, results.relative_run_folder(hid, cand.config_hash, "fast", seed))
-        ok, why = fast_screen(score, prod_fast_scores, threshold, hib)
-        fast_info = {"seed": seed, "score": score, "screen": why}
+
+def _screen(got: _Gathered, hid: str, config_hash: str) -> _Screen:
+    """The fast screen (a crashed or collapsed fast run is a broken config), then the full runs'
+    failures; with production's fast run on the same seed, the fast run's paired difference."""
+    out = _Screen()
+    if got.candidate_fast_failed and not got.candidate_fast:
+        seed, error = next(iter(got.candidate_fast_failed.items()))
+        out.broken = f"the fast validation (seed {seed}) failed twice: {error}"
+    elif got.candidate_fast:
+        seed, metrics = next(iter(got.candidate_fast.items()))
+        score = _score(metrics, got.metric, results.relative_run_folder(hid, config_hash, "fast", seed))
+        ok, why = fast_screen(score, got.production_fast_scores, got.threshold, got.higher_is_better)
+        out.fast = {"seed": seed, "score": score, "screen": why}
         if not ok:
-            broken = f"the fast validation (seed {seed}) {why}"
-        elif seed in p_fast:
-            fast_info["production"] = _score(p_fast[seed], metric, "production fast run")
-            fast_diff = sign * (score - fast_info["production"])
-    if not broken and c_full_failed:
-        seed, error = next(iter(sorted(c_full_failed.items())))
-        broken = f"full run seed {seed} failed twice: {error}"
+            out.broken = f"the fast validation (seed {seed}) {why}"
+        elif seed in got.production_fast:
+            out.fast["production"] = _score(got.production_fast[seed], got.metric, "production fast run")
+            out.fast_diff = got.sign * (score - out.fast["production"])
+    if not out.broken and got.candidate_full_failed:
+        seed, error = next(iter(sorted(got.candidate_full_failed.items())))
+        out.broken = f"full run seed {seed} failed twice: {error}"
+    return out
 
-    lat = mem = None
-    if paired and all("latency_ms" in p_full[s] and "latency_ms" in c_full[s] for s in paired):
-        lat = ([p_full[s]["latency_ms"] for s in paired], [c_full[s]["latency_ms"] for s in paired])
-    if paired and all("memory_mb" in p_full[s] and "memory_mb" in c_full[s] for s in paired):
-        mem = ([p_full[s]["memory_mb"] for s in paired], [c_full[s]["memory_mb"] for s in paired])
-    crits, projection = evaluate(threshold=threshold, control=control, candidate=candidate, higher_is_better=hib,
-                                 latency=lat, memory=mem, standings=standings(registry, hyp.target_leaderboards))
-    evidence = Evidence(threshold, fast_diff if (c_fast and fast_info.get("production") is not None) else None,
-                        diffs, noise, criteria=lambda: crits)
-    if broken:
-        step_action, step_reason, outcome, status, next_runs = "stop", broken, "reject", "failed", None
-    else:
-        step = chosen.next_step(evidence)
-        step_action, step_reason = step.action, step.reason
-        outcome, status, next_runs = _outcome(step.action, step.runs, all(c.passed for c in crits), registry,
-                                              c_full, p_full, p_fast)
-        if step.action == "fast" and c_fast and fast_info.get("production") is None:
-            step_reason = (f"production's fast run on seed {next_runs['seeds'][0]} is needed to pair with "
-                           "the candidate's")
 
-    by_seed = [str(s) for s in paired]
-    decision = Decision.model_validate({  # what is recorded is what the schema says
-        "hypothesis": hid, "decision": outcome, "status": status,
+def _next(chosen: SeedPolicy, evidence: Evidence, got: _Gathered, screen: _Screen, registry: Registry,
+          all_pass: bool) -> _Next:
+    """A broken config fails at once; otherwise the seed policy's next step: run more, or decide."""
+    if screen.broken:
+        return _Next("stop", screen.broken, "reject", "failed")
+    step = chosen.next_step(evidence)
+    outcome, status, next_runs = _outcome(step.action, step.runs, all_pass, registry, got.candidate_full,
+                                          got.production_full, got.production_fast)
+    why = step.reason
+    if step.action == "fast" and got.candidate_fast and screen.fast.get("production") is None:
+        why = f"production's fast run on seed {next_runs['seeds'][0]} is needed to pair with the candidate's"
+    return _Next(step.action, why, outcome, status, next_runs)
+
+
+def _decision(hyp: Hypothesis, got: _Gathered, screen: _Screen, step: _Next, chosen: SeedPolicy, crits: list[Any],
+              projection: dict[str, Any], config_hash: str, production_hash: str, now: dt.datetime) -> Decision:
+    """The record: validated by the schema (what is recorded is what the schema says), with the
+    paired comparison and the reason in words."""
+    by_seed = [str(s) for s in got.seeds]
+    decision = Decision.model_validate({
+        "hypothesis": hyp.id, "decision": step.outcome, "status": step.status,
         "criteria": [c.as_dict() for c in crits], "projection": projection, "reason": "-",
-        "policy": {"name": chosen.name, "knobs": chosen.knobs(), "step": step_action, "why": step_reason},
-        "evidence": {"metric": metric, "higher_is_better": hib, "seeds": paired,
-                     "control": dict(zip(by_seed, control, strict=True)),
-                     "candidate": dict(zip(by_seed, candidate, strict=True)),
-                     "diffs": diffs, "fast_diff": evidence.fast_diff, "fast": fast_info,
-                     "noise": noise.as_dict() if noise else None},
-        "config_hash": cand.config_hash, "production_hash": prod.config_hash, "next_runs": next_runs,
+        "policy": {"name": chosen.name, "knobs": chosen.knobs(), "step": step.action, "why": step.why},
+        "evidence": {"metric": got.metric, "higher_is_better": got.higher_is_better, "seeds": got.seeds,
+                     "control": dict(zip(by_seed, got.control, strict=True)),
+                     "candidate": dict(zip(by_seed, got.candidate, strict=True)),
+                     "diffs": got.diffs, "fast_diff": screen.fast_diff, "fast": screen.fast,
+                     "noise": got.noise.as_dict() if got.noise else None},
+        "config_hash": config_hash, "production_hash": production_hash, "next_runs": step.next_runs,
         "comparison": None, "decided_at": iso(now), "files_written": [],
     })
-    if len(paired) >= 2:
+    if len(got.seeds) >= 2:
         from autobench.experiments.statistics import compare
 
-        decision.comparison = compare(dict(zip(by_seed, control, strict=True)),
-                                      dict(zip(by_seed, candidate, strict=True)))
-    decision.reason = explain.reason(hid, hyp.title, decision, threshold, candidate_mean=_mean_of(candidate),
-                                     production_mean=_mean_of(control))
-    if write:
-        apply.apply(store, registry, hyp, decision, cand.config, {s: c_full[s] for s in paired}, now)
+        decision.comparison = compare(dict(zip(by_seed, got.control, strict=True)),
+                                      dict(zip(by_seed, got.candidate, strict=True)))
+    decision.reason = explain.reason(hyp.id, hyp.title, decision, got.threshold,
+                                     candidate_mean=_mean_of(got.candidate), production_mean=_mean_of(got.control))
     return decision
 
 

@@ -13,11 +13,13 @@ import datetime as dt
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 from autobench import fsio
 from autobench.clock import iso
+from autobench.escaping import md_text
 from autobench.experiments import explain, results
-from autobench.schemas import PRODUCTION_ID, QUEUE, REGISTRY, Decision, Registry
+from autobench.schemas import PRODUCTION_ID, QUEUE, REGISTRY, Decision, Hypothesis, Registry
 from autobench.store import StateStore
 
 
@@ -32,42 +34,65 @@ def _table_row(label: str, values: list[float]) -> str:
 
 def write(store: StateStore, hid: str, decision: Decision, now: dt.datetime) -> Path:
     """Write the report for ``decision`` on ``hid``; its path."""
-    import yaml
-
-    from autobench.escaping import md_text
-
     registry: Registry = store.load(REGISTRY)
     home = store.home
-    chash, prod_hash = decision.config_hash, decision.production_hash
-    ev = decision.evidence
+    chash = decision.config_hash
+    hyp = next(h for h in store.load(QUEUE).hypotheses if h.id == hid)
     cand_full, cand_failed = results.runs(home, hid, chash, "full")
     cand_fast, fast_failed = results.runs(home, hid, chash, "fast")
-    prod_full, _ = results.runs(home, PRODUCTION_ID, prod_hash, "full")
-    env = results.environment(home, hid, chash)
-    hyp = next(h for h in store.load(QUEUE).hypotheses if h.id == hid)
-    metric, seeds = ev.metric, ev.seeds
-    comp = decision.comparison or {}
+    prod_full, _ = results.runs(home, PRODUCTION_ID, decision.production_hash, "full")
     lines = [
+        *_header(registry, hyp, decision, results.environment(home, hid, chash), now),
+        *_results_table(hid, decision),
+        *_statistics(decision),
+        *_configuration(registry, hyp, decision),
+        *_failure_log(hid, fast_failed, cand_failed),
+        *_reproduction(hid, decision, cand_fast, len(cand_full), len(prod_full)),
+    ]
+    path = results.report_path(home, hid, chash)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fsio.atomic_write(path, "\n".join(lines))
+    return path
+
+
+def _header(registry: Registry, hyp: Hypothesis, decision: Decision, env: dict[str, Any],
+            now: dt.datetime) -> list[str]:
+    """The title block (date, task, dataset, metric, seeds, hardware) and the Summary."""
+    ev = decision.evidence
+    return [
         "# Benchmark Report", "",
         f"**Date:** {iso(now)[:10]}",
         f"**Task:** {hyp.id}: {md_text(hyp.title)} vs production ({md_text(registry.our_solution.name)})",
         f"**Dataset:** {registry.our_solution.solution}, validation split "
         "(the test split is evaluated once, after a promotion)",
-        f"**Primary Metric:** {metric} ({'higher' if ev.higher_is_better else 'lower'} is better)",
-        f"**Seeds per config:** {len(seeds)} paired ({', '.join(map(str, seeds)) or 'none'})",
+        f"**Primary Metric:** {ev.metric} ({'higher' if ev.higher_is_better else 'lower'} is better)",
+        f"**Seeds per config:** {len(ev.seeds)} paired ({', '.join(map(str, ev.seeds)) or 'none'})",
         f"**Hardware:** {env.get('device', 'unknown')} (torch {env.get('torch', '?')}, "
         f"{env.get('threads', '?')} threads)", "",
         "## Summary", "", md_text(decision.reason, multiline=True), "",
+    ]
+
+
+def _results_table(hid: str, decision: Decision) -> list[str]:
+    """Both configs' summary rows, then the paired scores seed by seed."""
+    ev = decision.evidence
+    lines = [
         "## Results Table", "",
-        f"| config | seeds | mean {metric} | std | min | max |", "| --- | --- | --- | --- | --- | --- |",
-        _table_row(f"production ({prod_hash})", [float(ev.control[str(s)]) for s in seeds]),
-        _table_row(f"{hid} ({chash})", [float(ev.candidate[str(s)]) for s in seeds]),
+        f"| config | seeds | mean {ev.metric} | std | min | max |", "| --- | --- | --- | --- | --- | --- |",
+        _table_row(f"production ({decision.production_hash})", [float(ev.control[str(s)]) for s in ev.seeds]),
+        _table_row(f"{hid} ({decision.config_hash})", [float(ev.candidate[str(s)]) for s in ev.seeds]),
         "", "Per seed:", "", f"| seed | production | {hid} | difference |", "| --- | --- | --- | --- |",
     ]
-    for s in seeds:
+    for s in ev.seeds:
         c, d = float(ev.control[str(s)]), float(ev.candidate[str(s)])
         lines.append(f"| {s} | {c:.4f} | {d:.4f} | {d - c:+.4f} |")
-    lines += ["", "## Statistical Analysis", ""]
+    return lines
+
+
+def _statistics(decision: Decision) -> list[str]:
+    """The paired comparison (t-test, intervals, Wilcoxon, effect size) and the criteria table."""
+    comp = decision.comparison or {}
+    lines = ["", "## Statistical Analysis", ""]
     if comp:
         lines += [f"- {comp['test']}: t = {comp['t_statistic']:.3f}, df = {comp['df']:.0f}, p = {comp['p_ttest']:.4g}",
                   f"- mean difference {comp['mean_diff']:+.4f}, "
@@ -78,32 +103,44 @@ def write(store: StateStore, hid: str, decision: Decision, now: dt.datetime) -> 
                   f"- Cohen's {comp['cohens_d_kind']}: {comp['cohens_d']:.3g}"]
     else:
         lines.append("- fewer than two paired seeds: no test")
-    lines += ["", "Promotion criteria:", "", *explain.markdown_table(decision.criteria)]
+    return lines + ["", "Promotion criteria:", "", *explain.markdown_table(decision.criteria)]
+
+
+def _configuration(registry: Registry, hyp: Hypothesis, decision: Decision) -> list[str]:
+    """The decision line, then both configs as YAML, fenced with more backticks than it holds."""
+    import yaml
+
     config_yaml = yaml.safe_dump({"production": registry.our_solution.config if decision.decision != "promote" else
                                   "(now the candidate's config)",
-                                  hid: {"config_patch": hyp.implementation.config_patch, "config_hash": chash}},
+                                  hyp.id: {"config_patch": hyp.implementation.config_patch,
+                                           "config_hash": decision.config_hash}},
                                  sort_keys=False).rstrip()
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", config_yaml)), default=0))  # never closed early
-    lines += ["", f"Decision: **{decision.decision}** (status {decision.status}); "
-              f"seed policy {decision.policy['name']}: {md_text(decision.policy['why'])}.",
-              "", "## Configuration Details", "", f"{fence}yaml",
-              config_yaml, fence, "", "## Failure Log", ""]
-    failures = [(m, s, e) for m, fails in (("fast", fast_failed), ("full", cand_failed))
+    return ["", f"Decision: **{decision.decision}** (status {decision.status}); "
+            f"seed policy {decision.policy['name']}: {md_text(decision.policy['why'])}.",
+            "", "## Configuration Details", "", f"{fence}yaml", config_yaml, fence]
+
+
+def _failure_log(hid: str, fast_failed: dict[int, str], full_failed: dict[int, str]) -> list[str]:
+    """Each failed seed's last error (escaped: crash messages carry arbitrary text)."""
+    failures = [(m, s, e) for m, fails in (("fast", fast_failed), ("full", full_failed))
                 for s, e in sorted(fails.items())]
-    lines += [f"- {hid} {m} seed {s}: {md_text(e)}" for m, s, e in failures] or ["- none"]
-    fast_line = ", ".join(f"seed {s}: {m.get(metric)}" for s, m in cand_fast.items()) or "none"
+    return ["", "## Failure Log", "", *([f"- {hid} {m} seed {s}: {md_text(e)}" for m, s, e in failures] or ["- none"])]
+
+
+def _reproduction(hid: str, decision: Decision, cand_fast: dict[int, Any], n_cand_full: int,
+                  n_prod_full: int) -> list[str]:
+    """The fast validation's scores, the commands that rerun the experiment, and where its runs are."""
+    seeds = decision.evidence.seeds
+    fast_line = ", ".join(f"seed {s}: {m.get(decision.evidence.metric)}" for s, m in cand_fast.items()) or "none"
     seed_list = ",".join(map(str, seeds)) or "1,2,3"
-    lines += ["", f"Fast validation: {fast_line}.", "", "## Reproduction Instructions", "", "```bash",
-              "autobench init --home ./repro                     # or use the state folder these runs are in",
-              f"autobench run production --seeds {seed_list} --home ./repro",
-              f"autobench run {hid} --seeds {seed_list} --home ./repro",
-              f"autobench decide {hid} --home ./repro --dry-run",
-              "```", "",
-              f"Runs: `{results.config_folder(Path(), hid, chash).as_posix()}/` and "
-              f"`{results.config_folder(Path(), PRODUCTION_ID, prod_hash).as_posix()}/`; "
-              f"{len(cand_full)} full and {len(cand_fast)} fast candidate runs, "
-              f"{len(prod_full)} production full runs on disk.", ""]
-    path = results.report_path(home, hid, chash)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fsio.atomic_write(path, "\n".join(lines))
-    return path
+    return ["", f"Fast validation: {fast_line}.", "", "## Reproduction Instructions", "", "```bash",
+            "autobench init --home ./repro                     # or use the state folder these runs are in",
+            f"autobench run production --seeds {seed_list} --home ./repro",
+            f"autobench run {hid} --seeds {seed_list} --home ./repro",
+            f"autobench decide {hid} --home ./repro --dry-run",
+            "```", "",
+            f"Runs: `{results.config_folder(Path(), hid, decision.config_hash).as_posix()}/` and "
+            f"`{results.config_folder(Path(), PRODUCTION_ID, decision.production_hash).as_posix()}/`; "
+            f"{n_cand_full} full and {len(cand_fast)} fast candidate runs, "
+            f"{n_prod_full} production full runs on disk.", ""]

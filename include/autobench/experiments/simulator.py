@@ -24,7 +24,7 @@ differences of decided hypotheses refine it (:class:`~autobench.experiments.prom
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from autobench.errors import AutobenchError
@@ -35,7 +35,7 @@ from autobench.experiments.promotion import (
     fast_screen,
     noise_from_production,
 )
-from autobench.experiments.seed_policies import Evidence, SeedPolicy
+from autobench.experiments.seed_policies import Evidence, Noise, SeedPolicy
 
 MAX_RUNS_PER_HYPOTHESIS = 64
 
@@ -92,6 +92,18 @@ def _effect(rng, sc: Scenario) -> tuple[str, float]:
     return "real", rng.uniform(*sc.real) * t
 
 
+@dataclass
+class _Tally:
+    """What the stream of hypotheses did, counted as it goes."""
+
+    runs_per: list[int] = field(default_factory=list)  # seed runs of each hypothesis, the fast run included
+    promoted_true: list[float] = field(default_factory=list)  # the true gain of each promoted config
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # seed runs by kind of effect
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("broken", "broken_caught", "false_broken", "eligible", "eligible_promoted", "promotions",
+         "false_promotions", "stopped_early"), 0))
+
+
 def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "default", seed: int = 0,
              progress=None, learn_noise: bool = True) -> dict[str, Any]:
     import numpy as np
@@ -109,21 +121,16 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
     prior = noise_from_production(prod_full.tolist(), prod_fast.tolist())
     ledger = NoiseLedger()
     standing = Standing("Simulated", sc.production, {f"C{i + 1}": s for i, s in enumerate(sc.competitors)})
-    rho = sc.correlation
-    sd_diff = sc.sd * math.sqrt(2 * (1 - rho))
+    sd_diff = sc.sd * math.sqrt(2 * (1 - sc.correlation))
 
-    runs_per: list[int] = []
-    promoted_true: list[float] = []
-    counts = {"broken": 0, "broken_caught": 0, "false_broken": 0, "eligible": 0, "eligible_promoted": 0,
-              "promotions": 0, "false_promotions": 0, "stopped_early": 0}
-    by_kind: dict[str, list[int]] = {}
+    tally = _Tally()
+    counts = tally.counts
     step_every = max(1, hypotheses // 20)
     for i in range(hypotheses):
         if progress and i and i % step_every == 0:
             progress(f"simulate {policy.name}: {i}/{hypotheses} hypotheses")
         kind, delta = _effect(rng, sc)
         broken = rng.random() < sc.broken
-        runs = 1  # the fast validation
         if broken:
             counts["broken"] += 1
             fast_score = sc.production * rng.uniform(0.0, 0.5)  # collapsed
@@ -132,54 +139,71 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
         ok, _ = fast_screen(fast_score, prod_fast.tolist(), sc.threshold)
         if not ok:
             counts["broken_caught" if broken else "false_broken"] += 1
-            runs_per.append(runs)
+            tally.runs_per.append(1)  # the fast validation
             continue
         if broken:  # missed by the screen: its full runs collapse too; never promoted
-            runs_per.append(runs)
+            tally.runs_per.append(1)
             continue
         fast_diff = fast_score - float(prod_fast.mean())
-        control: list[float] = []
-        candidate: list[float] = []
-        promoted = False
         noise = ledger.noise(prior) if learn_noise else prior
-        while True:
-            diffs = [b - a for a, b in zip(control, candidate, strict=True)]
-            ev = Evidence(sc.threshold, fast_diff, diffs, noise,
-                          criteria=lambda c=control, d=candidate: evaluate(
-                              threshold=sc.threshold, control=c, candidate=d, standings=[standing])[0])
-            step = policy.next_step(ev)
-            if step.action == "full":
-                k = step.runs
-                z1 = rng.standard_normal(k)
-                z2 = rng.standard_normal(k)
-                control += (sc.production + sc.sd * z1).tolist()
-                candidate += (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)).tolist()
-                runs += k
-                if runs > MAX_RUNS_PER_HYPOTHESIS:
-                    raise AutobenchError(f"simulate: policy {policy.name} asked for more than "
-                                         f"{MAX_RUNS_PER_HYPOTHESIS} runs for one hypothesis")
-                continue
-            if step.action == "fast":
-                raise AutobenchError(f"simulate: policy {policy.name} asked for a second fast run")
-            if step.action == "decide":
-                promoted = ev.all_pass()
-            else:
-                counts["stopped_early"] += 1
-            break
-        runs_per.append(runs)
-        ledger.add(fast_diff, [b - a for a, b in zip(control, candidate, strict=True)])
-        by_kind.setdefault(kind, []).append(runs)
+        runs, diffs, promoted, stopped_early = _full_runs(policy, sc, rng, standing, delta, fast_diff, noise)
+        counts["stopped_early"] += int(stopped_early)
+        tally.runs_per.append(runs)
+        ledger.add(fast_diff, diffs)
+        tally.by_kind.setdefault(kind, []).append(runs)
         if delta >= sc.threshold:
             counts["eligible"] += 1
             counts["eligible_promoted"] += int(promoted)
         if promoted:
             counts["promotions"] += 1
             counts["false_promotions"] += int(delta <= 0)
-            promoted_true.append(delta)
+            tally.promoted_true.append(delta)
 
     if progress:
         progress(f"simulate {policy.name}: {hypotheses}/{hypotheses} hypotheses")
-    runs_arr = np.asarray(runs_per, dtype=float)
+    return _summary(policy, sc, seed, hypotheses, tally, prior, ledger if learn_noise else None)
+
+
+def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta: float, fast_diff: float,
+               noise: Noise | None) -> tuple[int, list[float], bool, bool]:
+    """One healthy hypothesis after its fast run: paired full seeds (correlated with production's
+    on the same seed) as long as the policy asks for them. (seed runs with the fast one, the
+    paired differences, promoted, stopped early)."""
+    rho = sc.correlation
+    control: list[float] = []
+    candidate: list[float] = []
+    runs = 1  # the fast validation
+    while True:
+        diffs = [b - a for a, b in zip(control, candidate, strict=True)]
+        ev = Evidence(sc.threshold, fast_diff, diffs, noise,
+                      criteria=lambda c=control, d=candidate: evaluate(
+                          threshold=sc.threshold, control=c, candidate=d, standings=[standing])[0])
+        step = policy.next_step(ev)
+        if step.action == "full":
+            k = step.runs
+            z1 = rng.standard_normal(k)
+            z2 = rng.standard_normal(k)
+            control += (sc.production + sc.sd * z1).tolist()
+            candidate += (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)).tolist()
+            runs += k
+            if runs > MAX_RUNS_PER_HYPOTHESIS:
+                raise AutobenchError(f"simulate: policy {policy.name} asked for more than "
+                                     f"{MAX_RUNS_PER_HYPOTHESIS} runs for one hypothesis")
+            continue
+        if step.action == "fast":
+            raise AutobenchError(f"simulate: policy {policy.name} asked for a second fast run")
+        decided = step.action == "decide"
+        return runs, [b - a for a, b in zip(control, candidate, strict=True)], decided and ev.all_pass(), not decided
+
+
+def _summary(policy: SeedPolicy, sc: Scenario, seed: int, hypotheses: int, tally: _Tally, prior: Noise | None,
+             ledger: NoiseLedger | None) -> dict[str, Any]:
+    """The stream's outcome: false promotions and power with Wilson intervals, seed runs, the
+    broken configs caught, and the noise (the prior, and what the ledger learned)."""
+    import numpy as np
+
+    counts = tally.counts
+    runs_arr = np.asarray(tally.runs_per, dtype=float)
     total = int(runs_arr.sum())
     mean_runs = float(runs_arr.mean())
     half = 1.959963984540054 * float(runs_arr.std(ddof=1)) / math.sqrt(len(runs_arr)) if len(runs_arr) > 1 else 0.0
@@ -202,10 +226,11 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
         "broken_caught_rate_ci95": wilson(counts["broken_caught"], counts["broken"]),
         "healthy_screened_out": counts["false_broken"],
         "stopped_early": counts["stopped_early"],
-        "mean_true_gain_promoted": float(np.mean(promoted_true)) if promoted_true else None,
-        "seed_runs_per_hypothesis_by_effect": {k: round(float(np.mean(v)), 3) for k, v in sorted(by_kind.items())},
+        "mean_true_gain_promoted": float(np.mean(tally.promoted_true)) if tally.promoted_true else None,
+        "seed_runs_per_hypothesis_by_effect": {k: round(float(np.mean(v)), 3)
+                                               for k, v in sorted(tally.by_kind.items())},
         "noise_prior": prior.as_dict() if prior else None,
-        "noise_learned": ledger.noise(prior).as_dict() if learn_noise and ledger.noise(prior) else None,
+        "noise_learned": ledger.noise(prior).as_dict() if ledger is not None and ledger.noise(prior) else None,
     }
 
 

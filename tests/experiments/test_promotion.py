@@ -114,6 +114,22 @@ def test_fast_screen_catches_a_collapse_not_noise():
     assert fast_screen(0.41, prod, 0.005, higher_is_better=False)[0] is True  # lower is better: an improvement
 
 
+def test_improvement_fails_below_the_threshold_and_passes_at_or_above_it():
+    control = [0.90, 0.91, 0.92, 0.93]
+    for gain, passes in ((0.0049, False), (0.0, False), (-0.01, False), (0.005, True), (0.0051, True), (0.02, True)):
+        crits, _ = evaluate(threshold=0.005, control=control, candidate=[c + gain for c in control])
+        improvement = by_name(crits)["improvement"]
+        assert improvement.passed is passes, (gain, improvement)
+        assert improvement.value == pytest.approx(gain, abs=1e-9)
+    # lower is better: the gain is the drop
+    crits, _ = evaluate(threshold=0.005, control=control, candidate=[c - 0.0049 for c in control],
+                        higher_is_better=False)
+    assert by_name(crits)["improvement"].passed is False
+    crits, _ = evaluate(threshold=0.005, control=control, candidate=[c - 0.005 for c in control],
+                        higher_is_better=False)
+    assert by_name(crits)["improvement"].passed is True
+
+
 def test_criteria_follow_the_metric_direction_and_the_projection():
     board = Standing("Loss", 0.30, {"A": 0.28, "B": 0.35}, higher_is_better=False)
     ctrl, cand = [0.30, 0.31, 0.29], [0.25, 0.262, 0.238]

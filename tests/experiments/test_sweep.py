@@ -403,7 +403,7 @@ class InProcessBackend(ExperimentBackend):
 
     name = "inprocess"
     executor = "task"
-    runs: list[str] = []
+    runs: list[str] = []  # every run, whichever instance ran it (the sweep builds one per step); the test clears it
 
     def submit(self, requests):
         return [{"request": dict(r), "ticket": i} for i, r in enumerate(requests)]  # a payload of its own shape
@@ -435,6 +435,7 @@ def test_a_backend_defined_in_the_tests_runs_a_sweep_end_to_end(synth):
     from autobench.experiments import backends
 
     backend = InProcessBackend
+    backend.runs = []  # this run's alone, however many times the test runs in one process
     backends.REGISTRY.register("inprocess", backend)
     try:
         with synth.edit(REGISTRY) as doc:

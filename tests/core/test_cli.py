@@ -171,3 +171,21 @@ def test_scrape_methods_are_the_registrys(tmp_path, capsys):
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[-1] == ("autobench scrape: error: argument --method: invalid choice: 'csv_lines' "
                                             "(choose from 'html_table', 'api', 'rss', 'manual')")
+
+
+def test_sweep_refuses_a_pod_backend_in_one_line(home):
+    """`--backend` offers every registered backend; one whose runs are pods is refused after
+    parsing (the experiment_sweep DAG starts those): one line on stderr, exit 1, nothing picked."""
+    from autobench.schemas import QUEUE
+    from autobench.store import StateStore
+
+    before = StateStore(home).load(QUEUE).model_dump()
+    assert "kubernetes" in run_cli("sweep", "--help", check=True).stdout
+    proc = run_cli("sweep", "--backend", "kubernetes", "--now", "2026-01-05T06:00:00Z", home=home)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("sweep: the command line runs backends whose runs execute here (local); "
+                                  "the kubernetes backend's runs are pods"), proc.stderr
+    assert StateStore(home).load(QUEUE).model_dump() == before  # no hypothesis was picked
+    proc = run_cli("sweep", "--backend", "nope", home=home)
+    assert proc.returncode == 2 and "argument --backend: invalid choice: 'nope'" in proc.stderr

@@ -30,6 +30,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yaml"
 AIRFLOW_DOCKERFILE = ROOT / "Dockerfile"
 EXPERIMENT_DOCKERFILE = ROOT / "Dockerfile.experiment"
 POOLS_FILE = ROOT / "config" / "pools.json"
+SETTINGS_FILE = ROOT / "config" / "distributed.env"
 
 AUTOBENCH_HOME = "/opt/autobench/home"
 STATE_VOLUME = "autobench-home"
@@ -78,11 +79,33 @@ def _compose_cmd(*args: str) -> subprocess.CompletedProcess[str]:
         )
 
 
+def _env_files(svc: dict) -> list[str]:
+    files = svc.get("env_file") or []
+    return [files] if isinstance(files, str) else list(files)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path}: not KEY=VALUE: {line!r}"
+            out[key.strip()] = value.strip()
+    return out
+
+
 def _env(svc: dict) -> dict[str, str]:
+    """A service's environment as the container gets it: its env files, then `environment` over them
+    (compose's rendered view has the files merged in already)."""
+    merged: dict[str, str] = {}
+    for name in _env_files(svc):
+        merged.update(_read_env_file(ROOT / name))
     env = svc.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
+    merged.update({k: "" if v is None else str(v) for k, v in env.items()})
+    return merged
 
 
 def _is_named(source: str) -> bool:
@@ -363,6 +386,51 @@ def test_celery_executor_with_postgres_and_redis(doc):
         assert urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"]).hostname == "postgres", name
         deps = _depends_on(svc)
         assert deps.get("postgres") == deps.get("redis") == "service_healthy", name
+
+
+def test_every_airflow_service_loads_the_one_settings_file_and_overrides_none_of_it(raw):
+    settings = _read_env_file(SETTINGS_FILE)
+    assert settings["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    for name, svc in _airflow_services(raw).items():
+        assert _env_files(svc) == ["config/distributed.env"], name
+        env = svc.get("environment") or {}
+        assert not set(env) & set(settings), (name, sorted(set(env) & set(settings)))
+
+
+def test_the_distributed_test_runs_composes_settings():
+    """tests/dags/test_distributed.py starts its cluster (scripts/celery_cluster.py) from the same
+    file, with the same auth manager and drivers; only hosts, database names and the timings it
+    lists as TEST differ."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import celery_cluster
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert celery_cluster.SETTINGS_FILE == SETTINGS_FILE
+    assert celery_cluster.read_env_file() == _read_env_file(SETTINGS_FILE)
+    compose_env = _env(yaml.safe_load(COMPOSE_FILE.read_text())["services"]["airflow-scheduler"])
+    assert celery_cluster.AUTH_MANAGER == compose_env["AIRFLOW__CORE__AUTH_MANAGER"]
+    local = celery_cluster.Cluster(Path("/nonexistent"), Path("/nonexistent"), redis_db=7).connection_urls()
+    assert set(local) == set(celery_cluster.URL_KEYS)
+    for key, url in local.items():
+        assert urlsplit(url).scheme == urlsplit(compose_env[key]).scheme, key
+    # What the test overrides are timings the settings file has, each marked TEST there.
+    source = (ROOT / "tests" / "dags" / "test_distributed.py").read_text()
+    block = re.search(r"^OVERRIDES = \{(.*?)^\}", source, re.S | re.M)
+    assert block, "OVERRIDES not found in tests/dags/test_distributed.py"
+    overridden = re.findall(r'"([A-Z_]+)":', block.group(1))
+    settings = _read_env_file(SETTINGS_FILE)
+    lines = SETTINGS_FILE.read_text().splitlines()
+    assert overridden
+    for key in overridden:
+        assert key in settings, key
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"{key}="))
+        assert "TEST:" in " ".join(lines[max(0, at - 3):at]), key
+    # The worker in compose consumes the GPU queue the settings name.
+    worker = _command(yaml.safe_load(COMPOSE_FILE.read_text())["services"]["airflow-worker"])
+    queues = re.search(r"--queues\s+(\S+)", worker)
+    assert queues and settings["AUTOBENCH_GPU_QUEUE"] in queues.group(1).split(","), worker
+    assert settings["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] in queues.group(1).split(","), worker
 
 
 def test_project_folders_are_mounted_and_importable(doc):

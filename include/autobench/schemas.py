@@ -229,6 +229,15 @@ class ExperimentsSettings(Strict):
         default_factory=dict, description="the policy's knobs, e.g. {stages: [1, 3, 5, 8], futility_full: 0.7}")
     compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
     fast_subset: float = Field(0.1, gt=0, le=1, description="share of the data a fast validation uses")
+    max_parallel_hypotheses: int = Field(
+        1, ge=1, description="hypotheses a sweep keeps in flight at once (their runs of a round run together)")
+    max_hypotheses_per_sweep: int = Field(
+        1, ge=1, description="decisions one sweep makes before it stops; 1 (the default) decides one hypothesis "
+                             "per sweep, as before; raising it makes a sweep go on to the next item in the queue "
+                             "after each decision (until the queue is empty or today's budget is spent)")
+    stale_after_minutes: float = Field(
+        120, gt=0, description="a running hypothesis whose sweep has not renewed its lease for this long is "
+                               "recovered by the next sweep (the lease is a wall-clock heartbeat: liveness only)")
     local: LocalSettings = Field(default_factory=LocalSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
 
@@ -532,6 +541,10 @@ class Snapshot(Strict):
 class SweepRunning(Strict):
     run_id: str = Field(description="the Airflow run id of the sweep that picked it")
     since: AwareDatetime
+    lease: AwareDatetime | None = Field(
+        None, description="wall-clock heartbeat, renewed by each step of the sweep that runs it; once older than "
+                          "experiments.stale_after_minutes the next sweep recovers the hypothesis (None: an entry "
+                          "written before leases, always stale to another sweep)")
     policy: str | None = None
     backend: str | None = None
 

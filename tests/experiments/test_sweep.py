@@ -52,13 +52,28 @@ def synth(store, monkeypatch):
     return synthetic_home(store)
 
 
+def decided(*args, **kwargs) -> dict:
+    """A one-decision sweep's decision (``{"hypothesis": None, …}`` when it decided nothing)."""
+    result = cycle(*args, **kwargs)
+    assert len(result["decisions"]) <= 1, result
+    return {**result["decisions"][0], "stopped": result["stopped"]} if result["decisions"] else \
+        {"hypothesis": None, **result}
+
+
+def expire_leases(store) -> None:
+    """As if every running hypothesis's sweep had died hours ago."""
+    with store.edit(SWEEP) as doc:
+        for entry in doc.get("running", {}).values():
+            entry["lease"] = "2000-01-01T00:00:00Z"
+
+
 def status(store, hid):
     return next(h.status for h in store.load(QUEUE).hypotheses if h.id == hid)
 
 
 def test_a_real_gain_is_promoted_with_its_five_criteria(synth):
     store = synth
-    result = cycle(store, NOW, "s1", defence=False)
+    result = decided(store, NOW, "s1", defence=False)
     assert result["hypothesis"] == "H-001" and result["decision"] == "promote"
     assert [c["name"] for c in result["criteria"]] == ["improvement", "significance", "regression", "reproducibility",
                                                        "projection"]
@@ -80,17 +95,17 @@ def test_broken_nan_and_useless_hypotheses(synth):
     store = synth
     with store.edit(QUEUE) as doc:
         doc["hypotheses"][0]["status"] = "superseded"  # take the real gain out of the way
-    crashed = cycle(store, NOW, "s2", defence=False)
+    crashed = decided(store, NOW, "s2", defence=False)
     assert crashed["hypothesis"] == "H-002" and crashed["status"] == "failed" and crashed["runs"] == 1
     assert "failed twice" in crashed["reason"] and "no more compute" in crashed["reason"]
     assert list((store.home / "experiments/archived").glob("H-002-*.md"))
-    nan = cycle(store, NOW, "s3", defence=False)
+    nan = decided(store, NOW, "s3", defence=False)
     assert nan["hypothesis"] == "H-003" and nan["status"] == "failed" and "NaN" in nan["reason"]
-    useless = cycle(store, NOW, "s4", defence=False)
+    useless = decided(store, NOW, "s4", defence=False)
     assert useless["hypothesis"] == "H-004" and useless["decision"] == "reject" and useless["status"] == "rejected"
     failed = {c["name"] for c in useless["criteria"] if not c["passed"]}
     assert "improvement" in failed
-    assert cycle(store, NOW, "s5", defence=False)["hypothesis"] is None  # the queue is empty
+    assert decided(store, NOW, "s5", defence=False)["hypothesis"] is None  # the queue is empty
 
 
 def test_a_second_sweep_runs_nothing_twice(synth):
@@ -103,7 +118,7 @@ def test_a_second_sweep_runs_nothing_twice(synth):
     store2 = StateStore(store.home)
     pick = prepare(store2, NOW, "s6", hypothesis="H-001")
     assert next_round(store2, NOW, pick).requests == []  # its promotion is on record: nothing to run
-    assert cycle(store2, NOW, "s6", defence=False)["decision"] == "promote"
+    assert decided(store2, NOW, "s6", defence=False)["decision"] == "promote"
     after = {p for p in (store.home / "experiments/results").rglob("metrics.json")}
     assert after - files <= {p for p in after if "production" in p.parts}  # only adoptions, no new training
 
@@ -112,7 +127,8 @@ def test_a_stale_running_hypothesis_is_recovered(synth):
     store = synth
     pick = prepare(store, NOW, "crashed-run")
     assert status(store, pick.hypothesis) == "running"
-    # that sweep's worker died; the next sweep finds it running with no live run
+    # that sweep's worker died; the next sweep finds it running, its lease expired
+    expire_leases(store)
     again = prepare(store, NOW, "next-run")
     assert again.hypothesis == pick.hypothesis and again.dag_run_id == "next-run"
     h = next(h for h in store.load(QUEUE).hypotheses if h.id == pick.hypothesis)
@@ -132,6 +148,7 @@ def test_urgency_reranks_and_the_budget_holds_back_the_backlog(synth):
     # today's budget spent: urgent work still runs, the rest waits for tomorrow's budget
     with store.edit(SWEEP) as doc:
         doc["gpu_seconds"] = {"2026-01-05": 8 * 3600.0}
+    expire_leases(store)
     assert prepare(store, NOW, "u2").hypothesis == "H-004"  # the stale pick recovered, still urgent
     store.write(URGENCY, {"leaderboards": {}})
     assert prepare(store, NOW, "u3") is None
@@ -182,7 +199,7 @@ def test_a_promotion_is_submitted_to_a_leaderboard_that_accepts_it(synth, monkey
         with store.edit(REGISTRY) as doc:
             doc["target_leaderboards"][0]["submission"] = {"url": f"http://127.0.0.1:{server.server_address[1]}/submit"}
         monkeypatch.setenv("AUTOBENCH_SUBMISSION_TOKEN", "t0k3n")
-        result = cycle(store, NOW, "p1", defence=False)
+        result = decided(store, NOW, "p1", defence=False)
         assert result["decision"] == "promote" and result["submissions"][0]["ok"] is True
         auth, payload = Board.received[-1]
         assert auth == "Bearer t0k3n" and payload["hypothesis"] == "H-001" and payload["scores"]["accuracy"] > 0
@@ -197,8 +214,10 @@ def test_sweep_command_json(synth):
     proc = run_cli("sweep", "--json", "--no-defence", "--now", "2026-01-05T08:00:00Z", home=store.home, check=True,
                    timeout=300)
     out = json.loads(proc.stdout)
-    assert set(out) >= {"hypothesis", "decision", "runs", "criteria", "report"}
-    assert out["hypothesis"] == "H-001" and Path(store.home / out["report"]).exists()
+    assert set(out) == {"decisions", "stopped"} and out["stopped"] == "limit reached"  # the default: one decision
+    (one,) = out["decisions"]
+    assert set(one) >= {"hypothesis", "decision", "runs", "criteria", "report"}
+    assert one["hypothesis"] == "H-001" and Path(store.home / one["report"]).exists()
 
 
 def _metrics(home: Path) -> dict[str, dict]:
@@ -220,8 +239,8 @@ def test_seeds_per_task_trains_a_configs_seeds_in_one_process_with_the_same_resu
     batch_log = tmp_path / "batches.log"
     monkeypatch.setenv("AUTOBENCH_TEST_BATCH_LOG", str(batch_log))
     lines: list[str] = []
-    batched = cycle(synth, NOW, "s1", hypothesis="H-001", defence=False, progress=lines.append)
-    single = cycle(alone, NOW, "s1", hypothesis="H-001", defence=False)
+    batched = decided(synth, NOW, "s1", hypothesis="H-001", defence=False, progress=lines.append)
+    single = decided(alone, NOW, "s1", hypothesis="H-001", defence=False)
     assert batched["decision"] == single["decision"] == "promote"
     assert batched["criteria"] == single["criteria"]
     assert batched["runs"] == single["runs"] == 4
@@ -267,7 +286,7 @@ def test_a_batch_that_crashes_falls_back_to_one_seed_at_a_time_and_is_recorded_a
     batch_log = tmp_path / "batches.log"
     monkeypatch.setenv("AUTOBENCH_TEST_BATCH_LOG", str(batch_log))
     lines: list[str] = []
-    result = cycle(synth, NOW, "s1", hypothesis="H-002", defence=False, progress=lines.append)
+    result = decided(synth, NOW, "s1", hypothesis="H-002", defence=False, progress=lines.append)
     assert result["status"] == "failed" and "failed twice" in result["reason"]
     assert any("batch of seeds [1, 2, 3] failed (RuntimeError: synthetic: the patched layer" in line for line in lines)
     seeds = sorted((synth.home / "experiments/results/H-002").glob("*/full/seed_*"))
@@ -302,7 +321,7 @@ def test_a_refused_submission_never_records_the_token(synth, monkeypatch):
         with store.edit(REGISTRY) as doc:
             doc["target_leaderboards"][0]["submission"] = {"url": f"{server.base}/submit"}
         monkeypatch.setenv("AUTOBENCH_SUBMISSION_TOKEN", "s3cret-SUBMIT-token\n")
-        result = cycle(store, NOW, "p1", defence=False)
+        result = decided(store, NOW, "p1", defence=False)
     refused = result["submissions"][0]
     assert refused["ok"] is False and refused["status"] == 401
     assert refused["answer"] == "invalid credentials: '***'"  # "Bearer s3cret-SUBMIT-token" as sent
@@ -383,7 +402,7 @@ def test_the_benchmark_report_escapes_what_came_from_the_web(synth):
     with synth.edit(QUEUE) as doc:
         doc["hypotheses"][1]["title"] = "[click me](https://evil.example) <!channel> *bold*"
         doc["hypotheses"][1]["implementation"]["config_patch"] = {"mode": "raise", "note": "```\n# not a heading"}
-    result = cycle(synth, NOW, "s1", hypothesis="H-002", defence=False)
+    result = decided(synth, NOW, "s1", hypothesis="H-002", defence=False)
     report = (synth.home / result["report"]).read_text()
     task = next(line for line in report.splitlines() if line.startswith("**Task:**"))
     assert not re.search(r"(?<!\\)\]\(", task) and "\\[click me\\]" in task and "\\*bold\\*" in task
@@ -441,7 +460,7 @@ def test_a_backend_defined_in_the_tests_runs_a_sweep_end_to_end(synth):
         with synth.edit(REGISTRY) as doc:
             doc["experiments"]["backend"] = "inprocess"  # validated against the registry of backends
         lines: list[str] = []
-        result = cycle(synth, NOW, "b1", defence=False, progress=lines.append)
+        result = decided(synth, NOW, "b1", defence=False, progress=lines.append)
         assert result["hypothesis"] == "H-001" and result["decision"] == "promote" and result["runs"] == 4
         assert backend.runs == ["H-001 fast 1", "production fast 1", "H-001 full 1", "H-001 full 2", "H-001 full 3",
                                 "production full 1", "production full 2", "production full 3"]

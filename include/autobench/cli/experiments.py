@@ -106,7 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def add_sweep(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sweep", parents=[common],
-                       help="one experiment sweep: pick, fast validation, paired seeds, decide, defend")
+                       help="one experiment sweep: pick, fast validation, paired seeds, decide (the next hypothesis "
+                            "after each decision, up to experiments.max_hypotheses_per_sweep), defend")
     p.add_argument("--hypothesis", metavar="ID", help="sweep this hypothesis instead of the top of the queue")
     from autobench.experiments import backends, seed_policies
 
@@ -119,7 +120,14 @@ def add_sweep(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     p.set_defaults(handler=cmd_sweep)
 
 
+NOTHING = {"queue empty": "the queue has no open hypothesis", "budget spent": "today's compute budget is spent",
+           "limit reached": "the sweep's limit is reached"}
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """Decisions until the queue is empty, the budget is spent or ``max_hypotheses_per_sweep``
+    is reached; ``--json``: ``{"decisions": [{hypothesis, decision, runs, criteria, report, …}],
+    "stopped": "queue empty" | "budget spent" | "limit reached", "defence": …}``."""
     from autobench.clock import iso
     from autobench.experiments.sweep import cycle
     from autobench.store import StateStore
@@ -131,14 +139,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                    progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
 
     def show() -> str:
-        if result["hypothesis"] is None:
-            lines = ["nothing to sweep: the queue has no open hypothesis (or today's compute budget is spent)"]
-        else:
-            from autobench.experiments import explain
+        from autobench.experiments import explain
 
-            lines = [f"{result['hypothesis']}: {result['decision'].upper()} ({result['runs']} runs) "
-                     f"— report {result['report']}",
-                     *explain.lines(result["criteria"]), result["reason"]]
+        lines: list[str] = []
+        for one in result["decisions"]:
+            lines += [f"{one['hypothesis']}: {one['decision'].upper()} ({one['runs']} runs) — report {one['report']}",
+                      *explain.lines(one["criteria"]), one["reason"]]
+        n = len(result["decisions"])
+        if not n:
+            lines.append(f"nothing to sweep: {NOTHING[result['stopped']]}")
+        else:
+            lines.append(f"{n} decision{'' if n == 1 else 's'}; stopped: {result['stopped']}")
         d = result.get("defence")
         if d:
             lines.append(d["alert"] or f"defence: production seed {d['seed']} scored {d['score']} (no regression)")

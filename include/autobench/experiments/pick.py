@@ -2,12 +2,21 @@
 
 :func:`prepare`, once per sweep (keyed on the Airflow run id, ``dag_run_id``):
 
-- a hypothesis left ``running`` by a sweep that is not this one (a crash, a killed worker) goes
-  back to the queue with a note (its runs are kept: the next sweep resumes from the cache);
+- a hypothesis left ``running`` by a sweep that is not this one and is no longer alive (a crash,
+  a killed worker) goes back to the queue with a note (its runs are kept: the next sweep resumes
+  from the cache). Liveness is a **lease** in ``state/sweep.json``'s running entry: the sweep's
+  run id and a wall-clock heartbeat that each step of that sweep renews (:func:`renew`). An
+  entry is stale once its lease is older than ``experiments.stale_after_minutes``, or when it has
+  no lease (written before leases). Nothing else is consulted (not Airflow's idea of whether the
+  run finished): a sweep that died mid-run is recovered one lease later, a live one never. The
+  lease reads the real clock, not the run's ``now``: liveness is infrastructure, not a decision,
+  and a replayed week's ``now`` says nothing about whether a process is still there;
 - the queue is re-ranked with the urgency the monitor recorded (priority × the urgency
   multiplier; the top 10 waiting ones ``queued``, the rest ``backlog``);
-- the top open hypothesis (``extended`` ones first: they are waiting for more seeds) is marked
-  ``running``; once today's compute budget is spent (:mod:`autobench.experiments.budget`), only a
+- the top open hypotheses (``extended`` ones first: they are waiting for more seeds), as many
+  as asked (:func:`pick_many`; :func:`prepare` takes one), are marked ``running`` under the
+  queue's lock, so two overlapping sweeps never pick the same one; once today's compute budget
+  is spent (:mod:`autobench.experiments.budget`), only a
   hypothesis for a leaderboard with recorded urgency still runs.
 
 The pick travels between the DAG's tasks as :meth:`Pick.as_dict` (XCom).
@@ -16,7 +25,7 @@ The pick travels between the DAG's tasks as :meth:`Pick.as_dict` (XCom).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,53 +79,113 @@ def _urgent(store: StateStore, hyp) -> bool:
     return any(urgency.leaderboards[b].multiplier > 1 for b in hyp.target_leaderboards if b in urgency.leaderboards)
 
 
+def wall_clock() -> dt.datetime:
+    """The real time, for leases only (tests replace it)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def renew(store: StateStore, dag_run_id: str) -> None:
+    """Renew the lease of every hypothesis this sweep runs (each step of the sweep calls it)."""
+    stamp = iso(wall_clock())
+    with store.edit(SWEEP) as doc:
+        for entry in (doc.get("running") or {}).values():
+            if entry.get("run_id") == dag_run_id:
+                entry["lease"] = stamp
+
+
+def _stale(entry, registry: Registry, dag_run_id: str) -> bool:
+    if entry is None:
+        return True  # running in the queue with no sweep on record
+    if entry.run_id == dag_run_id:
+        return False
+    if entry.lease is None:
+        return True
+    return wall_clock() - entry.lease > dt.timedelta(minutes=registry.experiments.stale_after_minutes)
+
+
 def prepare(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: str | None = None,
             policy: str | None = None, backend: str | None = None) -> Pick | None:
     """Recover stale runs, re-rank, pick the top hypothesis and mark it running (or None)."""
+    picks, _ = pick_many(store, now, dag_run_id, 1, hypothesis=hypothesis, policy=policy, backend=backend)
+    return picks[0] if picks else None
+
+
+def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, hypothesis: str | None = None,
+              policy: str | None = None, backend: str | None = None,
+              exclude: Collection[str] = ()) -> tuple[list[Pick], str | None]:
+    """This sweep's picks, topped up to ``n``: the hypotheses it already runs (a retried task gets
+    the same picks back), then the best open ones not in ``exclude`` (those it decided already),
+    each marked ``running`` with this sweep's lease. All of it under the queue's lock, so an
+    overlapping sweep waits and then sees them running.
+
+    Returns the picks and, when fewer than ``n`` could be had, why: ``"queue empty"`` (nothing
+    runnable left) or ``"budget spent"`` (today's compute budget is spent and what is left is not
+    urgent)."""
     from autobench import hypothesis_queue as hq
     from autobench.experiments import backends, seed_policies
 
     registry: Registry = store.load(REGISTRY)
-    sweep = store.load(SWEEP)
-    for hid, entry in sweep.running.items():
-        if entry.run_id == dag_run_id:  # this sweep already picked (a retried task)
-            return Pick(hid, entry.policy or registry.experiments.seed_policy,
-                        entry.backend or registry.experiments.backend, dag_run_id)
-    queue = store.load(QUEUE)
-    stale = [h.id for h in queue.hypotheses if h.status == "running"]
-    if stale:
-        hq.set_status(store, [
-            (hid, "queued", "recovered: its sweep "
-                            f"({sweep.running[hid].run_id if hid in sweep.running else 'unknown'}) "
-                            "ended without a decision (a crash or a killed worker); runs kept, "
-                            "so the next sweep resumes from the cache")
-            for hid in stale], now)
-    with store.edit(SWEEP) as doc:
-        doc.setdefault("running", {}).clear()
-    rerank(store)
-    queue = store.load(QUEUE)
-    if hypothesis:
-        chosen = next((h for h in queue.hypotheses if h.id == hypothesis), None)
-        if chosen is None:
-            raise AutobenchError(f"sweep: no hypothesis {hypothesis!r} in {QUEUE}")
-        if chosen.status not in ("queued", "backlog", "extended"):
-            raise AutobenchError(f"sweep: {hypothesis} is {chosen.status}; only queued, backlog or extended "
-                                 "hypotheses can be swept")
-    else:
-        order = hq.ranked(queue.hypotheses)
-        chosen = order[0] if order else None
-        if chosen is None:
-            return None
-        if budget.left_s(store, registry, now) <= 0 and not _urgent(store, chosen):
-            return None  # today's compute budget is spent: only urgent work runs
-    try:
-        chosen_policy = seed_policies.REGISTRY.check(policy or registry.experiments.seed_policy)
-        chosen_backend = backends.REGISTRY.check(backend or registry.experiments.backend)
-    except ValueError as exc:
-        raise AutobenchError(f"sweep: {exc}") from None
-    hq.set_status(store, [(chosen.id, "running", f"picked by sweep {dag_run_id} (policy {chosen_policy}, "
-                                                 f"backend {chosen_backend})")], now)
-    with store.edit(SWEEP) as doc:
-        doc.setdefault("running", {})[chosen.id] = {"run_id": dag_run_id, "since": iso(now), "policy": chosen_policy,
-                                                     "backend": chosen_backend}
-    return Pick(chosen.id, chosen_policy, chosen_backend, dag_run_id)
+    with store.lock(QUEUE):
+        sweep = store.load(SWEEP)
+        mine = [Pick(hid, entry.policy or registry.experiments.seed_policy,
+                     entry.backend or registry.experiments.backend, dag_run_id)
+                for hid, entry in sweep.running.items() if entry.run_id == dag_run_id and hid not in exclude]
+        if len(mine) >= n:
+            renew(store, dag_run_id)
+            return mine[:n], None
+        queue = store.load(QUEUE)
+        stale = [h.id for h in queue.hypotheses if h.status == "running" and _stale(sweep.running.get(h.id), registry,
+                                                                                     dag_run_id)]
+        if stale:
+            hq.set_status(store, [
+                (hid, "queued", "recovered: its sweep "
+                                f"({sweep.running[hid].run_id if hid in sweep.running else 'unknown'}) "
+                                "ended without a decision (a crash or a killed worker); runs kept, "
+                                "so the next sweep resumes from the cache")
+                for hid in stale], now)
+        running = {h.id for h in store.load(QUEUE).hypotheses if h.status == "running"}
+        with store.edit(SWEEP) as doc:
+            entries = doc.setdefault("running", {})
+            for hid in [k for k in entries if k not in running]:
+                del entries[hid]
+        rerank(store)
+        queue = store.load(QUEUE)
+        try:
+            chosen_policy = seed_policies.REGISTRY.check(policy or registry.experiments.seed_policy)
+            chosen_backend = backends.REGISTRY.check(backend or registry.experiments.backend)
+        except ValueError as exc:
+            raise AutobenchError(f"sweep: {exc}") from None
+        why: str | None = None
+        if hypothesis:
+            chosen = next((h for h in queue.hypotheses if h.id == hypothesis), None)
+            if chosen is None:
+                raise AutobenchError(f"sweep: no hypothesis {hypothesis!r} in {QUEUE}")
+            if any(p.hypothesis == hypothesis for p in mine):
+                return mine, None
+            if chosen.status not in ("queued", "backlog", "extended"):
+                raise AutobenchError(f"sweep: {hypothesis} is {chosen.status}; only queued, backlog or extended "
+                                     "hypotheses can be swept")
+            new = [chosen]
+        else:
+            order = [h for h in hq.ranked(queue.hypotheses) if h.status != "running" and h.id not in exclude]
+            spent = budget.left_s(store, registry, now) <= 0
+            new = []
+            for h in order:
+                if len(mine) + len(new) >= n:
+                    break
+                if spent and not _urgent(store, h):
+                    why = why or "budget spent"  # only urgent work runs once today's budget is spent
+                    continue
+                new.append(h)
+            if len(mine) + len(new) < n:
+                why = why or "queue empty"
+        if new:
+            hq.set_status(store, [(h.id, "running", f"picked by sweep {dag_run_id} (policy {chosen_policy}, "
+                                                    f"backend {chosen_backend})") for h in new], now)
+            lease = iso(wall_clock())
+            with store.edit(SWEEP) as doc:
+                for h in new:
+                    doc.setdefault("running", {})[h.id] = {"run_id": dag_run_id, "since": iso(now), "lease": lease,
+                                                           "policy": chosen_policy, "backend": chosen_backend}
+        renew(store, dag_run_id)
+    return mine + [Pick(h.id, chosen_policy, chosen_backend, dag_run_id) for h in new], why

@@ -4,8 +4,9 @@ One cycle, keyed on the Airflow run id (``dag_run_id``); each step is a function
 call (:mod:`autobench.experiments.tasks`) and :func:`cycle` runs them all on this machine
 (``autobench sweep``):
 
-1. :func:`autobench.experiments.pick.prepare`: recover a stale pick, re-rank the queue with the
-   monitor's urgency, pick the top open hypothesis (within today's compute budget).
+1. :func:`autobench.experiments.pick.prepare`: recover stale picks (per hypothesis: a lease that
+   each step renews), re-rank the queue with the monitor's urgency, pick the top open
+   hypothesis (within today's compute budget); :func:`cycle` picks the next ones as slots free.
 2. Rounds (at most :data:`ROUNDS`) until the seed policy is satisfied: :func:`next_round` asks
    ``decide`` what the policy wants next (the fast validation first, then paired full seeds on
    production's seeds; production's runs come from the cache, the ones missing are run too),
@@ -30,7 +31,7 @@ from typing import Any
 from autobench.errors import AutobenchError
 from autobench.experiments import budget, results
 from autobench.experiments.config import spec_for
-from autobench.experiments.pick import Pick, prepare
+from autobench.experiments.pick import Pick, renew
 from autobench.schemas import PRODUCTION_ID, REGISTRY, SWEEP, Registry
 from autobench.store import StateStore
 
@@ -90,6 +91,7 @@ def next_round(store: StateStore, now: dt.datetime, pick: Pick | None) -> Round:
     """The next round's runs for the pick's backend (an empty round once the policy is satisfied)."""
     if pick is None:
         return Round("task")
+    renew(store, pick.dag_run_id)
     backend = backend_for(store, pick)
     wanted = plan(store, now, pick)
     grouped = backend.group(wanted) if wanted else []
@@ -102,6 +104,7 @@ def collect(store: StateStore, now: dt.datetime, pick: Pick | None, requests: Se
     folders); their compute counted against today's budget, once."""
     if pick is None or not requests:
         return []
+    renew(store, pick.dag_run_id)
     done = backend_for(store, pick).collect(requests, outputs, store.home)
     budget.count(store, now, done)
     return done
@@ -143,16 +146,49 @@ def finalize(store: StateStore, now: dt.datetime, pick: Pick | None, *,
 
 # ----------------------------------------------------------------------------- one cycle (the CLI)
 
+HEARTBEAT_S = 60.0  # how often a sweep renews its lease while its runs execute
+
+
+def _run_all(jobs: list[tuple[Any, Any]], home, workers: int, progress: Callable[[str], None]) -> list[Any]:
+    """Each (backend, payload) run; several at once when ``workers`` > 1 (each run is a child
+    process, so threads suffice). Outputs in the order of ``jobs``."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [runner.run(payload, home, progress=progress) for runner, payload in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = [pool.submit(runner.run, payload, home, progress=progress) for runner, payload in jobs]
+        return [f.result() for f in futures]
+
 
 def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: str | None = None,
           policy: str | None = None, backend: str | None = None, defence: bool = True,
-          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+          progress: Callable[[str], None] | None = None, parallel: int | None = None,
+          limit: int | None = None) -> dict[str, Any]:
     """``autobench sweep``: the whole cycle on this machine, for a backend whose runs execute
-    in a task (``local``); a backend whose runs are pods runs through the experiment_sweep DAG."""
+    in a task (``local``); a backend whose runs are pods runs through the experiment_sweep DAG.
+
+    It keeps deciding hypotheses, best first, with up to ``parallel`` (default
+    ``experiments.max_parallel_hypotheses``) in flight at once: each turn tops the picks up
+    (:func:`~autobench.experiments.pick.pick_many`), plans one round for each, runs all their
+    payloads together, collects; a pick whose policy is satisfied (or after :data:`ROUNDS`
+    rounds) is decided and its slot goes to the next item in the queue. It stops when nothing
+    runnable is left (``"queue empty"``), today's compute budget is spent (``"budget spent"``;
+    urgent work still runs, and what is in flight is finished) or ``limit`` decisions (default
+    ``experiments.max_hypotheses_per_sweep``) are made (``"limit reached"``; an explicit
+    ``hypothesis`` is one decision). A promotion changes production for the hypotheses still in
+    flight: their next round is planned against the new production, as if swept after it.
+
+    Returns ``{"decisions": [finalize's result per hypothesis], "stopped": why, "defence": …}``.
+    """
+    import threading
+
     from autobench.experiments import backends
     from autobench.experiments.defence import defend
+    from autobench.experiments.pick import pick_many
 
-    name = backend or store.load(REGISTRY).experiments.backend
+    settings = store.load(REGISTRY).experiments
+    name = backend or settings.backend
     try:
         executor = backends.REGISTRY.get(name).executor
     except ValueError as exc:
@@ -161,17 +197,55 @@ def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: s
         raise AutobenchError(f"sweep: the command line runs backends whose runs execute here (local); the {name} "
                              f"backend's runs are {executor}s, started by the experiment_sweep DAG "
                              "(or pass --backend local)")
-    pick = prepare(store, now, dag_run_id, hypothesis=hypothesis, policy=policy, backend=name)
-    runner = backend_for(store, pick) if pick else None
+    parallel = max(1, parallel or settings.max_parallel_hypotheses)
+    limit = 1 if hypothesis else max(1, limit or settings.max_hypotheses_per_sweep)
     quiet = progress or (lambda line: None)
-    for _ in range(ROUNDS):
-        step = next_round(store, now, pick)
-        if not step.requests:
+    decisions: list[dict[str, Any]] = []
+    decided: set[str] = set()
+    rounds: dict[str, int] = {}
+    in_flight: list[Pick] = []
+    why: str | None = None
+    while True:
+        room = min(parallel, limit - len(decisions))
+        if len(in_flight) < room and why is None:
+            picks, why = pick_many(store, now, dag_run_id, room, hypothesis=hypothesis, policy=policy,
+                                   backend=name, exclude=decided)
+            in_flight += [p for p in picks if p not in in_flight]
+        if not in_flight:
             break
-        outputs = [runner.run(payload, store.home, progress=quiet) for payload in step.payloads]
-        for one in collect(store, now, pick, step.requests, outputs):
-            quiet(seed_line(one))
-    result = finalize(store, now, pick)
+        jobs: list[tuple[Any, Any]] = []
+        steps: list[tuple[Pick, Round, int]] = []
+        for pick in list(in_flight):
+            step = next_round(store, now, pick) if rounds.get(pick.hypothesis, 0) < ROUNDS else Round("task")
+            if not step.requests:
+                decisions.append(finalize(store, now, pick))
+                decided.add(pick.hypothesis)
+                in_flight.remove(pick)
+                continue
+            rounds[pick.hypothesis] = rounds.get(pick.hypothesis, 0) + 1
+            runner = backend_for(store, pick)
+            steps.append((pick, step, len(jobs)))
+            jobs += [(runner, payload) for payload in step.payloads]
+        if not jobs:
+            continue
+        stop = threading.Event()
+
+        def heartbeat(stop: threading.Event = stop) -> None:
+            while not stop.wait(HEARTBEAT_S):
+                renew(store, dag_run_id)
+
+        beat = threading.Thread(target=heartbeat, name="sweep-lease", daemon=True)
+        beat.start()
+        try:
+            outputs = _run_all(jobs, store.home, parallel, quiet)
+        finally:
+            stop.set()
+            beat.join()
+        for pick, step, start in steps:
+            for one in collect(store, now, pick, step.requests, outputs[start:start + len(step.payloads)]):
+                quiet(seed_line(one))
+    stopped = "limit reached" if len(decisions) >= limit else (why or "queue empty")
+    result: dict[str, Any] = {"decisions": decisions, "stopped": stopped}
     if defence:
         result["defence"] = defend(store, now, dag_run_id)
     return result

@@ -67,11 +67,19 @@ def synthetic(config, seed, subset):
     The noise has a part shared by every config on the same seed (so pairs correlate) and a part
     of its own; ``mode: raise`` crashes (``raise_full``: only the full runs), ``mode: nan`` returns
     NaN; the fast run (subset < 1) scores lower but tracks the same gain; ``eval_split: test``
-    reads a slightly harder split.
+    reads a slightly harder split. ``AUTOBENCH_TEST_RUN_LOG``: a line per call appended to that
+    file; ``AUTOBENCH_TEST_RUN_SLEEP``: seconds each call sleeps first.
     """
     import hashlib
     import random
 
+    if os.environ.get("AUTOBENCH_TEST_RUN_LOG"):  # the cache's tests count the runs that really trained
+        with open(os.environ["AUTOBENCH_TEST_RUN_LOG"], "a") as fh:
+            fh.write(f"{os.getpid()} {seed} {subset}\n")
+    if os.environ.get("AUTOBENCH_TEST_RUN_SLEEP"):  # long enough for a second caller to arrive meanwhile
+        import time
+
+        time.sleep(float(os.environ["AUTOBENCH_TEST_RUN_SLEEP"]))
     mode = config.get("mode")
     if mode == "raise" or (mode == "raise_full" and subset >= 1):
         raise RuntimeError("synthetic: the patched layer does not exist")

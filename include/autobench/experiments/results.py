@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -246,6 +248,37 @@ def adopt(src: Path, dest: Path) -> None:
         if (src / name).exists():
             fsio.atomic_write(dest / name, (src / name).read_bytes())
     fsio.atomic_write(dest / METRICS, (src / METRICS).read_bytes())
+
+
+_HELD = threading.local()  # the run locks this thread holds (a batch falling back to single seeds re-enters)
+
+
+@contextmanager
+def run_lock(home: Path, config_hash: str, mode: str, seed: int) -> Iterator[None]:
+    """One run of (config hash, mode, seed) at a time, across threads, processes and hosts that
+    share the home (an exclusive ``flock`` on ``.locks/runs/<hash>-<mode>-<seed>.lock``, released
+    by the kernel if the holder dies). The runner holds it around its cache check and the run, so
+    two sweeps that need the same production seed at once run it once: the second waits, then
+    finds the complete folder in the cache. Re-entrant within a thread."""
+    import fcntl
+
+    key = (str(Path(home).resolve()), config_hash, mode, int(seed))
+    held = getattr(_HELD, "keys", None)
+    if held is None:
+        held = _HELD.keys = set()
+    if key in held:
+        yield
+        return
+    path = Path(home) / ".locks" / "runs" / f"{config_hash}-{mode}-{int(seed)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def stale_failures(home: Path, experiment_id: str, config_hash: str, mode: str, seeds: list[int]) -> list[Path]:

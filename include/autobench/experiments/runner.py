@@ -50,6 +50,7 @@ from autobench.experiments.results import (  # noqa: F401  (bad_metrics, is_comp
     find_complete,
     is_complete,
     run_folder,
+    run_lock,
 )
 
 DEFAULT_SOLUTION = "autobench.workloads.recall:train_and_evaluate"
@@ -209,8 +210,16 @@ def evaluate_once(spec: RunSpec, seed: int, overrides: dict[str, Any]) -> tuple[
 
 def run_seed(home: Path, spec: RunSpec, seed: int, *, fast: bool = False, force: bool = False,
              verbose: TextIO | None = None) -> SeedResult:
-    """Run one seed (or return its cached result)."""
+    """Run one seed (or return its cached result). The cache check and the run hold the run's
+    lock (:func:`~autobench.experiments.results.run_lock`): a second caller for the same
+    (config hash, mode, seed) waits, then returns the first one's result as cached."""
     mode = "fast" if fast else "full"
+    with run_lock(home, spec.config_hash, mode, seed):
+        return _run_seed(home, spec, seed, mode, fast=fast, force=force, verbose=verbose)
+
+
+def _run_seed(home: Path, spec: RunSpec, seed: int, mode: str, *, fast: bool, force: bool,
+              verbose: TextIO | None) -> SeedResult:
     folder = run_folder(home, spec.experiment_id, spec.config_hash, mode, seed)
     if not force:
         cached = find_cached(home, spec, mode, seed)
@@ -340,9 +349,20 @@ def run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], *, fast: 
     Cached seeds are not run again; the others run together through the solution's batched
     variant (each seed with the init and data a separate run would have had), and each gets its
     own folder as if it had run alone (its ``config.yaml`` says ``batched``). Without a batched
-    variant, or if the batch fails, the seeds run one by one (each retried once as usual).
+    variant, or if the batch fails, the seeds run one by one (each retried once as usual). The
+    seeds' run locks are held throughout (taken in seed order, so two batches cannot deadlock).
     """
+    from contextlib import ExitStack
+
     mode = "fast" if fast else "full"
+    with ExitStack() as locks:
+        for seed in sorted(set(seeds)):
+            locks.enter_context(run_lock(home, spec.config_hash, mode, seed))
+        return _run_seeds_batched(home, spec, seeds, mode, fast=fast, force=force, progress=progress, verbose=verbose)
+
+
+def _run_seeds_batched(home: Path, spec: RunSpec, seeds: Sequence[int], mode: str, *, fast: bool, force: bool,
+                       progress: Callable[[str], None] | None, verbose: TextIO | None) -> dict[int, SeedResult]:
     results: dict[int, SeedResult] = {}
     todo = []
     for seed in seeds:

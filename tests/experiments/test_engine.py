@@ -1,0 +1,170 @@
+"""The experiment engine at team scale: several hypotheses per sweep, several in flight,
+overlapping sweeps, per-hypothesis stale recovery, one run per production seed.
+
+The synthetic solution (tests/solutions.py) with the fake torch, so every run takes a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from test_sweep import FAKE_TORCH, NOW, TESTS, synthetic_home
+
+from autobench.experiments import pick as pick_module
+from autobench.experiments.config import spec_for
+from autobench.experiments.pick import pick_many, prepare
+from autobench.experiments.runner import run_seed
+from autobench.experiments.sweep import cycle
+from autobench.schemas import QUEUE, REGISTRY, SWEEP, URGENCY
+from autobench.store import StateStore
+
+
+@pytest.fixture
+def synth(store, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([FAKE_TORCH, TESTS, os.environ.get("PYTHONPATH", "")]))
+    return synthetic_home(store)
+
+
+def statuses(store) -> dict[str, str]:
+    return {h.id: h.status for h in store.load(QUEUE).hypotheses}
+
+
+def test_overlapping_sweeps_never_pick_the_same_hypothesis(synth):
+    """Two sweeps start at once against one home (each its own store, as two workers would),
+    each asking for two picks: four different hypotheses, each running under the sweep that
+    picked it, and nothing lost from either update."""
+    home = synth.home
+    start = threading.Barrier(2)
+    got: dict[str, list[str]] = {}
+
+    def sweep(run_id: str) -> None:
+        store = StateStore(home)
+        start.wait()
+        picks, _ = pick_many(store, NOW, run_id, 2)
+        got[run_id] = [p.hypothesis for p in picks]
+
+    threads = [threading.Thread(target=sweep, args=(r,)) for r in ("daily", "urgent")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got["daily"]) == len(got["urgent"]) == 2
+    assert not set(got["daily"]) & set(got["urgent"])
+    assert statuses(synth) == dict.fromkeys(["H-001", "H-002", "H-003", "H-004"], "running")
+    running = synth.load(SWEEP).running
+    assert {hid: e.run_id for hid, e in running.items()} == {
+        **dict.fromkeys(got["daily"], "daily"), **dict.fromkeys(got["urgent"], "urgent")}
+    # a retried pick of either sweep gets its own picks back, and a third sweep finds nothing
+    assert [p.hypothesis for p in pick_many(StateStore(home), NOW, "daily", 2)[0]] == got["daily"]
+    assert pick_many(StateStore(home), NOW, "third", 2) == ([], "queue empty")
+
+
+def test_a_live_sweeps_hypothesis_is_not_recovered_and_an_expired_one_is(synth, monkeypatch):
+    store = synth
+    clock = [dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)]
+    monkeypatch.setattr(pick_module, "wall_clock", lambda: clock[0])
+    assert prepare(store, NOW, "a").hypothesis == "H-001"
+    # another sweep while "a" is alive: it takes the next one, H-001 stays with "a"
+    assert prepare(store, NOW, "b").hypothesis == "H-002"
+    assert store.load(SWEEP).running["H-001"].run_id == "a"
+    assert not any("recovered" in n for h in store.load(QUEUE).hypotheses for n in h.notes)
+    # "a" renews its lease with each step; 100 + 100 minutes later it is still alive
+    clock[0] += dt.timedelta(minutes=100)
+    pick_module.renew(store, "a")
+    clock[0] += dt.timedelta(minutes=100)
+    assert prepare(store, NOW, "c").hypothesis == "H-002"  # "b" (200 min silent) recovered, "a" kept
+    queue = {h.id: h for h in store.load(QUEUE).hypotheses}
+    running = store.load(SWEEP).running
+    assert queue["H-001"].status == "running" and running["H-001"].run_id == "a" and running["H-002"].run_id == "c"
+    assert any("recovered: its sweep (b) ended without a decision" in n for n in queue["H-002"].notes)
+    # "a" dies: once its lease is older than experiments.stale_after_minutes, H-001 goes to the next sweep
+    clock[0] += dt.timedelta(minutes=121)
+    assert prepare(store, NOW, "d").hypothesis == "H-001"
+    assert any("recovered: its sweep (a) ended without a decision" in n
+               for n in next(h for h in store.load(QUEUE).hypotheses if h.id == "H-001").notes)
+    assert prepare(store, NOW, "d").hypothesis == "H-001"  # a retried task keeps its pick
+
+
+def test_one_production_seed_needed_by_two_at_once_runs_once(synth, tmp_path, monkeypatch):
+    """Two callers (two hypotheses' rounds) ask for production's seed 7 at the same moment: the
+    solution trains once, the second caller waits and gets the first one's result, cached."""
+    log = tmp_path / "runs.log"
+    monkeypatch.setenv("AUTOBENCH_TEST_RUN_LOG", str(log))
+    monkeypatch.setenv("AUTOBENCH_TEST_RUN_SLEEP", "1.5")
+    spec = spec_for(synth, "production")
+    start = threading.Barrier(2)
+    out: list = []
+
+    def run() -> None:
+        start.wait()
+        out.append(run_seed(synth.home, spec, 7))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(out) == 2
+    assert len(log.read_text().splitlines()) == 1  # trained once
+    assert out[0].metrics == out[1].metrics and out[0].folder == out[1].folder
+    assert sorted(r.cached for r in out) == [False, True]
+
+
+def test_a_sweep_stops_at_the_budget_and_says_so(synth):
+    store = synth
+    with store.edit(REGISTRY) as doc:
+        doc["experiments"]["max_hypotheses_per_sweep"] = 10
+    with store.edit(SWEEP) as doc:
+        doc["gpu_seconds"] = {"2026-01-05": 8 * 3600.0}
+    result = cycle(store, NOW, "spent", defence=False)
+    assert result == {"decisions": [], "stopped": "budget spent"}
+    # urgent work still runs: the one urgent hypothesis is decided, then the sweep stops
+    with store.edit(QUEUE) as doc:
+        doc["hypotheses"][3]["target_leaderboards"] = ["LongContextEval"]
+    store.write(URGENCY, {"leaderboards": {"LongContextEval": {"reason": "rank_dropped", "multiplier": 3.0,
+                                                                 "since": "2026-01-05T06:00:00Z"}}})
+    result = cycle(store, NOW, "urgent", defence=False)
+    assert [d["hypothesis"] for d in result["decisions"]] == ["H-004"] and result["stopped"] == "budget spent"
+    assert statuses(store)["H-001"] == "queued"
+
+
+def test_sweep_json_decides_the_queue_two_at_a_time_as_one_at_a_time(synth, tmp_path):
+    """max_parallel_hypotheses 2, max_hypotheses_per_sweep 10: one CLI sweep decides every
+    hypothesis, with the decisions that four one-decision sweeps make."""
+    one_by_one = StateStore(shutil.copytree(synth.home, tmp_path / "one_by_one"))
+    with synth.edit(REGISTRY) as doc:
+        doc["experiments"]["max_parallel_hypotheses"] = 2
+        doc["experiments"]["max_hypotheses_per_sweep"] = 10
+    proc = run_cli("sweep", "--json", "--no-defence", "--now", "2026-01-05T08:00:00Z", home=synth.home, check=True,
+                   timeout=600)
+    out = json.loads(proc.stdout)
+    assert set(out) == {"decisions", "stopped"} and out["stopped"] == "queue empty"
+    for one in out["decisions"]:
+        assert set(one) >= {"hypothesis", "decision", "runs", "criteria", "report"}
+        assert Path(synth.home / one["report"]).exists()
+    together = {d["hypothesis"]: (d["decision"], d["status"], d["runs"]) for d in out["decisions"]}
+    assert sorted(together) == ["H-001", "H-002", "H-003", "H-004"]
+    alone = {}
+    for i in range(4):
+        result = cycle(one_by_one, NOW, f"s{i}", defence=False)
+        assert result["stopped"] == "limit reached"
+        (d,) = result["decisions"]
+        alone[d["hypothesis"]] = (d["decision"], d["status"], d["runs"])
+    assert cycle(one_by_one, NOW, "s4", defence=False) == {"decisions": [], "stopped": "queue empty"}
+    assert together == alone
+    assert statuses(synth) == statuses(one_by_one)
+    assert synth.load(SWEEP).running == {}
+    # an explicit --hypothesis sweeps just that one
+    with synth.edit(QUEUE) as doc:
+        doc["hypotheses"][3]["status"] = "queued"
+    proc = run_cli("sweep", "--json", "--no-defence", "--hypothesis", "H-004", "--now", "2026-01-05T09:00:00Z",
+                   home=synth.home, check=True, timeout=300)
+    out = json.loads(proc.stdout)
+    assert [d["hypothesis"] for d in out["decisions"]] == ["H-004"] and out["stopped"] == "limit reached"

@@ -168,3 +168,17 @@ def test_sweep_json_decides_the_queue_two_at_a_time_as_one_at_a_time(synth, tmp_
                    home=synth.home, check=True, timeout=300)
     out = json.loads(proc.stdout)
     assert [d["hypothesis"] for d in out["decisions"]] == ["H-004"] and out["stopped"] == "limit reached"
+
+
+def test_a_long_run_keeps_its_sweeps_lease_alive(synth, monkeypatch):
+    """The heartbeat a run holds (cycle's runs, the DAG's sweep_run) renews the lease meanwhile."""
+    import time
+
+    clock = [dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)]
+    monkeypatch.setattr(pick_module, "wall_clock", lambda: clock[0])
+    prepare(synth, NOW, "long")
+    clock[0] += dt.timedelta(hours=5)
+    with pick_module.heartbeat(StateStore(synth.home), "long", every_s=0.05):
+        time.sleep(0.5)
+    assert synth.load(SWEEP).running["H-001"].lease == clock[0]
+    assert prepare(synth, NOW, "other").hypothesis == "H-002"  # H-001's sweep is alive

@@ -25,7 +25,8 @@ The pick travels between the DAG's tasks as :meth:`Pick.as_dict` (XCom).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -91,6 +92,26 @@ def renew(store: StateStore, dag_run_id: str) -> None:
         for entry in (doc.get("running") or {}).values():
             if entry.get("run_id") == dag_run_id:
                 entry["lease"] = stamp
+
+
+@contextmanager
+def heartbeat(store: StateStore, dag_run_id: str, every_s: float = 60.0) -> Iterator[None]:
+    """Renew this sweep's lease every ``every_s`` seconds while the block runs (a long run)."""
+    import threading
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            renew(store, dag_run_id)
+
+    thread = threading.Thread(target=beat, name="sweep-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _stale(entry, registry: Registry, dag_run_id: str) -> bool:

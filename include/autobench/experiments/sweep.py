@@ -181,11 +181,9 @@ def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: s
 
     Returns ``{"decisions": [finalize's result per hypothesis], "stopped": why, "defence": …}``.
     """
-    import threading
-
     from autobench.experiments import backends
     from autobench.experiments.defence import defend
-    from autobench.experiments.pick import pick_many
+    from autobench.experiments.pick import heartbeat, pick_many
 
     settings = store.load(REGISTRY).experiments
     name = backend or settings.backend
@@ -228,19 +226,8 @@ def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: s
             jobs += [(runner, payload) for payload in step.payloads]
         if not jobs:
             continue
-        stop = threading.Event()
-
-        def heartbeat(stop: threading.Event = stop) -> None:
-            while not stop.wait(HEARTBEAT_S):
-                renew(store, dag_run_id)
-
-        beat = threading.Thread(target=heartbeat, name="sweep-lease", daemon=True)
-        beat.start()
-        try:
+        with heartbeat(store, dag_run_id, HEARTBEAT_S):
             outputs = _run_all(jobs, store.home, parallel, quiet)
-        finally:
-            stop.set()
-            beat.join()
         for pick, step, start in steps:
             for one in collect(store, now, pick, step.requests, outputs[start:start + len(step.payloads)]):
                 quiet(seed_line(one))

@@ -57,11 +57,13 @@ def sweep_plan(pick: dict[str, Any] | None, now, home: str | None = None) -> dic
 def sweep_run(pick: dict[str, Any], payload: Any, home: str | None = None) -> dict[str, Any]:
     """One payload on this worker (a backend whose executor is a task): one seed, or a batch of
     seeds of one config in one process. A crash or NaN is data, not a task failure."""
-    from autobench.experiments.pick import Pick
-    from autobench.experiments.sweep import backend_for
+    from autobench.experiments.pick import Pick, heartbeat
+    from autobench.experiments.sweep import HEARTBEAT_S, backend_for
 
     store = _store(home)
-    return backend_for(store, Pick.from_dict(pick)).run(payload, store.home, progress=print)
+    chosen = Pick.from_dict(pick)
+    with heartbeat(store, chosen.dag_run_id, HEARTBEAT_S):  # a long run keeps its sweep's lease alive
+        return backend_for(store, chosen).run(payload, store.home, progress=print)
 
 
 def sweep_collect(pick: dict[str, Any] | None, requests: list[dict[str, Any]] | None, task_outputs: list | None,

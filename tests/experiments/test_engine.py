@@ -10,11 +10,13 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import autobench_cmd, run_cli
 from test_sweep import FAKE_TORCH, NOW, TESTS, synthetic_home
 
 from autobench.experiments import pick as pick_module
@@ -182,3 +184,37 @@ def test_a_long_run_keeps_its_sweeps_lease_alive(synth, monkeypatch):
         time.sleep(0.5)
     assert synth.load(SWEEP).running["H-001"].lease == clock[0]
     assert prepare(synth, NOW, "other").hypothesis == "H-002"  # H-001's sweep is alive
+
+
+def _start_at_once(cmds: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for cmd in cmds]
+    out = []
+    for cmd, p in zip(cmds, procs, strict=True):
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, f"{cmd}: {stderr}"
+        out.append(subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr))
+    return out
+
+
+def test_two_processes_running_one_seed_at_once_train_it_once(synth, tmp_path):
+    """`autobench run production --seed 7` twice at the same moment (two workers): one trains,
+    the other waits and reports the same metrics."""
+    log = tmp_path / "runs.log"
+    env = {**os.environ, "AUTOBENCH_TEST_RUN_LOG": str(log), "AUTOBENCH_TEST_RUN_SLEEP": "2"}
+    cmd = autobench_cmd() + ["run", "production", "--seed", "7", "--json", "--home", str(synth.home)]
+    first, second = _start_at_once([cmd, cmd], env)
+    assert len(log.read_text().splitlines()) == 1
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+
+
+def test_two_processes_picking_at_once_never_pick_the_same_hypothesis(synth):
+    code = ("import sys; from autobench.clock import parse_now; from autobench.store import StateStore; "
+            "from autobench.experiments.pick import pick_many; "
+            "picks, _ = pick_many(StateStore(sys.argv[1]), parse_now('2026-01-05T08:00:00Z'), sys.argv[2], 2); "
+            "print(','.join(p.hypothesis for p in picks))")
+    runs = _start_at_once([[sys.executable, "-c", code, str(synth.home), run_id] for run_id in ("p1", "p2")],
+                          dict(os.environ))
+    a, b = (set(r.stdout.strip().split(",")) for r in runs)
+    assert len(a) == len(b) == 2 and not a & b
+    assert {hid: e.run_id for hid, e in synth.load(SWEEP).running.items()} == {
+        **dict.fromkeys(a, "p1"), **dict.fromkeys(b, "p2")}

@@ -69,6 +69,12 @@ def wall_clock() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
+def lease_clock() -> dt.datetime:
+    """The current time, for liveness leases only (is a sweep still alive?): infrastructure, never
+    an input to a decision, so replays stay exact."""
+    return dt.datetime.now(UTC)
+
+
 def iso(value: dt.datetime) -> str:
     """``2026-01-05T06:00:00Z``."""
     return ensure_utc(value).isoformat().replace("+00:00", "Z")

@@ -43,7 +43,8 @@ def test_from_context_accepts_pendulum():
 
 
 def test_no_package_module_reads_the_wall_clock_except_the_cli_edge():
-    """Decisions never read the wall clock: only clock.wall_clock() may, for the CLI default."""
+    """Decisions never read the wall clock: only clock.py may (wall_clock() for the CLI default,
+    lease_clock() for the sweep's liveness leases)."""
     from pathlib import Path
 
     import autobench

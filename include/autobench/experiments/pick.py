@@ -81,8 +81,10 @@ def _urgent(store: StateStore, hyp) -> bool:
 
 
 def wall_clock() -> dt.datetime:
-    """The real time, for leases only (tests replace it)."""
-    return dt.datetime.now(dt.UTC)
+    """The real time, for leases only (tests replace it): :func:`autobench.clock.lease_clock`."""
+    from autobench.clock import lease_clock
+
+    return lease_clock()
 
 
 def renew(store: StateStore, dag_run_id: str) -> None:

@@ -196,7 +196,8 @@ class Bench:
             batch = quiet(train_and_evaluate_batched, cfg, seeds)[0]
             single = {s: quiet(train_and_evaluate_batched, cfg, [s])[0][s] for s in seeds}
             out[f"after {steps} steps"] = max_diff(batch, single, seeds)
-        out[f"after {self.cfg['steps']} steps"] = max_diff(self.batches[self.n], self.singles, seeds)
+        if hasattr(self, "batches"):  # the plain phase ran: its full-length runs
+            out[f"after {self.cfg['steps']} steps"] = max_diff(self.batches[self.n], self.singles, seeds)
         return out
 
     def reference(self) -> dict:
@@ -206,7 +207,14 @@ class Bench:
         for seed in seeds:
             ref[seed], seconds = quiet(recall.train_and_evaluate, self.cfg, seed)
             total += seconds
-        batch_s = next(r["batched_s"] for r in self.report["phases"]["plain"]["rows"] if r["seeds"] == self.n)
+        if not hasattr(self, "batches"):  # the plain phase did not run in this process
+            self.batches, self.singles = {}, {}
+            self.batches[self.n], self.batch_s = quiet(train_and_evaluate_batched, self.cfg, seeds)
+            for seed in seeds:
+                self.singles[seed] = quiet(train_and_evaluate_batched, self.cfg, [seed])[0][seed]
+        else:
+            self.batch_s = next(r["batched_s"] for r in self.report["phases"]["plain"]["rows"] if r["seeds"] == self.n)
+        batch_s = self.batch_s
         again = quiet(recall.train_and_evaluate, self.cfg, 1)[0]
         return {"seeds": self.n, "reference_sequential_s": round(total, 3),
                 "reference_ms_per_step": round(1000 * sum(r["train_seconds"] for r in ref.values())
@@ -265,7 +273,8 @@ class Bench:
             out[label] = {"kernel_launches_per_step": (l30 - l10) / 20,
                           "gpu_busy_ms_per_step": round((g30 - g10) / 20 / 1000, 4),
                           "wall_ms_per_step_under_profiler": round(1000 * (t30 - t10) / 20, 3)}
-        out["peak_memory_mb"] = {r["seeds"]: r["peak_memory_mb"] for r in self.report["phases"]["plain"]["rows"]}
+        if "plain" in self.report["phases"]:
+            out["peak_memory_mb"] = {r["seeds"]: r["peak_memory_mb"] for r in self.report["phases"]["plain"]["rows"]}
         return out
 
 

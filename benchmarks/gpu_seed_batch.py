@@ -93,8 +93,8 @@ class Bench:
         self.report: dict = {"command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
                              "phases": {}, "skipped": [], "errors": {}}
         self.cfg = {**production()["config"], "log_every": 0, "device": opts.device}
-        if opts.steps:
-            self.cfg["steps"] = opts.steps
+        self.overrides = {k: v for k, v in (("steps", opts.steps), ("val_size", opts.val_size)) if v}
+        self.cfg.update(self.overrides)
         self.sizes = sorted(opts.seeds)
         self.n = self.sizes[0]
 
@@ -227,8 +227,7 @@ class Bench:
 
     def runner(self) -> dict:
         seeds = ",".join(str(s) for s in range(1, self.n + 1))
-        spec = yaml.safe_dump({**production(), "config": {**production()["config"], **(
-            {"steps": self.opts.steps} if self.opts.steps else {})}})
+        spec = yaml.safe_dump({**production(), "config": {**production()["config"], **self.overrides}})
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), os.environ.get("PYTHONPATH", "")])}
         out = {}
         with tempfile.TemporaryDirectory() as home:
@@ -283,6 +282,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[8, 16],
                         help="batch sizes to measure, comma-separated (default 8,16)")
     parser.add_argument("--steps", type=int, help="override the production config's steps (smoke runs)")
+    parser.add_argument("--val-size", type=int, help="override the validation set's size (smoke runs)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--budget", type=float, default=400.0, help="start no phase after this many seconds")
     parser.add_argument("--phases", default="plain,fused,profile,drift,reference,runner,compiled")

@@ -192,3 +192,30 @@ def test_seeds_run_batched_by_default_only_where_a_gpu_is_visible(tmp_path, monk
     assert runner.batch_by_default(plain, [1, 2]) is False
     monkeypatch.setattr(runner, "gpu_visible", lambda dev=None: False)
     assert runner.batch_by_default(spec, [1, 2, 3]) is False
+
+
+def test_the_gpu_benchmark_runs_its_phases_on_the_cpu_and_keeps_their_figures(tmp_path):
+    """benchmarks/gpu_seed_batch.py is run on a GPU only when a session is lent one: a smoke run
+    on the CPU (2 seeds, 2 steps) keeps it working, with its JSON as the device run writes it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root / "include"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_seed_batch.py"), "--device", "cpu",
+                           "--seeds", "2", "--steps", "2", "--val-size", "256", "--phases", "plain,runner",
+                           "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "gpu_seed_batch.json").read_text())
+    assert report["errors"] == {} and report["skipped"] == []
+    (row,) = report["phases"]["plain"]["rows"]
+    assert row["seeds"] == 2 and row["max_diff_vs_single"] == {"accuracy": 0.0, "loss": 0.0}  # CPU: bit-identical
+    assert all(report["phases"]["plain"]["determinism"][k] for k in report["phases"]["plain"]["determinism"]
+               if k.endswith("bit-identical"))
+    runner = report["phases"]["runner"]
+    assert runner["max_diff"] == {"accuracy": 0.0, "loss": 0.0} and runner["batched_s"] > 0
+    assert set(runner["runs"]["batched"]["metrics"]) == {"1", "2"}

@@ -4,19 +4,24 @@
 **When:** every day at 08:00, and as soon as the monitor raises `autobench://urgent` (the run's
 log says which leaderboard and why).
 
-**Tasks:** `pick` (the best open hypothesis, within today's compute budget; only urgent work once
-it is spent) → rounds of `plan_k` → the runs, mapped (`run_k` in the `gpu` pool for the `local`
-backend, `pod_k` pods for `kubernetes`) → `collect_k`, until the seed policy is satisfied →
-`finalize` (promote, reject or extend; after a promotion the one test-split evaluation and the
-leaderboard submission; `BENCHMARK_REPORT.md` beside the runs) → `defend` (production on a fresh
-seed, an alert when it regresses beyond its noise).
+**Tasks:** turns. `turn_0` picks the best open hypotheses (up to
+`experiments.max_parallel_hypotheses` at once, within today's compute budget; only urgent work
+once it is spent) and plans each one's first round; the runs are mapped (`run_k` on the `gpu`
+queue and pool for the `local` backend, `pod_k` pods for `kubernetes`); `turn_k+1` collects
+them, decides every hypothesis whose seed policy is satisfied (promote, reject or extend;
+`BENCHMARK_REPORT.md` beside the runs), gives its slot to the next item in the queue and plans
+the next round for all in flight, until the queue is empty, the budget is spent or
+`experiments.max_hypotheses_per_sweep` decisions are made → `finalize` (on the `gpu` queue: what
+is still in flight is decided; after a promotion the one test-split evaluation and the
+leaderboard submission) → `defend` (production on a fresh seed, an alert when it regresses
+beyond its noise). The number of turns is fixed when the DAG is parsed, from those settings.
 
-**Params:** `hypothesis` (default: the top of the queue), `seed_policy` and `backend` (default:
-the registry's `experiments` block), `urgent` (replaying a trigger by hand).
+**Params:** `hypothesis` (default: the top of the queue; then only that one), `seed_policy` and
+`backend` (default: the registry's `experiments` block), `urgent` (replaying a trigger by hand).
 
 A retried or re-run task runs nothing twice. The rules live in `autobench.experiments` (its
-`__init__` maps the modules; `sweep.py` is the cycle); the same cycle on the command line is
-`autobench sweep`.
+`__init__` maps the modules; `sweep.py` is the cycle, `tasks.py` these tasks); the same cycle on
+the command line is `autobench sweep`.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from autobench import orchestration
 from autobench.experiments import backends, seed_policies
 from autobench.experiments.backends.kubernetes import static_pod_kwargs
-from autobench.experiments.sweep import ROUNDS
+from autobench.experiments.sweep import dag_turns
 from autobench_airflow.alerts import on_failure
+from autobench_airflow.deployment import gpu_queue
 
 URGENT = Asset(orchestration.ASSET_URGENT)
-POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse time; defaults without a home
+SETTINGS = orchestration.experiment_settings()  # read at parse time; defaults without a home
+TURNS = dag_turns(SETTINGS)
 
 
 @dag(
@@ -57,90 +64,73 @@ POD_SETTINGS = orchestration.experiment_settings().kubernetes  # read at parse t
     },
 )
 def experiment_sweep():
-    @task(multiple_outputs=False)
-    def pick(**context) -> dict | None:
-        """Recover stale runs, re-rank with urgency, pick the top hypothesis, mark it running."""
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def turn(state: dict | None = None, task_outputs: list | None = None, pod_outputs: list | None = None,
+             first: bool = False, **context) -> list:
+        """Collect the last round, decide what is decided, refill the slots, plan the next round.
+        Returns the runs for `run_k`; the pods' kwargs and the sweep's state go to XCom keys."""
         from autobench import clock
-        from autobench.experiments.tasks import sweep_prepare
+        from autobench.experiments.tasks import sweep_turn
         from autobench_airflow.triggers import triggered_by
+        from autobench_airflow.turns import continue_from
 
-        return sweep_prepare(clock.from_context(context), context["run_id"], dict(context["params"]),
-                             trigger=triggered_by(context))
+        out = sweep_turn(None if first else continue_from(state), clock.from_context(context), context["run_id"],
+                         dict(context["params"]), task_outputs, pod_outputs, first=first,
+                         trigger=triggered_by(context) if first else None)
+        context["ti"].xcom_push(key="state", value=out["state"])
+        context["ti"].xcom_push(key="pod", value=out["pod"])
+        return out["task"]
 
-    @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
-    def plan(chosen: dict | None, **context) -> dict:
-        """The runs the seed policy wants next (none once it is satisfied)."""
-        from autobench import clock
-        from autobench.experiments.tasks import sweep_plan
+    @task
+    def pods(payloads: list) -> list:
+        """The pods this turn starts (what `pod_k` maps over; skipped when there are none)."""
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        return sweep_plan(chosen, clock.from_context(context))
+        if not payloads:
+            raise AirflowSkipException("no pods this turn (the local backend's runs are run_k)")
+        return payloads
 
-    @task(multiple_outputs=False)
-    def part(planned: dict, key: str) -> list:
-        """One part of the plan: the runs, or the payloads of one executor (what the next mapped tasks expand over)."""
-        return planned[key]
-
-    @task(pool=orchestration.GPU_POOL, multiple_outputs=False,
+    @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False,
           map_index_template="{{ payload.get('experiment_id', '') }} {{ payload.get('mode', '') }} "
                              "{{ 'seeds ' ~ payload['seeds'] | join(',') if 'seeds' in payload "
                              "else 'seed ' ~ payload.get('seed', '') }}")
-    def run(chosen: dict, payload: dict) -> dict:
+    def run(pick: dict, payload: dict) -> dict:
         """One run on this worker (a backend whose runs execute in a task: `local`): one seed, or
         a batch of seeds (`experiments.local.seeds_per_task`); a crash or NaN is data, not a task failure."""
         from autobench.experiments.tasks import sweep_run
 
-        return sweep_run(chosen, payload)
+        return sweep_run(pick, payload)
 
-    @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
-    def collect(chosen: dict | None, requests: list, task_outputs: list | None = None, pod_outputs: list | None = None,
-                **context) -> list:
-        """What the round's tasks or pods returned, recorded beside the runs (pods' through XCom)."""
+    @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
+    def finalize(state: dict | None, task_outputs: list | None = None, pod_outputs: list | None = None,
+                 **context) -> dict:
+        """Decide what is still in flight; after a promotion the test-split evaluation and the submission."""
         from autobench import clock
-        from autobench.experiments.tasks import sweep_collect
-
-        return sweep_collect(chosen, requests, task_outputs, pod_outputs, clock.from_context(context))
-
-    @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
-    def finalize(chosen: dict | None, **context) -> dict:
-        """decide; after a promotion the test-split evaluation and the submission; the report."""
-        from autobench import clock
-        from autobench.experiments.tasks import sweep_finalize
+        from autobench.experiments.tasks import sweep_finish
         from autobench_airflow.connections import submission_token
 
-        token = submission_token()
-        return sweep_finalize(chosen, clock.from_context(context), token)
+        return sweep_finish(state, clock.from_context(context), task_outputs, pod_outputs, submission_token())
 
-    @task(pool=orchestration.GPU_POOL, multiple_outputs=False)
+    @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False)
     def defend(**context) -> dict:
         """Production on a fresh seed; an alert when it regresses beyond its own noise."""
         from autobench import clock
         from autobench.experiments.tasks import sweep_defend
+        from autobench_airflow.alerts import post_alert
 
         check = sweep_defend(clock.from_context(context), context["run_id"])
-        if check.get("alert"):
-            from autobench.reporting import alerts
-            from autobench_airflow.alerts import slack_notifier
-
-            notifier = slack_notifier()
-            if notifier is not None:
-                alerts.post(notifier, "autobench: production regressed", [check["alert"]])
+        post_alert("autobench: production regressed", check.get("alert"))
         return check
 
-    chosen = pick()
-    previous = chosen
-    for k in range(ROUNDS):
-        planned = plan.override(task_id=f"plan_{k}")(chosen)
-        previous >> planned
-        tasks = run.override(task_id=f"run_{k}").partial(chosen=chosen).expand(
-            payload=part.override(task_id=f"tasks_{k}")(planned, "task"))
-        pods = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
-                                             **static_pod_kwargs(POD_SETTINGS)).expand_kwargs(
-            part.override(task_id=f"pods_{k}")(planned, "pod"))
-        requests = part.override(task_id=f"requests_{k}")(planned, "requests")
-        previous = collect.override(task_id=f"collect_{k}")(chosen, requests, tasks, pods.output)
-    done = finalize(chosen)
-    previous >> done
-    done >> defend()
+    step = turn.override(task_id="turn_0")(first=True)
+    for k in range(TURNS):
+        runs = run.override(task_id=f"run_{k}").expand_kwargs(step)
+        started = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
+                                                **static_pod_kwargs(SETTINGS.kubernetes)).expand_kwargs(
+            pods.override(task_id=f"pods_{k}")(step["pod"]))
+        after = turn.override(task_id=f"turn_{k + 1}") if k + 1 < TURNS else finalize
+        step = after(step["state"], runs, started.output)
+    step >> defend()
 
 
 experiment_sweep()

@@ -6,8 +6,9 @@
 
 **Tasks:** `fetch`, mapped over the sources of `research_config.yaml` (arXiv queries, competitor
 blogs, local feeds, citations of our core method; a source that fails is reported and the others
-go on) → `process` (relevance screen, technique extraction, `research_log.md`, hypotheses into the
-queue) → `announce` (`autobench://queue` when it added any).
+go on; in the one-slot `arxiv` pool, so arXiv's pacing holds across workers) → `process`
+(relevance screen, technique extraction, `research_log.md`, hypotheses into the queue) →
+`announce` (`autobench://queue` when it added any).
 
 **Connections:** `semantic_scholar` (password: the API key; or `AUTOBENCH_S2_API_KEY`), and the
 optional LLM extractor's connection named in `llm_extractor.connection_id`. Keys never go in
@@ -47,7 +48,7 @@ def research_ingest():
 
         return ingest_sources()
 
-    @task(multiple_outputs=False, map_index_template="{{ source['name'] }}")
+    @task(pool=orchestration.ARXIV_POOL, multiple_outputs=False, map_index_template="{{ source['name'] }}")
     def fetch(source: dict, **context) -> dict:
         """New papers from one source, staged for processing (a failing source is reported, not fatal)."""
         from autobench import clock

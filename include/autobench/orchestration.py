@@ -17,6 +17,7 @@ DEFAULT_RETRY_DELAY_S = 300.0
 
 # Airflow pools the DAGs use; `make run` and the compose init import config/pools.json.
 GPU_POOL = "gpu"
+ARXIV_POOL = "arxiv"  # one slot: paper-source fetches one at a time across workers (arXiv's pacing is per process)
 
 # Assets: the DAGs talk through these (one DAG's update schedules the next). Defined here once;
 # DAG files wrap each URI in `airflow.sdk.Asset`.

@@ -49,3 +49,16 @@ def on_failure(context: dict[str, Any]) -> None:
                     context=f"run {dag_run_id} · try {getattr(ti, 'try_number', '?')}")
     except Exception as exc:  # noqa: BLE001 - a failing alert must not hide the task's own failure
         print(f"could not send the failure alert: {exc}")
+
+
+def post_alert(title: str, line: str | None) -> None:
+    """One alert line to Slack through the connection (nothing when there is no line or no connection)."""
+    if not line:
+        return
+    notifier = slack_notifier()
+    if notifier is None:
+        print(f"no {CONNECTION_ID} connection: the alert stays in this log")
+        return
+    from autobench.reporting import alerts
+
+    alerts.post(notifier, title, [line])

@@ -218,3 +218,67 @@ def test_two_processes_picking_at_once_never_pick_the_same_hypothesis(synth):
     assert len(a) == len(b) == 2 and not a & b
     assert {hid: e.run_id for hid, e in synth.load(SWEEP).running.items()} == {
         **dict.fromkeys(a, "p1"), **dict.fromkeys(b, "p2")}
+
+
+def _dag_sweep(store, dag_run_id: str, turns: int) -> tuple[dict, list[dict]]:
+    """The experiment_sweep DAG's task bodies in its order, without Airflow: turn_0, then for each
+    turn its runs (run_k: each payload through sweep_run), turn_k+1 …, finalize."""
+    from autobench.experiments.tasks import sweep_finish, sweep_run, sweep_turn
+
+    home = str(store.home)
+    out = sweep_turn(None, NOW, dag_run_id, {}, home=home, first=True)
+    states = [out["state"]]
+    for k in range(turns):
+        assert out["pod"] == []  # the local backend: every run is a task
+        outputs = [sweep_run(item["pick"], item["payload"], home=home) for item in out["task"]]
+        if k + 1 == turns:
+            return sweep_finish(out["state"], NOW, outputs, [], home=home), states
+        out = sweep_turn(out["state"], NOW, dag_run_id, {}, outputs, [], home=home, first=False)
+        states.append(out["state"])
+    raise AssertionError("no turns")
+
+
+def test_the_dags_turns_decide_the_queue_two_at_a_time_as_the_command_line_does(synth, tmp_path):
+    """max_parallel_hypotheses 2, max_hypotheses_per_sweep 10: the DAG's turns (as many as
+    dag_turns gives) decide every hypothesis, each as a one-decision sweep decides it; a
+    promotion's test-split evaluation waits for finalize; a turn without a state is refused."""
+    from autobench.errors import AutobenchError
+    from autobench.experiments.sweep import ROUNDS, dag_turns
+    from autobench.experiments.tasks import sweep_finish, sweep_turn
+
+    one_by_one = StateStore(shutil.copytree(synth.home, tmp_path / "one_by_one"))
+    with synth.edit(REGISTRY) as doc:
+        doc["experiments"]["max_parallel_hypotheses"] = 2
+        doc["experiments"]["max_hypotheses_per_sweep"] = 10
+    turns = dag_turns(synth.load(REGISTRY).experiments)
+    assert turns == min(24, ROUNDS * 5)
+    result, states = _dag_sweep(synth, "dag", turns)
+    assert result["stopped"] == "queue empty"
+    together = {d["hypothesis"]: (d["decision"], d["status"], d["runs"]) for d in result["decisions"]}
+    assert sorted(together) == ["H-001", "H-002", "H-003", "H-004"]
+    assert max(len(s["picks"]) for s in states) == 2  # two in flight at once
+    alone = {}
+    for i in range(4):
+        (d,) = cycle(one_by_one, NOW, f"s{i}", defence=False)["decisions"]
+        alone[d["hypothesis"]] = (d["decision"], d["status"], d["runs"])
+    assert together == alone
+    assert statuses(synth) == statuses(one_by_one)
+    assert synth.load(SWEEP).running == {}
+    for d in result["decisions"]:
+        assert "deferred" not in d
+        assert ("eval_on_leaderboard" in d) == (d["decision"] == "promote")
+    # turns after the queue emptied plan nothing; a turn (or finalize) whose predecessor failed is refused
+    assert states[-1]["picks"] == [] and states[-1]["round"] == []
+    with pytest.raises(AutobenchError, match="did not finish"):
+        sweep_turn(None, NOW, "dag", {}, home=str(synth.home), first=False)
+    with pytest.raises(AutobenchError, match="did not finish"):
+        sweep_finish(None, NOW, home=str(synth.home))
+
+
+def test_the_default_dag_has_the_rounds_of_one_hypothesis():
+    from autobench.experiments.sweep import ROUNDS, dag_turns
+    from autobench.schemas import ExperimentsSettings
+
+    assert dag_turns(ExperimentsSettings()) == ROUNDS
+    assert dag_turns(ExperimentsSettings(max_parallel_hypotheses=3, max_hypotheses_per_sweep=6)) == 2 * ROUNDS
+    assert dag_turns(ExperimentsSettings(max_hypotheses_per_sweep=100)) == 24

@@ -36,6 +36,18 @@ from autobench.schemas import PRODUCTION_ID, REGISTRY, SWEEP, Registry
 from autobench.store import StateStore
 
 ROUNDS = 4  # fast + up to three stages of full seeds per sweep; an unfinished one is `extended`
+MAX_TURNS = 24  # the DAG's turns at most, whatever the settings ask
+
+
+def dag_turns(settings) -> int:
+    """How many turns the experiment_sweep DAG has (fixed when it is parsed): enough for
+    ``max_hypotheses_per_sweep`` hypotheses, ``max_parallel_hypotheses`` at a time, each taking up
+    to :data:`ROUNDS` rounds; at most :data:`MAX_TURNS`. A hypothesis still in flight when they
+    are used up is decided by the last task (``extend`` if its policy wants more runs)."""
+    import math
+
+    waves = math.ceil(settings.max_hypotheses_per_sweep / max(1, settings.max_parallel_hypotheses))
+    return min(MAX_TURNS, ROUNDS * max(1, waves))
 
 
 def backend_for(store: StateStore, pick: Pick):
@@ -121,27 +133,53 @@ def seed_line(one: dict[str, Any]) -> str:
 
 
 def finalize(store: StateStore, now: dt.datetime, pick: Pick | None, *,
-             submission_token: str | None = None) -> dict[str, Any]:
-    """Decide, and after a promotion evaluate on the test split and submit; the report."""
-    from autobench.experiments import report, submission
+             submission_token: str | None = None, defer_promotion: bool = False) -> dict[str, Any]:
+    """Decide, and after a promotion evaluate on the test split and submit; the report.
+
+    ``defer_promotion``: a promotion's test-split evaluation and submissions (a training run, so
+    GPU work) are left for :func:`complete_promotion` (the DAG's last task, on the GPU queue);
+    the result says ``"deferred": True``."""
+    from autobench.experiments import report
     from autobench.experiments.decide import decide
 
     if pick is None:
         return {"hypothesis": None, "decision": None, "runs": 0, "criteria": [], "report": None}
     hid = pick.hypothesis
     decision = decide(store, hid, now, policy=pick.policy, write=True)
-    registry: Registry = store.load(REGISTRY)
-    extra: dict[str, Any] = {}
-    if decision.decision == "promote":
-        extra["eval_on_leaderboard"] = submission.evaluate_on_test(store, hid, decision, now)
-        extra["submissions"] = submission.submit(store, registry, hid, decision, now, submission_token)
     path = report.write(store, hid, decision, now)
     with store.edit(SWEEP) as doc:
         doc.setdefault("running", {}).pop(hid, None)
-    return {"hypothesis": hid, "decision": decision.decision, "status": decision.status,
-            "runs": results.count_runs(store.home, hid, decision.config_hash),
-            "criteria": decision.as_dict()["criteria"], "reason": decision.reason,
-            "report": results.relative(store.home, path), **extra}
+    result = {"hypothesis": hid, "decision": decision.decision, "status": decision.status,
+              "runs": results.count_runs(store.home, hid, decision.config_hash),
+              "criteria": decision.as_dict()["criteria"], "reason": decision.reason,
+              "report": results.relative(store.home, path)}
+    if decision.decision == "promote":
+        if defer_promotion:
+            result["deferred"] = True
+        else:
+            result.update(_after_promotion(store, now, hid, decision, submission_token))
+    return result
+
+
+def _after_promotion(store: StateStore, now: dt.datetime, hid: str, decision, token: str | None) -> dict[str, Any]:
+    from autobench.experiments import submission
+
+    registry: Registry = store.load(REGISTRY)
+    return {"eval_on_leaderboard": submission.evaluate_on_test(store, hid, decision, now),
+            "submissions": submission.submit(store, registry, hid, decision, now, token)}
+
+
+def complete_promotion(store: StateStore, now: dt.datetime, result: dict[str, Any], *,
+                       submission_token: str | None = None) -> dict[str, Any]:
+    """A deferred promotion's test-split evaluation and submissions (each done once: a retry
+    finds them on record). Other results are returned as they are."""
+    if not result.get("deferred"):
+        return result
+    decision = results.latest_decision(store.home, result["hypothesis"])
+    if decision is None:
+        raise AutobenchError(f"sweep: {result['hypothesis']} was promoted but its decision is not on record")
+    done = {k: v for k, v in result.items() if k != "deferred"}
+    return {**done, **_after_promotion(store, now, result["hypothesis"], decision, submission_token)}
 
 
 # ----------------------------------------------------------------------------- one cycle (the CLI)
@@ -159,6 +197,85 @@ def _run_all(jobs: list[tuple[Any, Any]], home, workers: int, progress: Callable
     with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         futures = [pool.submit(runner.run, payload, home, progress=progress) for runner, payload in jobs]
         return [f.result() for f in futures]
+
+
+@dataclass
+class Progress:
+    """Where a sweep stands between its turns (JSON-able: the DAG hands it from task to task).
+
+    ``picks``: the hypotheses in flight; ``rounds``: rounds run per hypothesis; ``decisions``:
+    :func:`finalize`'s result per hypothesis decided so far; ``why``: why the last top-up got
+    fewer picks than slots (``"queue empty"`` / ``"budget spent"``), after which no more are
+    picked; ``round``: the runs of the turn in progress, per pick (its requests, and which of
+    the turn's payloads are its own: ``executor``, ``start``, ``count``)."""
+
+    dag_run_id: str
+    parallel: int = 1
+    limit: int = 1
+    hypothesis: str | None = None
+    policy: str | None = None
+    backend: str | None = None
+    picks: list[Pick] = field(default_factory=list)
+    rounds: dict[str, int] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    why: str | None = None
+    round: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, store: StateStore, dag_run_id: str, *, hypothesis: str | None = None, policy: str | None = None,
+              backend: str | None = None, parallel: int | None = None, limit: int | None = None) -> Progress:
+        """A new sweep: ``parallel`` and ``limit`` default to the registry's ``experiments``
+        settings; an explicit ``hypothesis`` is one decision."""
+        settings = store.load(REGISTRY).experiments
+        return cls(dag_run_id, max(1, parallel or settings.max_parallel_hypotheses),
+                   1 if hypothesis else max(1, limit or settings.max_hypotheses_per_sweep),
+                   hypothesis, policy, backend or settings.backend)
+
+    @property
+    def stopped(self) -> str:
+        return "limit reached" if len(self.decisions) >= self.limit else (self.why or "queue empty")
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in ("dag_run_id", "parallel", "limit", "hypothesis", "policy", "backend",
+                                                "rounds", "decisions", "why", "round")}
+        return {**data, "picks": [p.as_dict() for p in self.picks]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Progress:
+        fields = {k: v for k, v in data.items() if k != "picks"}
+        return cls(**fields, picks=[Pick.from_dict(p) for p in data.get("picks") or []])
+
+
+def advance(store: StateStore, now: dt.datetime, progress: Progress,
+            decided: Callable[[Pick], dict[str, Any]]) -> list[tuple[Pick, Round]]:
+    """One turn: decide each pick whose seed policy is satisfied (or that has had :data:`ROUNDS`
+    rounds) with ``decided`` (:func:`finalize`), give its slot to the next item in the queue
+    (:func:`~autobench.experiments.pick.pick_many`), and plan one round for every pick in
+    flight. Returns (pick, round) for each round to run now; none once the sweep is over
+    (``progress.stopped`` says why). The shared step of :func:`cycle` and the DAG's turns."""
+    from autobench.experiments.pick import pick_many
+
+    while True:
+        room = min(progress.parallel, progress.limit - len(progress.decisions))
+        if len(progress.picks) < room and progress.why is None:
+            picks, progress.why = pick_many(
+                store, now, progress.dag_run_id, room, hypothesis=progress.hypothesis, policy=progress.policy,
+                backend=progress.backend, exclude={d["hypothesis"] for d in progress.decisions})
+            progress.picks += [p for p in picks if p not in progress.picks]
+        if not progress.picks:
+            return []
+        steps: list[tuple[Pick, Round]] = []
+        for pick in list(progress.picks):
+            done = progress.rounds.get(pick.hypothesis, 0) >= ROUNDS
+            step = Round("task") if done else next_round(store, now, pick)
+            if not step.requests:
+                progress.decisions.append(decided(pick))
+                progress.picks.remove(pick)
+                continue
+            progress.rounds[pick.hypothesis] = progress.rounds.get(pick.hypothesis, 0) + 1
+            steps.append((pick, step))
+        if steps:
+            return steps
 
 
 def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: str | None = None,
@@ -183,56 +300,29 @@ def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: s
     """
     from autobench.experiments import backends
     from autobench.experiments.defence import defend
-    from autobench.experiments.pick import heartbeat, pick_many
+    from autobench.experiments.pick import heartbeat
 
-    settings = store.load(REGISTRY).experiments
-    name = backend or settings.backend
+    state = Progress.start(store, dag_run_id, hypothesis=hypothesis, policy=policy, backend=backend,
+                           parallel=parallel, limit=limit)
     try:
-        executor = backends.REGISTRY.get(name).executor
+        executor = backends.REGISTRY.get(state.backend).executor
     except ValueError as exc:
         raise AutobenchError(f"sweep: {exc}") from None
     if executor != "task":
-        raise AutobenchError(f"sweep: the command line runs backends whose runs execute here (local); the {name} "
-                             f"backend's runs are {executor}s, started by the experiment_sweep DAG "
-                             "(or pass --backend local)")
-    parallel = max(1, parallel or settings.max_parallel_hypotheses)
-    limit = 1 if hypothesis else max(1, limit or settings.max_hypotheses_per_sweep)
+        raise AutobenchError(f"sweep: the command line runs backends whose runs execute here (local); the "
+                             f"{state.backend} backend's runs are {executor}s, started by the experiment_sweep "
+                             "DAG (or pass --backend local)")
     quiet = progress or (lambda line: None)
-    decisions: list[dict[str, Any]] = []
-    decided: set[str] = set()
-    rounds: dict[str, int] = {}
-    in_flight: list[Pick] = []
-    why: str | None = None
-    while True:
-        room = min(parallel, limit - len(decisions))
-        if len(in_flight) < room and why is None:
-            picks, why = pick_many(store, now, dag_run_id, room, hypothesis=hypothesis, policy=policy,
-                                   backend=name, exclude=decided)
-            in_flight += [p for p in picks if p not in in_flight]
-        if not in_flight:
-            break
-        jobs: list[tuple[Any, Any]] = []
-        steps: list[tuple[Pick, Round, int]] = []
-        for pick in list(in_flight):
-            step = next_round(store, now, pick) if rounds.get(pick.hypothesis, 0) < ROUNDS else Round("task")
-            if not step.requests:
-                decisions.append(finalize(store, now, pick))
-                decided.add(pick.hypothesis)
-                in_flight.remove(pick)
-                continue
-            rounds[pick.hypothesis] = rounds.get(pick.hypothesis, 0) + 1
-            runner = backend_for(store, pick)
-            steps.append((pick, step, len(jobs)))
-            jobs += [(runner, payload) for payload in step.payloads]
-        if not jobs:
-            continue
+    while steps := advance(store, now, state, lambda pick: finalize(store, now, pick)):
+        jobs = [(backend_for(store, pick), payload) for pick, step in steps for payload in step.payloads]
         with heartbeat(store, dag_run_id, HEARTBEAT_S):
-            outputs = _run_all(jobs, store.home, parallel, quiet)
-        for pick, step, start in steps:
+            outputs = _run_all(jobs, store.home, state.parallel, quiet)
+        start = 0
+        for pick, step in steps:
             for one in collect(store, now, pick, step.requests, outputs[start:start + len(step.payloads)]):
                 quiet(seed_line(one))
-    stopped = "limit reached" if len(decisions) >= limit else (why or "queue empty")
-    result: dict[str, Any] = {"decisions": decisions, "stopped": stopped}
+            start += len(step.payloads)
+    result: dict[str, Any] = {"decisions": state.decisions, "stopped": state.stopped}
     if defence:
         result["defence"] = defend(store, now, dag_run_id)
     return result

@@ -1,7 +1,9 @@
 """Task bodies the `experiment_sweep` DAG calls: plain values in, JSON-able data out, a log line per step.
 
-The DAG file only wires these together (and maps its executors over :func:`sweep_plan`'s
-payloads); everything here also runs without Airflow, and nothing here knows which backend runs.
+The DAG file only wires these together: turns (:func:`sweep_turn`) hand the sweep's state on,
+each mapping its runs over the previous turn's payloads (:func:`sweep_run`, or pods), then
+:func:`sweep_finish` and :func:`sweep_defend`. Everything here also runs without Airflow, and
+nothing here knows which backend runs.
 """
 
 from __future__ import annotations
@@ -17,41 +19,99 @@ def _store(home: str | None):
     return StateStore(resolve_home(home))
 
 
-def sweep_prepare(now, dag_run_id: str, params: dict[str, Any] | None = None, home: str | None = None,
-                  trigger: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
-    """``trigger``: the Asset events that started the run ({asset, extra, source}), for the log."""
-    from autobench.experiments.pick import prepare
+def sweep_turn(state: dict[str, Any] | None, now, dag_run_id: str, params: dict[str, Any] | None = None,
+               task_outputs: list | None = None, pod_outputs: list | None = None, home: str | None = None,
+               first: bool = True, trigger: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One turn of the DAG's sweep: collect the previous turn's runs, decide the hypotheses whose
+    seed policy is satisfied (a promotion's test-split evaluation and submissions wait for
+    :func:`sweep_finish`, on the GPU queue), give their slots to the next items in the queue,
+    plan the next round for every hypothesis in flight.
+
+    ``state``: the previous turn's; ``first``: the first turn, which reads ``params`` and logs the
+    Asset events that started the run (``trigger``). A later turn without a state is refused
+    (the turn before it failed: nothing is picked again). Returns ``{"state", "task", "pod"}``: what
+    the next turn continues from, and the payloads the DAG maps its runs over, one list per
+    executor (``task`` items are ``{"pick", "payload"}``; ``pod`` items the pods' kwargs)."""
+    from autobench.experiments.backends.run_request import describe
+    from autobench.experiments.sweep import Progress, advance, finalize
+
+    store = _store(home)
+    if not first:
+        _check_state(state)
+    if first:
+        params = params or {}
+        for event in trigger or []:
+            where = _event_details(event.get("extra"))
+            print(f"triggered by {event['asset']}" + (f" ({where})" if where else "")
+                  + (f" from {event['source']}" if event.get("source") else ""))
+        progress = Progress.start(store, dag_run_id, hypothesis=params.get("hypothesis") or None,
+                                  policy=params.get("seed_policy") or None, backend=params.get("backend") or None)
+        print(f"sweep {dag_run_id}: up to {progress.parallel} hypotheses at once, at most {progress.limit} "
+              f"decision{'s' if progress.limit != 1 else ''}")
+    else:
+        progress = Progress.from_dict(state)
+        _collect_round(store, now, progress, task_outputs, pod_outputs)
+    steps = advance(store, now, progress, lambda pick: _decided(finalize(store, now, pick, defer_promotion=True)))
+    out: dict[str, Any] = {"task": [], "pod": []}
+    progress.round = []
+    for pick, step in steps:
+        part = out[step.executor]
+        progress.round.append({"pick": pick.as_dict(), "requests": step.requests, "executor": step.executor,
+                               "start": len(part), "count": len(step.payloads)})
+        part += ([{"pick": pick.as_dict(), "payload": p} for p in step.payloads] if step.executor == "task"
+                 else list(step.payloads))
+        print(f"{pick.hypothesis}: round {progress.rounds[pick.hypothesis]}")
+        for r in step.requests:
+            print(f"plan: {describe(r)} (config {r['config_hash']})")
+        if len(step.requests) < step.seeds:
+            print(f"{step.seeds} seeds in {len(step.requests)} {step.executor}s ({step.batching}): "
+                  + "; ".join(describe(r) for r in step.requests))
+    if not steps:
+        print(f"nothing to sweep: {progress.stopped}" if first and not progress.decisions
+              else f"nothing more to run: {progress.stopped}")
+    out["state"] = progress.as_dict()
+    return out
+
+
+def _check_state(state: Any) -> dict[str, Any]:
+    from autobench.errors import AutobenchError
+
+    if not isinstance(state, dict):
+        raise AutobenchError("sweep: the turn before this one did not finish (see its log): nothing to continue; "
+                             "its hypotheses go back to the queue once their lease expires")
+    return state
+
+
+def _event_details(extra: Any) -> str:
     from autobench.orchestration import event_details
 
-    params = params or {}
-    for event in trigger or []:
-        where = event_details(event.get("extra"))
-        print(f"triggered by {event['asset']}" + (f" ({where})" if where else "")
-              + (f" from {event['source']}" if event.get("source") else ""))
-    pick = prepare(_store(home), now, dag_run_id, hypothesis=params.get("hypothesis") or None,
-                   policy=params.get("seed_policy") or None, backend=params.get("backend") or None)
-    print(f"picked {pick.hypothesis} (policy {pick.policy}, backend {pick.backend})" if pick
-          else "nothing to sweep: no open hypothesis, or today's compute budget is spent")
-    return pick.as_dict() if pick else None
+    return event_details(extra)
 
 
-def sweep_plan(pick: dict[str, Any] | None, now, home: str | None = None) -> dict[str, list]:
-    """The next round: ``{"requests": the runs, "task": payloads, "pod": payloads}`` (the
-    payloads under the pick's backend's executor, the other list empty)."""
-    from autobench.experiments.backends.run_request import describe
+def _decided(result: dict[str, Any]) -> dict[str, Any]:
+    """A decision's log lines (criteria in words), the result unchanged."""
+    from autobench.experiments import explain
+
+    runs = f"{result['runs']} run" + ("" if result["runs"] == 1 else "s")
+    print(f"{result['hypothesis']}: {result['decision']} → {result['status']} ({runs}); report {result['report']}")
+    for line in explain.lines(result["criteria"]):
+        print(line)
+    print(result["reason"])
+    return result
+
+
+def _collect_round(store, now, progress, task_outputs: list | None, pod_outputs: list | None) -> None:
+    """What the last turn's runs returned, read per pick into the results store; a line per seed."""
     from autobench.experiments.pick import Pick
-    from autobench.experiments.sweep import next_round
+    from autobench.experiments.sweep import collect, seed_line
 
-    step = next_round(_store(home), now, Pick.from_dict(pick))
-    if not step.requests:
-        print("the seed policy needs no more runs")
-        return step.as_dict()
-    for r in step.requests:
-        print(f"plan: {describe(r)} (config {r['config_hash']})")
-    if len(step.requests) < step.seeds:
-        print(f"{step.seeds} seeds in {len(step.requests)} {step.executor}s ({step.batching}): "
-              + "; ".join(describe(r) for r in step.requests))
-    return step.as_dict()
+    outputs = {"task": [o for o in task_outputs or []], "pod": [o for o in pod_outputs or []]}
+    for part in progress.round:
+        # every output of the executor: the backend matches each request to the output that names
+        # its run (a task that failed for good returned none: its run folders are read instead)
+        for one in collect(store, now, Pick.from_dict(part["pick"]), part["requests"], outputs[part["executor"]]):
+            print(seed_line(one))
+    progress.round = []
 
 
 def sweep_run(pick: dict[str, Any], payload: Any, home: str | None = None) -> dict[str, Any]:
@@ -66,37 +126,28 @@ def sweep_run(pick: dict[str, Any], payload: Any, home: str | None = None) -> di
         return backend_for(store, chosen).run(payload, store.home, progress=print)
 
 
-def sweep_collect(pick: dict[str, Any] | None, requests: list[dict[str, Any]] | None, task_outputs: list | None,
-                  pod_outputs: list | None, now, home: str | None = None) -> list[dict[str, Any]]:
-    """What the round's tasks or pods returned, recorded beside the runs; a line per seed."""
-    from autobench.experiments.pick import Pick
-    from autobench.experiments.sweep import backend_for, collect, seed_line
+def sweep_finish(state: dict[str, Any], now, task_outputs: list | None = None, pod_outputs: list | None = None,
+                 submission_token: str | None = None, home: str | None = None) -> dict[str, Any]:
+    """The sweep's end: collect the last turn's runs, decide what is still in flight (``extend``
+    where its seed policy wants more than the DAG's turns gave it), and run the promotions'
+    test-split evaluation and submissions. ``{"decisions", "stopped"}`` as ``autobench sweep --json``."""
+    from autobench.experiments.sweep import ROUNDS, Progress, complete_promotion, finalize
 
-    chosen = Pick.from_dict(pick)
-    if chosen is None or not requests:
-        return []
     store = _store(home)
-    outputs = task_outputs if backend_for(store, chosen).executor == "task" else pod_outputs
-    done = collect(store, now, chosen, list(requests), list(outputs or []))
-    for one in done:
-        print(seed_line(one))
-    return done
-
-
-def sweep_finalize(pick: dict[str, Any] | None, now, submission_token: str | None = None,
-                   home: str | None = None) -> dict[str, Any]:
-    from autobench.experiments import explain
-    from autobench.experiments.pick import Pick
-    from autobench.experiments.sweep import finalize
-
-    result = finalize(_store(home), now, Pick.from_dict(pick), submission_token=submission_token)
-    if result["hypothesis"]:
-        runs = f"{result['runs']} run" + ("" if result["runs"] == 1 else "s")
-        print(f"{result['hypothesis']}: {result['decision']} → {result['status']} ({runs}); report {result['report']}")
-        for line in explain.lines(result["criteria"]):
-            print(line)
-        print(result["reason"])
-    return result
+    progress = Progress.from_dict(_check_state(state))
+    _collect_round(store, now, progress, task_outputs, pod_outputs)
+    for pick in list(progress.picks):
+        progress.decisions.append(_decided(finalize(store, now, pick, defer_promotion=True)))
+        progress.picks.remove(pick)
+        if progress.rounds.get(pick.hypothesis, 0) < ROUNDS:
+            progress.why = progress.why or "the DAG's turns are used up"
+    decisions = [complete_promotion(store, now, d, submission_token=submission_token) for d in progress.decisions]
+    for d in decisions:
+        if d.get("eval_on_leaderboard"):
+            print(f"{d['hypothesis']}: evaluated once on the test split ({d['eval_on_leaderboard']}); "
+                  f"{len(d.get('submissions') or [])} submission(s)")
+    print(f"{len(decisions)} decision(s); stopped: {progress.stopped}")
+    return {"decisions": decisions, "stopped": progress.stopped}
 
 
 def sweep_defend(now, dag_run_id: str, home: str | None = None) -> dict[str, Any]:

@@ -7,17 +7,21 @@ log says which leaderboard and why).
 **Tasks:** turns. `turn_0` picks the best open hypotheses (up to
 `experiments.max_parallel_hypotheses` at once, within today's compute budget; only urgent work
 once it is spent) and plans each one's first round; the runs are mapped (`run_k` on the `gpu`
-queue and pool for the `local` backend, `pod_k` pods for `kubernetes`); `turn_k+1` collects
+queue and pool for the `local` backend; `pods_k` → `pod_k` pods when the registry's backend is
+`kubernetes`); `turn_k+1` collects
 them, decides every hypothesis whose seed policy is satisfied (promote, reject or extend;
 `BENCHMARK_REPORT.md` beside the runs), gives its slot to the next item in the queue and plans
 the next round for all in flight, until the queue is empty, the budget is spent or
 `experiments.max_hypotheses_per_sweep` decisions are made → `finalize` (on the `gpu` queue: what
 is still in flight is decided; after a promotion the one test-split evaluation and the
 leaderboard submission) → `defend` (production on a fresh seed, an alert when it regresses
-beyond its noise). The number of turns is fixed when the DAG is parsed, from those settings.
+beyond its noise). The number of turns is fixed when the DAG is parsed, from those settings; the
+turns after the sweep found nothing more to run are skipped. The sweep's progress between turns
+is in `state/sweep.json` (`turns`).
 
 **Params:** `hypothesis` (default: the top of the queue; then only that one), `seed_policy` and
-`backend` (default: the registry's `experiments` block), `urgent` (replaying a trigger by hand).
+`backend` (default: the registry's `experiments` block; pod backends are offered when the
+registry's backend runs pods), `urgent` (replaying a trigger by hand).
 
 A retried or re-run task runs nothing twice. The rules live in `autobench.experiments` (its
 `__init__` maps the modules; `sweep.py` is the cycle, `tasks.py` these tasks); the same cycle on
@@ -41,6 +45,7 @@ from autobench_airflow.deployment import gpu_queue
 URGENT = Asset(orchestration.ASSET_URGENT)
 SETTINGS = orchestration.experiment_settings()  # read at parse time; defaults without a home
 TURNS = dag_turns(SETTINGS)
+BACKENDS, PODS = backends.dag_choices(SETTINGS.backend)
 
 
 @dag(
@@ -56,8 +61,8 @@ TURNS = dag_turns(SETTINGS)
                             description="sweep this hypothesis (default: the top of the queue)"),
         "seed_policy": Param(None, type=["null", "string"], enum=[None, *seed_policies.names()],
                              description="default: the registry's experiments.seed_policy"),
-        "backend": Param(None, type=["null", "string"], enum=[None, *backends.names()],
-                         description="default: the registry's experiments.backend"),
+        "backend": Param(None, type=["null", "string"], enum=[None, *BACKENDS],
+                         description="default: the registry's experiments.backend (pod backends: set it there)"),
         "urgent": Param(None, type=["null", "object"],
                         description="replaying an urgent trigger by hand: {leaderboard, reason} as the monitor's "
                                     "event had them"),
@@ -65,21 +70,17 @@ TURNS = dag_turns(SETTINGS)
 )
 def experiment_sweep():
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def turn(state: dict | None = None, task_outputs: list | None = None, pod_outputs: list | None = None,
-             first: bool = False, **context) -> list:
-        """Collect the last round, decide what is decided, refill the slots, plan the next round.
-        Returns the runs for `run_k`; the pods' kwargs and the sweep's state go to XCom keys."""
+    def turn(k: int, task_outputs: list | None = None, pod_outputs: list | None = None, **context) -> list:
+        """Collect the last round, decide what is decided, refill the slots, plan the next round:
+        the runs for `run_k` (the pods' kwargs under the XCom key `pod`)."""
         from autobench import clock
         from autobench.experiments.tasks import sweep_turn
         from autobench_airflow.triggers import triggered_by
-        from autobench_airflow.turns import continue_from
+        from autobench_airflow.turns import hand_on
 
-        out = sweep_turn(None if first else continue_from(state), clock.from_context(context), context["run_id"],
-                         dict(context["params"]), task_outputs, pod_outputs, first=first,
-                         trigger=triggered_by(context) if first else None)
-        context["ti"].xcom_push(key="state", value=out["state"])
-        context["ti"].xcom_push(key="pod", value=out["pod"])
-        return out["task"]
+        return hand_on(sweep_turn(k, clock.from_context(context), context["run_id"], dict(context["params"]),
+                                  task_outputs, pod_outputs, trigger=triggered_by(context) if k == 0 else None),
+                       context)
 
     @task
     def pods(payloads: list) -> list:
@@ -102,14 +103,14 @@ def experiment_sweep():
         return sweep_run(pick, payload)
 
     @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
-    def finalize(state: dict | None, task_outputs: list | None = None, pod_outputs: list | None = None,
-                 **context) -> dict:
+    def finalize(task_outputs: list | None = None, pod_outputs: list | None = None, **context) -> dict:
         """Decide what is still in flight; after a promotion the test-split evaluation and the submission."""
         from autobench import clock
         from autobench.experiments.tasks import sweep_finish
         from autobench_airflow.connections import submission_token
 
-        return sweep_finish(state, clock.from_context(context), task_outputs, pod_outputs, submission_token())
+        return sweep_finish(TURNS, clock.from_context(context), context["run_id"], task_outputs, pod_outputs,
+                            submission_token())
 
     @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False)
     def defend(**context) -> dict:
@@ -122,14 +123,18 @@ def experiment_sweep():
         post_alert("autobench: production regressed", check.get("alert"))
         return check
 
-    step = turn.override(task_id="turn_0")(first=True)
+    step = turn.override(task_id="turn_0")(0)
     for k in range(TURNS):
         runs = run.override(task_id=f"run_{k}").expand_kwargs(step)
-        started = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
-                                                **static_pod_kwargs(SETTINGS.kubernetes)).expand_kwargs(
-            pods.override(task_id=f"pods_{k}")(step["pod"]))
-        after = turn.override(task_id=f"turn_{k + 1}") if k + 1 < TURNS else finalize
-        step = after(step["state"], runs, started.output)
+        started = None
+        if PODS:
+            started = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
+                                                    **static_pod_kwargs(SETTINGS.kubernetes)).expand_kwargs(
+                pods.override(task_id=f"pods_{k}")(step["pod"])).output
+        after = turn.override(task_id=f"turn_{k + 1}")(k + 1, runs, started) if k + 1 < TURNS else finalize(
+            runs, started)
+        step >> after
+        step = after
     step >> defend()
 
 

@@ -576,6 +576,10 @@ class SweepState(Strict):
     running: dict[str, SweepRunning] = Field(default_factory=dict, description="hypothesis id -> the sweep running it")
     gpu_seconds: dict[str, float] = Field(default_factory=dict, description="UTC day (YYYY-MM-DD) -> run seconds used")
     defence: list[DefenceCheck] = Field(default_factory=list, description="production re-evaluations (the latest 200)")
+    turns: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="the experiment_sweep DAG's run id -> where its sweep stands between turns "
+                                          "(autobench.experiments.sweep.Progress, with the last turn done); the "
+                                          "latest 20 sweeps")
 
 
 class IngestState(Strict):

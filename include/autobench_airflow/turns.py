@@ -1,8 +1,11 @@
-"""The experiment_sweep DAG's turns hand the sweep's state on through XCom (Airflow side).
+"""The experiment_sweep DAG's turns (Airflow side): what a turn hands its mapped tasks.
 
-A turn whose predecessor failed gets no state (``None``): it is skipped, not failed, so one
-failure is one alert; the DAG's ``finalize`` then fails with the reason
-(:func:`autobench.experiments.tasks.sweep_finish` refuses a missing state), and the run ends failed.
+Between turns the sweep's progress lives in ``state/sweep.json``
+(:func:`autobench.experiments.tasks.sweep_turn`), not in XCom, so a turn needs nothing from the
+one before but its runs' results. A turn with nothing to continue (the sweep is over, or the
+turn before did not finish) is skipped: its runs are then skipped by the scheduler, so the turns
+after an early end cost one short task each, and a failure stays one alert. ``finalize`` refuses
+a sweep whose turns did not all finish, and the run ends failed.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 
-def continue_from(state: Any) -> dict[str, Any]:
-    """The previous turn's state, or skip this turn when that turn did not finish."""
-    if isinstance(state, dict):
-        return state
-    from airflow.sdk.exceptions import AirflowSkipException
+def hand_on(out: dict[str, Any], context: dict[str, Any]) -> list:
+    """A turn's result as the DAG maps it: the runs as the return value (``run_k`` maps over
+    it), the pods' kwargs under the XCom key ``pod``; or skip this turn."""
+    if "skip" in out:
+        from airflow.sdk.exceptions import AirflowSkipException
 
-    raise AirflowSkipException("the turn before this one did not finish (see its log): nothing to continue")
+        raise AirflowSkipException(out["skip"])
+    context["ti"].xcom_push(key="pod", value=out["pod"])
+    return out["task"]

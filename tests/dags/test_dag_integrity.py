@@ -68,3 +68,35 @@ def test_retry_delay_defaults_to_five_minutes(monkeypatch):
     monkeypatch.setenv(orchestration.RETRY_DELAY_ENV, "-1")
     with pytest.raises(ValueError):
         orchestration.retry_delay()
+
+
+@pytest.mark.parametrize(("backend", "pods"), [("local", False), ("kubernetes", True)])
+def test_the_sweep_is_wired_for_the_registrys_backend_and_sized_by_its_settings(tmp_path, backend, pods):
+    """Parsed with the registry's settings: as many turns as dag_turns gives (max_parallel 2, at
+    most 4 decisions: 2 waves of 4 rounds), the runs on the gpu queue and pool, and the pod
+    operators only where the registry's backend runs pods (the backend Param offering what is wired)."""
+    import os
+    import subprocess
+    import sys
+
+    from autobench.home import init
+
+    home = tmp_path / "home"
+    init(home, "recall")
+    registry = home / "competitive_registry.yaml"
+    text = registry.read_text().replace("  backend: local", f"  backend: {backend}")
+    registry.write_text(text.rstrip("\n") + "\n  max_parallel_hypotheses: 2\n  max_hypotheses_per_sweep: 4\n")
+    code = ("import json, sys; sys.path[:0] = ['dags']; import experiment_sweep as m; d = m.experiment_sweep(); "
+            "print(json.dumps({'tasks': sorted(t.task_id for t in d.tasks), "
+            "'backends': d.params.get_param('backend').schema['enum'], "
+            "'run': [d.get_task('run_0').queue, d.get_task('run_0').pool], "
+            "'finalize': [d.get_task('finalize').queue, d.get_task('finalize').pool]}))")
+    env = {**os.environ, "AUTOBENCH_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    turns = [f"turn_{k}" for k in range(8)] + [f"run_{k}" for k in range(8)]
+    pod_tasks = [f"pod_{k}" for k in range(8)] + [f"pods_{k}" for k in range(8)] if pods else []
+    assert got["tasks"] == sorted(["defend", "finalize", *turns, *pod_tasks])
+    assert got["backends"] == ([None, "local", "kubernetes"] if pods else [None, "local"])
+    assert got["run"] == got["finalize"] == ["gpu", "gpu"]

@@ -222,29 +222,27 @@ def test_two_processes_picking_at_once_never_pick_the_same_hypothesis(synth):
 
 def _dag_sweep(store, dag_run_id: str, turns: int) -> tuple[dict, list[dict]]:
     """The experiment_sweep DAG's task bodies in its order, without Airflow: turn_0, then for each
-    turn its runs (run_k: each payload through sweep_run), turn_k+1 …, finalize."""
+    turn its runs (run_k: each payload through sweep_run), turn_k+1 …, finalize. A turn that
+    returns ``skip`` is skipped, and so are its runs."""
     from autobench.experiments.tasks import sweep_finish, sweep_run, sweep_turn
 
     home = str(store.home)
-    out = sweep_turn(None, NOW, dag_run_id, {}, home=home, first=True)
-    states = [out["state"]]
+    outs = [sweep_turn(0, NOW, dag_run_id, {}, home=home)]
     for k in range(turns):
-        assert out["pod"] == []  # the local backend: every run is a task
-        outputs = [sweep_run(item["pick"], item["payload"], home=home) for item in out["task"]]
+        out = outs[-1]
+        outputs = [] if "skip" in out else [sweep_run(i["pick"], i["payload"], home=home) for i in out["task"]]
+        assert "skip" in out or out["pod"] == []  # the local backend: every run is a task
         if k + 1 == turns:
-            return sweep_finish(out["state"], NOW, outputs, [], home=home), states
-        out = sweep_turn(out["state"], NOW, dag_run_id, {}, outputs, [], home=home, first=False)
-        states.append(out["state"])
+            return sweep_finish(turns, NOW, dag_run_id, outputs, [], home=home), outs
+        outs.append(sweep_turn(k + 1, NOW, dag_run_id, {}, outputs, [], home=home))
     raise AssertionError("no turns")
 
 
 def test_the_dags_turns_decide_the_queue_two_at_a_time_as_the_command_line_does(synth, tmp_path):
     """max_parallel_hypotheses 2, max_hypotheses_per_sweep 10: the DAG's turns (as many as
-    dag_turns gives) decide every hypothesis, each as a one-decision sweep decides it; a
-    promotion's test-split evaluation waits for finalize; a turn without a state is refused."""
-    from autobench.errors import AutobenchError
-    from autobench.experiments.sweep import ROUNDS, dag_turns
-    from autobench.experiments.tasks import sweep_finish, sweep_turn
+    dag_turns gives) decide every hypothesis, each as a one-decision sweep decides it; the turns
+    after the queue emptied are skipped; a promotion's test-split evaluation waits for finalize."""
+    from autobench.experiments.sweep import ROUNDS, dag_turns, load_progress
 
     one_by_one = StateStore(shutil.copytree(synth.home, tmp_path / "one_by_one"))
     with synth.edit(REGISTRY) as doc:
@@ -252,11 +250,14 @@ def test_the_dags_turns_decide_the_queue_two_at_a_time_as_the_command_line_does(
         doc["experiments"]["max_hypotheses_per_sweep"] = 10
     turns = dag_turns(synth.load(REGISTRY).experiments)
     assert turns == min(24, ROUNDS * 5)
-    result, states = _dag_sweep(synth, "dag", turns)
+    result, outs = _dag_sweep(synth, "dag", turns)
     assert result["stopped"] == "queue empty"
     together = {d["hypothesis"]: (d["decision"], d["status"], d["runs"]) for d in result["decisions"]}
     assert sorted(together) == ["H-001", "H-002", "H-003", "H-004"]
-    assert max(len(s["picks"]) for s in states) == 2  # two in flight at once
+    pairs = [{i["pick"]["hypothesis"] for i in out["task"]} for out in outs if "skip" not in out]
+    assert max(len(p) for p in pairs) == 2  # two hypotheses' runs mapped together in one turn
+    skipped = [k for k, out in enumerate(outs) if "skip" in out]
+    assert skipped and skipped == list(range(skipped[0], turns)) and "the sweep is over" in outs[-1]["skip"]
     alone = {}
     for i in range(4):
         (d,) = cycle(one_by_one, NOW, f"s{i}", defence=False)["decisions"]
@@ -267,12 +268,25 @@ def test_the_dags_turns_decide_the_queue_two_at_a_time_as_the_command_line_does(
     for d in result["decisions"]:
         assert "deferred" not in d
         assert ("eval_on_leaderboard" in d) == (d["decision"] == "promote")
-    # turns after the queue emptied plan nothing; a turn (or finalize) whose predecessor failed is refused
-    assert states[-1]["picks"] == [] and states[-1]["round"] == []
-    with pytest.raises(AutobenchError, match="did not finish"):
-        sweep_turn(None, NOW, "dag", {}, home=str(synth.home), first=False)
-    with pytest.raises(AutobenchError, match="did not finish"):
-        sweep_finish(None, NOW, home=str(synth.home))
+    progress = load_progress(synth, "dag")
+    assert progress.over and progress.turn == turns and progress.picks == []
+
+
+def test_a_failed_turn_skips_the_rest_and_finalize_refuses(synth):
+    """turn_1 fails (it never records itself): turn_2 … are skipped, finalize fails with the reason."""
+    from autobench.errors import AutobenchError
+    from autobench.experiments.tasks import sweep_finish, sweep_turn
+
+    home = str(synth.home)
+    first = sweep_turn(0, NOW, "broken", {}, home=home)
+    assert first["task"]
+    # turn_1 crashed before recording anything: turn_2 finds turn_0 the last on record
+    later = sweep_turn(2, NOW, "broken", {}, [], [], home=home)
+    assert later == {"skip": "turn_1 did not finish (turn_0 is the last on record in state/sweep.json)"}
+    with pytest.raises(AutobenchError, match="did not all finish"):
+        sweep_finish(4, NOW, "broken", home=home)
+    with pytest.raises(AutobenchError, match="did not all finish"):
+        sweep_finish(4, NOW, "never-started", home=home)
 
 
 def test_the_default_dag_has_the_rounds_of_one_hypothesis():

@@ -207,7 +207,8 @@ class Progress:
     :func:`finalize`'s result per hypothesis decided so far; ``why``: why the last top-up got
     fewer picks than slots (``"queue empty"`` / ``"budget spent"``), after which no more are
     picked; ``round``: the runs of the turn in progress, per pick (its requests, and which of
-    the turn's payloads are its own: ``executor``, ``start``, ``count``)."""
+    the turn's payloads are its own: ``executor``, ``start``, ``count``); ``over``: a turn found
+    nothing more to run."""
 
     dag_run_id: str
     parallel: int = 1
@@ -220,6 +221,8 @@ class Progress:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     why: str | None = None
     round: list[dict[str, Any]] = field(default_factory=list)
+    over: bool = False  # a turn found nothing more to run: the DAG's later turns are skipped
+    turn: int = -1  # the last turn done (the DAG's turn_k), -1 before the first
 
     @classmethod
     def start(cls, store: StateStore, dag_run_id: str, *, hypothesis: str | None = None, policy: str | None = None,
@@ -237,13 +240,31 @@ class Progress:
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in ("dag_run_id", "parallel", "limit", "hypothesis", "policy", "backend",
-                                                "rounds", "decisions", "why", "round")}
+                                                "rounds", "decisions", "why", "round", "over", "turn")}
         return {**data, "picks": [p.as_dict() for p in self.picks]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Progress:
         fields = {k: v for k, v in data.items() if k != "picks"}
         return cls(**fields, picks=[Pick.from_dict(p) for p in data.get("picks") or []])
+
+
+KEPT_TURNS = 20  # sweeps whose progress state/sweep.json keeps
+
+
+def save_progress(store: StateStore, progress: Progress) -> None:
+    """Where the DAG's sweep stands, in ``state/sweep.json``'s ``turns`` (the next turn reads it)."""
+    with store.edit(SWEEP) as doc:
+        turns = doc.setdefault("turns", {})
+        turns.pop(progress.dag_run_id, None)
+        turns[progress.dag_run_id] = progress.as_dict()
+        for old in list(turns)[:-KEPT_TURNS]:
+            del turns[old]
+
+
+def load_progress(store: StateStore, dag_run_id: str) -> Progress | None:
+    data = store.load(SWEEP).turns.get(dag_run_id)
+    return Progress.from_dict(data) if data else None
 
 
 def advance(store: StateStore, now: dt.datetime, progress: Progress,

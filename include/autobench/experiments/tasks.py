@@ -1,9 +1,9 @@
 """Task bodies the `experiment_sweep` DAG calls: plain values in, JSON-able data out, a log line per step.
 
-The DAG file only wires these together: turns (:func:`sweep_turn`) hand the sweep's state on,
-each mapping its runs over the previous turn's payloads (:func:`sweep_run`, or pods), then
-:func:`sweep_finish` and :func:`sweep_defend`. Everything here also runs without Airflow, and
-nothing here knows which backend runs.
+The DAG file only wires these together: turns (:func:`sweep_turn`, the sweep's progress kept in
+``state/sweep.json`` between them), each mapping its runs over the previous turn's payloads
+(:func:`sweep_run`, or pods), then :func:`sweep_finish` and :func:`sweep_defend`. Everything
+here also runs without Airflow, and nothing here knows which backend runs.
 """
 
 from __future__ import annotations
@@ -19,26 +19,25 @@ def _store(home: str | None):
     return StateStore(resolve_home(home))
 
 
-def sweep_turn(state: dict[str, Any] | None, now, dag_run_id: str, params: dict[str, Any] | None = None,
+def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = None,
                task_outputs: list | None = None, pod_outputs: list | None = None, home: str | None = None,
-               first: bool = True, trigger: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """One turn of the DAG's sweep: collect the previous turn's runs, decide the hypotheses whose
-    seed policy is satisfied (a promotion's test-split evaluation and submissions wait for
-    :func:`sweep_finish`, on the GPU queue), give their slots to the next items in the queue,
-    plan the next round for every hypothesis in flight.
+               trigger: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Turn ``turn`` of the DAG's sweep: collect the previous turn's runs, decide the hypotheses
+    whose seed policy is satisfied (a promotion's test-split evaluation and submissions wait for
+    :func:`sweep_finish`, on the GPU queue), give their slots to the next items in the queue, plan
+    the next round for every hypothesis in flight.
 
-    ``state``: the previous turn's; ``first``: the first turn, which reads ``params`` and logs the
-    Asset events that started the run (``trigger``). A later turn without a state is refused
-    (the turn before it failed: nothing is picked again). Returns ``{"state", "task", "pod"}``: what
-    the next turn continues from, and the payloads the DAG maps its runs over, one list per
-    executor (``task`` items are ``{"pick", "payload"}``; ``pod`` items the pods' kwargs)."""
+    The sweep's progress is kept between turns in ``state/sweep.json``
+    (:func:`~autobench.experiments.sweep.save_progress`). Turn 0 starts it from ``params`` and logs
+    the Asset events that started the run (``trigger``). Returns ``{"task", "pod"}``, the payloads
+    the DAG maps its runs over, one list per executor (``task`` items are ``{"pick", "payload"}``,
+    ``pod`` items the pods' kwargs); or ``{"skip": why}`` when there is nothing to continue: the
+    sweep is over (a turn found nothing more to run) or the turn before did not finish."""
     from autobench.experiments.backends.run_request import describe
-    from autobench.experiments.sweep import Progress, advance, finalize
+    from autobench.experiments.sweep import Progress, advance, finalize, load_progress, save_progress
 
     store = _store(home)
-    if not first:
-        _check_state(state)
-    if first:
+    if turn == 0:
         params = params or {}
         for event in trigger or []:
             where = _event_details(event.get("extra"))
@@ -49,7 +48,12 @@ def sweep_turn(state: dict[str, Any] | None, now, dag_run_id: str, params: dict[
         print(f"sweep {dag_run_id}: up to {progress.parallel} hypotheses at once, at most {progress.limit} "
               f"decision{'s' if progress.limit != 1 else ''}")
     else:
-        progress = Progress.from_dict(state)
+        progress = load_progress(store, dag_run_id)
+        if progress is not None and progress.over:
+            return {"skip": f"the sweep is over ({progress.stopped}): turn_{progress.turn} found nothing more to run"}
+        if progress is None or progress.turn != turn - 1:
+            done = "no turn" if progress is None else f"turn_{progress.turn}"
+            return {"skip": f"turn_{turn - 1} did not finish ({done} is the last on record in state/sweep.json)"}
         _collect_round(store, now, progress, task_outputs, pod_outputs)
     steps = advance(store, now, progress, lambda pick: _decided(finalize(store, now, pick, defer_promotion=True)))
     out: dict[str, Any] = {"task": [], "pod": []}
@@ -66,20 +70,12 @@ def sweep_turn(state: dict[str, Any] | None, now, dag_run_id: str, params: dict[
         if len(step.requests) < step.seeds:
             print(f"{step.seeds} seeds in {len(step.requests)} {step.executor}s ({step.batching}): "
                   + "; ".join(describe(r) for r in step.requests))
+    progress.over, progress.turn = not steps, turn
     if not steps:
-        print(f"nothing to sweep: {progress.stopped}" if first and not progress.decisions
-              else f"nothing more to run: {progress.stopped}")
-    out["state"] = progress.as_dict()
+        print(f"nothing to sweep: {progress.stopped}" if turn == 0 and not progress.decisions
+              else f"nothing more to run: {progress.stopped}; the turns after this one are skipped")
+    save_progress(store, progress)
     return out
-
-
-def _check_state(state: Any) -> dict[str, Any]:
-    from autobench.errors import AutobenchError
-
-    if not isinstance(state, dict):
-        raise AutobenchError("sweep: the turn before this one did not finish (see its log): nothing to continue; "
-                             "its hypotheses go back to the queue once their lease expires")
-    return state
 
 
 def _event_details(extra: Any) -> str:
@@ -126,15 +122,23 @@ def sweep_run(pick: dict[str, Any], payload: Any, home: str | None = None) -> di
         return backend_for(store, chosen).run(payload, store.home, progress=print)
 
 
-def sweep_finish(state: dict[str, Any], now, task_outputs: list | None = None, pod_outputs: list | None = None,
-                 submission_token: str | None = None, home: str | None = None) -> dict[str, Any]:
-    """The sweep's end: collect the last turn's runs, decide what is still in flight (``extend``
-    where its seed policy wants more than the DAG's turns gave it), and run the promotions'
-    test-split evaluation and submissions. ``{"decisions", "stopped"}`` as ``autobench sweep --json``."""
-    from autobench.experiments.sweep import ROUNDS, Progress, complete_promotion, finalize
+def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = None,
+                 pod_outputs: list | None = None, submission_token: str | None = None,
+                 home: str | None = None) -> dict[str, Any]:
+    """The sweep's end, after its ``turns`` turns: collect the last turn's runs, decide what is
+    still in flight (``extend`` where its seed policy wants more than the turns gave it), and run
+    the promotions' test-split evaluation and submissions. ``{"decisions", "stopped"}`` as
+    ``autobench sweep --json``. A sweep whose turns did not all finish (one failed) is refused."""
+    from autobench.errors import AutobenchError
+    from autobench.experiments.sweep import ROUNDS, complete_promotion, finalize, load_progress, save_progress
 
     store = _store(home)
-    progress = Progress.from_dict(_check_state(state))
+    progress = load_progress(store, dag_run_id)
+    if progress is None or not (progress.over or progress.turn == turns - 1):
+        done = "no turn" if progress is None else f"turn_{progress.turn}"
+        raise AutobenchError(f"sweep: its turns did not all finish ({done} is the last on record in "
+                             "state/sweep.json; see the failed turn's log): its hypotheses go back to the queue "
+                             "once their lease expires")
     _collect_round(store, now, progress, task_outputs, pod_outputs)
     for pick in list(progress.picks):
         progress.decisions.append(_decided(finalize(store, now, pick, defer_promotion=True)))
@@ -146,6 +150,8 @@ def sweep_finish(state: dict[str, Any], now, task_outputs: list | None = None, p
         if d.get("eval_on_leaderboard"):
             print(f"{d['hypothesis']}: evaluated once on the test split ({d['eval_on_leaderboard']}); "
                   f"{len(d.get('submissions') or [])} submission(s)")
+    progress.decisions, progress.over, progress.turn = decisions, True, turns
+    save_progress(store, progress)
     print(f"{len(decisions)} decision(s); stopped: {progress.stopped}")
     return {"decisions": decisions, "stopped": progress.stopped}
 

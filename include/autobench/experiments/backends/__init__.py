@@ -25,7 +25,7 @@ REGISTRY = Registry("experiment backend", {
     "kubernetes": "autobench.experiments.backends.kubernetes:KubernetesBackend",
 })
 
-__all__ = ["REGISTRY", "get", "names"]
+__all__ = ["REGISTRY", "dag_choices", "get", "names"]
 
 
 def names() -> tuple[str, ...]:
@@ -38,3 +38,12 @@ def get(name: str, settings: Any = None, **options: Any) -> Any:
     (an ``ExperimentsSettings``; None: the defaults); ``options`` go to its constructor (local:
     ``timeout``, ``stream``, ``env``)."""
     return REGISTRY.get(name).from_settings(settings, **options)
+
+
+def dag_choices(configured: str) -> tuple[tuple[str, ...], bool]:
+    """What the experiment_sweep DAG wires, from the registry's backend when it is parsed: the
+    backends its ``backend`` Param offers, and whether it wires pods. Runs in a task are always
+    wired (an idle mapped task costs nothing); the pod operators only when ``configured`` runs
+    pods (each turn would otherwise pay a task for none), and then every backend is offered."""
+    pods = REGISTRY.get(configured).executor == "pod"
+    return tuple(n for n in names() if pods or REGISTRY.get(n).executor == "task"), pods

@@ -10,11 +10,13 @@ site. Every component gets ``config/distributed.env`` (the settings compose load
 URLs and three shorter timings (heartbeat timeout 20 s, its check every 5 s, retry delay 2 s).
 
 Through the REST API only (a JWT from ``POST /auth/token`` with the FAB user): unpause the
-monitor and the sweep (their latest cron runs start: the monitor scrapes Tuesday 2026-01-06's pages,
-the sweep fails H-002 at fast validation), switch the site to Wednesday (CompetitorB overtakes us)
-and trigger the monitor. Its ``autobench://urgent`` event starts an ``asset_triggered`` sweep, which
-re-ranks and runs H-003: a fast round, then three paired seeds of it and production, one mapped
-``run_k`` task per seed (``experiments.local.seeds_per_task: 1``). Once run tasks have succeeded on
+monitor and the sweep (their latest cron runs start: the monitor scrapes Tuesday 2026-01-06's pages;
+the sweep, two hypotheses at a time (``max_parallel_hypotheses: 2``, ``max_hypotheses_per_sweep:
+2``), maps the top two's fast runs together in ``run_0``, fails H-002 at fast validation and
+decides the other), switch the site to Wednesday (CompetitorB overtakes us) and trigger the monitor.
+Its ``autobench://urgent`` event starts an ``asset_triggered`` sweep, which re-ranks and runs the one
+left: a fast round, then three paired seeds of it and production, one mapped ``run_k`` task
+per seed (``experiments.local.seeds_per_task: 1``). Once run tasks have succeeded on
 both workers, the worker holding a run in the middle of its training is SIGKILLed with everything it
 started (a lost host); the scheduler notices the silent heartbeat, and the try is retried on the
 other worker. The cycle is recorded once (module fixture) and the tests check it.
@@ -51,7 +53,7 @@ OVERRIDES = {
     "AUTOBENCH_RETRY_DELAY_SECONDS": "2",
 }
 RECOVERY_LIMIT_S = 120  # issue 16: a killed worker's run restarts elsewhere within 2 minutes
-DEADLINE_S = 420  # the whole cycle, start to finish (it takes about 4 minutes on 2 busy cores)
+DEADLINE_S = 600  # the whole cycle, start to finish (it takes about 5 minutes on 2 busy cores)
 
 
 class Watch(threading.Thread):
@@ -122,10 +124,9 @@ def _prepare_home(home: Path, site_url: str) -> None:
     assert text.count(REGISTRY_URL) == 2
     text = text.replace(REGISTRY_URL, site_url + "/")
     # One mapped task per seed, so one hypothesis's seeds spread over both workers; two
-    # hypotheses in flight where the engine has that knob.
-    block = "  local:\n    seeds_per_task: 1\n"
-    if "max_parallel_hypotheses" in ExperimentsSettings.model_fields:
-        block += "  max_parallel_hypotheses: 2\n"
+    # hypotheses in flight, two decisions per sweep.
+    assert {"max_parallel_hypotheses", "max_hypotheses_per_sweep"} <= set(ExperimentsSettings.model_fields)
+    block = "  local:\n    seeds_per_task: 1\n  max_parallel_hypotheses: 2\n  max_hypotheses_per_sweep: 2\n"
     registry.write_text(text.rstrip("\n") + "\n" + block)
 
 
@@ -244,6 +245,8 @@ def cycle(tmp_path_factory):
                 break
             time.sleep(2)
         record["sweep_runs"] = _runs(cluster, SWEEP)
+        daily = [r for r in record["sweep_runs"] if r["run_type"] == "scheduled"]
+        record["daily_tis"] = _tis(cluster, daily[0]["dag_run_id"]) if daily else []
         record["tis"] = _tis(cluster, sweep_id)
         record["tries"] = {(ti["task_id"], ti["map_index"]): _tries(cluster, sweep_id, ti)
                            for ti in record["tis"] if _is_run(ti)}
@@ -279,6 +282,22 @@ def test_the_monitors_urgent_event_started_the_sweep(cycle):
     assert cycle["sweep_id"] in [r["run_id"] for r in event["created_dagruns"] if r["dag_id"] == SWEEP]
     assert [e["id"] for e in cycle["upstream"]["asset_events"]] == [event["id"]]
     assert cycle["sweep"]["triggered_by"] == "asset"
+
+
+def test_the_daily_sweep_ran_two_hypotheses_at_once(cycle):
+    """Its first turn mapped both hypotheses' fast runs together; it decided both, and the urgent
+    sweep the one left."""
+    first = {ti["rendered_map_index"] for ti in cycle["daily_tis"] if ti["task_id"] == "run_0"}
+    together = {shown.split()[0] for shown in first}
+    assert len(together) == 2 and "H-002" in together and all("fast seed 1" in x for x in first), first
+    from autobench.experiments.sweep import load_progress
+    from autobench.store import StateStore
+
+    store = StateStore(cycle["home"])
+    daily = next(r["dag_run_id"] for r in cycle["sweep_runs"] if r["run_type"] == "scheduled")
+    assert {d["hypothesis"] for d in load_progress(store, daily).decisions} == together
+    left = {"H-001", "H-002", "H-003"} - together
+    assert {d["hypothesis"] for d in load_progress(store, cycle["sweep_id"]).decisions} == left
 
 
 def test_mapped_runs_ran_on_both_workers(cycle):

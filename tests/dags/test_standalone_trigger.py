@@ -213,12 +213,15 @@ def test_a_rank_drop_under_standalone_starts_the_urgent_sweep_and_it_finishes(tm
         assert [e["id"] for e in upstream["asset_events"]] == [event["id"]]
         assert upstream["asset_events"][0]["uri"].rstrip("/") == URGENT
 
-        # What the sweep did to the state folder: the hypothesis it picked has left the queue.
-        pick = api.ok(f"/api/v2/dags/{SWEEP}/dagRuns/{_q(sweep['dag_run_id'])}/taskInstances/pick/"
+        # What the sweep did to the state folder: the hypothesis it picked (finalize's decisions) has
+        # left the queue.
+        done = api.ok(f"/api/v2/dags/{SWEEP}/dagRuns/{_q(sweep['dag_run_id'])}/taskInstances/finalize/"
                       "xcomEntries/return_value?deserialize=true")["value"]
-        if isinstance(pick, str):
-            pick = json.loads(pick)
-        assert pick and pick["hypothesis"].startswith("H-"), pick
+        if isinstance(done, str):
+            done = json.loads(done)
+        assert len(done["decisions"]) == 1 and done["stopped"] == "limit reached", done
+        pick = done["decisions"][0]
+        assert pick["hypothesis"].startswith("H-"), pick
         from autobench.schemas import QUEUE
         from autobench.store import StateStore
 

@@ -268,12 +268,14 @@ def load_progress(store: StateStore, dag_run_id: str) -> Progress | None:
 
 
 def advance(store: StateStore, now: dt.datetime, progress: Progress,
-            decided: Callable[[Pick], dict[str, Any]]) -> list[tuple[Pick, Round]]:
+            decided: Callable[[Pick], dict[str, Any]],
+            picked: Callable[[Pick], None] | None = None) -> list[tuple[Pick, Round]]:
     """One turn: decide each pick whose seed policy is satisfied (or that has had :data:`ROUNDS`
     rounds) with ``decided`` (:func:`finalize`), give its slot to the next item in the queue
     (:func:`~autobench.experiments.pick.pick_many`), and plan one round for every pick in
     flight. Returns (pick, round) for each round to run now; none once the sweep is over
-    (``progress.stopped`` says why). The shared step of :func:`cycle` and the DAG's turns."""
+    (``progress.stopped`` says why). ``picked`` is told of each new pick. The shared step of
+    :func:`cycle` and the DAG's turns."""
     from autobench.experiments.pick import pick_many
 
     while True:
@@ -282,7 +284,11 @@ def advance(store: StateStore, now: dt.datetime, progress: Progress,
             picks, progress.why = pick_many(
                 store, now, progress.dag_run_id, room, hypothesis=progress.hypothesis, policy=progress.policy,
                 backend=progress.backend, exclude={d["hypothesis"] for d in progress.decisions})
-            progress.picks += [p for p in picks if p not in progress.picks]
+            for pick in picks:
+                if pick not in progress.picks:
+                    progress.picks.append(pick)
+                    if picked is not None:
+                        picked(pick)
         if not progress.picks:
             return []
         steps: list[tuple[Pick, Round]] = []

@@ -55,7 +55,8 @@ def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = 
             done = "no turn" if progress is None else f"turn_{progress.turn}"
             return {"skip": f"turn_{turn - 1} did not finish ({done} is the last on record in state/sweep.json)"}
         _collect_round(store, now, progress, task_outputs, pod_outputs)
-    steps = advance(store, now, progress, lambda pick: _decided(finalize(store, now, pick, defer_promotion=True)))
+    steps = advance(store, now, progress, lambda pick: _decided(finalize(store, now, pick, defer_promotion=True)),
+                    picked=lambda p: print(f"picked {p.hypothesis} (policy {p.policy}, backend {p.backend})"))
     out: dict[str, Any] = {"task": [], "pod": []}
     progress.round = []
     for pick, step in steps:

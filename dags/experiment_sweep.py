@@ -79,8 +79,8 @@ def experiment_sweep():
         from autobench_airflow.turns import hand_on
 
         return hand_on(sweep_turn(k, clock.from_context(context), context["run_id"], dict(context["params"]),
-                                  task_outputs, pod_outputs, trigger=triggered_by(context) if k == 0 else None),
-                       context)
+                                  task_outputs, pod_outputs, trigger=triggered_by(context) if k == 0 else None,
+                                  pods=PODS), context)
 
     @task
     def pods(payloads: list) -> list:
@@ -108,9 +108,10 @@ def experiment_sweep():
         from autobench import clock
         from autobench.experiments.tasks import sweep_finish
         from autobench_airflow.connections import submission_token
+        from autobench_airflow.turns import final
 
-        return sweep_finish(TURNS, clock.from_context(context), context["run_id"], task_outputs, pod_outputs,
-                            submission_token())
+        return final(sweep_finish, TURNS, clock.from_context(context), context["run_id"], task_outputs, pod_outputs,
+                     submission_token())
 
     @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False)
     def defend(**context) -> dict:

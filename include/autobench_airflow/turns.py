@@ -4,8 +4,9 @@ Between turns the sweep's progress lives in ``state/sweep.json``
 (:func:`autobench.experiments.tasks.sweep_turn`), not in XCom, so a turn needs nothing from the
 one before but its runs' results. A turn with nothing to continue (the sweep is over, or the
 turn before did not finish) is skipped: its runs are then skipped by the scheduler, so the turns
-after an early end cost one short task each, and a failure stays one alert. ``finalize`` refuses
-a sweep whose turns did not all finish, and the run ends failed.
+after an early end cost one short task each. ``finalize`` refuses a sweep whose turns did not all
+finish (:func:`final`: failed at once, not retried), and the run ends failed: the failed turn's
+alert and finalize's.
 """
 
 from __future__ import annotations
@@ -22,3 +23,16 @@ def hand_on(out: dict[str, Any], context: dict[str, Any]) -> list:
         raise AirflowSkipException(out["skip"])
     context["ti"].xcom_push(key="pod", value=out["pod"])
     return out["task"]
+
+
+def final(fn, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``; a sweep whose turns did not all finish fails the task for good
+    (``AirflowFailException``: retrying cannot help)."""
+    from autobench.experiments.tasks import SweepIncomplete
+
+    try:
+        return fn(*args, **kwargs)
+    except SweepIncomplete as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None

@@ -254,6 +254,9 @@ def test_the_dags_turns_decide_the_queue_two_at_a_time_as_the_command_line_does(
     assert result["stopped"] == "queue empty"
     together = {d["hypothesis"]: (d["decision"], d["status"], d["runs"]) for d in result["decisions"]}
     assert sorted(together) == ["H-001", "H-002", "H-003", "H-004"]
+    for out in outs:  # a run two hypotheses need in one round (a production seed) is handed out once
+        payloads = [json.dumps(i["payload"], sort_keys=True) for i in out.get("task", [])]
+        assert len(payloads) == len(set(payloads))
     pairs = [{i["pick"]["hypothesis"] for i in out["task"]} for out in outs if "skip" not in out]
     assert max(len(p) for p in pairs) == 2  # two hypotheses' runs mapped together in one turn
     skipped = [k for k, out in enumerate(outs) if "skip" in out]
@@ -287,6 +290,33 @@ def test_a_failed_turn_skips_the_rest_and_finalize_refuses(synth):
         sweep_finish(4, NOW, "broken", home=home)
     with pytest.raises(AutobenchError, match="did not all finish"):
         sweep_finish(4, NOW, "never-started", home=home)
+
+
+def test_a_retried_turn_hands_out_its_round_again_and_used_up_turns_say_so(synth):
+    """A turn that recorded itself and then died is retried: the same round again, nothing
+    planned twice. A DAG whose turns run out decides what is in flight and says why it stopped."""
+    from autobench.experiments.tasks import sweep_finish, sweep_run, sweep_turn
+
+    home = str(synth.home)
+    with synth.edit(REGISTRY) as doc:
+        doc["experiments"]["max_parallel_hypotheses"] = 2
+        doc["experiments"]["max_hypotheses_per_sweep"] = 10
+    first = sweep_turn(0, NOW, "short", {}, home=home)
+    outputs = [sweep_run(i["pick"], i["payload"], home=home) for i in first["task"]]
+    second = sweep_turn(1, NOW, "short", {}, outputs, [], home=home)
+    assert sweep_turn(1, NOW, "short", {}, outputs, [], home=home) == second  # the retry
+    outputs = [sweep_run(i["pick"], i["payload"], home=home) for i in second["task"]]
+    result = sweep_finish(2, NOW, "short", outputs, [], home=home)  # a DAG of two turns
+    assert result["stopped"] == "the DAG's turns are used up", result
+    assert len(result["decisions"]) >= 2 and synth.load(SWEEP).running == {}
+
+
+def test_a_round_of_pods_the_dag_cannot_start_is_refused(synth):
+    from autobench.errors import AutobenchError
+    from autobench.experiments.tasks import sweep_turn
+
+    with pytest.raises(AutobenchError, match="parsed without pod operators"):
+        sweep_turn(0, NOW, "pods", {"backend": "kubernetes"}, home=str(synth.home), pods=False)
 
 
 def test_the_default_dag_has_the_rounds_of_one_hypothesis():

@@ -193,15 +193,16 @@ def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, h
             order = [h for h in hq.ranked(queue.hypotheses) if h.status != "running" and h.id not in exclude]
             spent = budget.left_s(store, registry, now) <= 0
             new = []
+            held_back = False
             for h in order:
                 if len(mine) + len(new) >= n:
                     break
                 if spent and not _urgent(store, h):
-                    why = why or "budget spent"  # only urgent work runs once today's budget is spent
+                    held_back = True  # only urgent work runs once today's budget is spent
                     continue
                 new.append(h)
-            if len(mine) + len(new) < n:
-                why = why or "queue empty"
+            if len(mine) + len(new) < n:  # a reason only when slots stay empty
+                why = "budget spent" if held_back else "queue empty"
         if new:
             hq.set_status(store, [(h.id, "running", f"picked by sweep {dag_run_id} (policy {chosen_policy}, "
                                                     f"backend {chosen_backend})") for h in new], now)

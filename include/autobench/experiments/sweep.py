@@ -36,7 +36,7 @@ from autobench.schemas import PRODUCTION_ID, REGISTRY, SWEEP, Registry
 from autobench.store import StateStore
 
 ROUNDS = 4  # fast + up to three stages of full seeds per sweep; an unfinished one is `extended`
-MAX_TURNS = 24  # the DAG's turns at most, whatever the settings ask
+MAX_TURNS = 24  # the DAG's turns at most, whatever the settings ask (about 6 hypotheses one at a time)
 
 
 def dag_turns(settings) -> int:
@@ -272,10 +272,11 @@ def advance(store: StateStore, now: dt.datetime, progress: Progress,
             picked: Callable[[Pick], None] | None = None) -> list[tuple[Pick, Round]]:
     """One turn: decide each pick whose seed policy is satisfied (or that has had :data:`ROUNDS`
     rounds) with ``decided`` (:func:`finalize`), give its slot to the next item in the queue
-    (:func:`~autobench.experiments.pick.pick_many`), and plan one round for every pick in
-    flight. Returns (pick, round) for each round to run now; none once the sweep is over
-    (``progress.stopped`` says why). ``picked`` is told of each new pick. The shared step of
-    :func:`cycle` and the DAG's turns."""
+    (:func:`~autobench.experiments.pick.pick_many`) in the same turn, and plan one round for every
+    pick in flight, after the turn's decisions (so against the production they leave). Returns
+    (pick, round) for each round to run now; none once the sweep is over (``progress.stopped``
+    says why). ``picked`` is told of each new pick. The shared step of :func:`cycle` and the
+    DAG's turns."""
     from autobench.experiments.pick import pick_many
 
     while True:
@@ -292,17 +293,22 @@ def advance(store: StateStore, now: dt.datetime, progress: Progress,
         if not progress.picks:
             return []
         steps: list[tuple[Pick, Round]] = []
+        decided_now = False
         for pick in list(progress.picks):
             done = progress.rounds.get(pick.hypothesis, 0) >= ROUNDS
             step = Round("task") if done else next_round(store, now, pick)
             if not step.requests:
                 progress.decisions.append(decided(pick))
                 progress.picks.remove(pick)
+                decided_now = True
                 continue
-            progress.rounds[pick.hypothesis] = progress.rounds.get(pick.hypothesis, 0) + 1
             steps.append((pick, step))
-        if steps:
+        if not decided_now:  # every pick in flight has its round: a freed slot was refilled this turn
+            for pick, _ in steps:
+                progress.rounds[pick.hypothesis] = progress.rounds.get(pick.hypothesis, 0) + 1
             return steps
+        # a decision (a promotion changes production) frees a slot: refill it now, and plan every
+        # round again against the state after the decisions
 
 
 def cycle(store: StateStore, now: dt.datetime, dag_run_id: str, *, hypothesis: str | None = None,

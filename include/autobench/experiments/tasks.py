@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autobench.errors import AutobenchError
 from autobench.home import resolve_home
 
 
@@ -21,7 +22,7 @@ def _store(home: str | None):
 
 def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = None,
                task_outputs: list | None = None, pod_outputs: list | None = None, home: str | None = None,
-               trigger: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               trigger: list[dict[str, Any]] | None = None, pods: bool = True) -> dict[str, Any]:
     """Turn ``turn`` of the DAG's sweep: collect the previous turn's runs, decide the hypotheses
     whose seed policy is satisfied (a promotion's test-split evaluation and submissions wait for
     :func:`sweep_finish`, on the GPU queue), give their slots to the next items in the queue, plan
@@ -32,7 +33,10 @@ def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = 
     the Asset events that started the run (``trigger``). Returns ``{"task", "pod"}``, the payloads
     the DAG maps its runs over, one list per executor (``task`` items are ``{"pick", "payload"}``,
     ``pod`` items the pods' kwargs); or ``{"skip": why}`` when there is nothing to continue: the
-    sweep is over (a turn found nothing more to run) or the turn before did not finish."""
+    sweep is over (a turn found nothing more to run) or the turn before did not finish. A retried
+    turn that had recorded itself hands out its round again. ``pods``: whether the DAG wires pod
+    operators (a round of pods it cannot start is refused). A run two hypotheses need in the same
+    round (a production seed) is handed out once."""
     from autobench.experiments.backends.run_request import describe
     from autobench.experiments.sweep import Progress, advance, finalize, load_progress, save_progress
 
@@ -49,6 +53,9 @@ def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = 
               f"decision{'s' if progress.limit != 1 else ''}")
     else:
         progress = load_progress(store, dag_run_id)
+        if progress is not None and progress.turn == turn and not progress.over:  # a retry: the same round
+            print(f"turn_{turn} ran before (state/sweep.json): its round is handed out again")
+            return _hand_out(store, progress, pods)
         if progress is not None and progress.over:
             return {"skip": f"the sweep is over ({progress.stopped}): turn_{progress.turn} found nothing more to run"}
         if progress is None or progress.turn != turn - 1:
@@ -57,14 +64,9 @@ def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = 
         _collect_round(store, now, progress, task_outputs, pod_outputs)
     steps = advance(store, now, progress, lambda pick: _decided(finalize(store, now, pick, defer_promotion=True)),
                     picked=lambda p: print(f"picked {p.hypothesis} (policy {p.policy}, backend {p.backend})"))
-    out: dict[str, Any] = {"task": [], "pod": []}
     progress.round = []
     for pick, step in steps:
-        part = out[step.executor]
-        progress.round.append({"pick": pick.as_dict(), "requests": step.requests, "executor": step.executor,
-                               "start": len(part), "count": len(step.payloads)})
-        part += ([{"pick": pick.as_dict(), "payload": p} for p in step.payloads] if step.executor == "task"
-                 else list(step.payloads))
+        progress.round.append({"pick": pick.as_dict(), "requests": step.requests, "executor": step.executor})
         print(f"{pick.hypothesis}: round {progress.rounds[pick.hypothesis]}")
         for r in step.requests:
             print(f"plan: {describe(r)} (config {r['config_hash']})")
@@ -75,7 +77,30 @@ def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = 
     if not steps:
         print(f"nothing to sweep: {progress.stopped}" if turn == 0 and not progress.decisions
               else f"nothing more to run: {progress.stopped}; the turns after this one are skipped")
+    out = _hand_out(store, progress, pods)
     save_progress(store, progress)
+    return out
+
+
+def _hand_out(store, progress, pods: bool) -> dict[str, Any]:
+    """The round's payloads per executor, each run once (a production seed two picks need)."""
+    from autobench.experiments.pick import Pick
+    from autobench.experiments.sweep import backend_for
+
+    out: dict[str, Any] = {"task": [], "pod": []}
+    seen: list[Any] = []
+    for part in progress.round:
+        pick = Pick.from_dict(part["pick"])
+        for payload in backend_for(store, pick).submit(part["requests"]):
+            if payload in seen:
+                continue
+            seen.append(payload)
+            out[part["executor"]].append({"pick": pick.as_dict(), "payload": payload} if part["executor"] == "task"
+                                         else payload)
+    if out["pod"] and not pods:
+        raise AutobenchError(f"sweep: the {progress.backend} backend's runs are pods, but this DAG was parsed "
+                             "without pod operators (the registry's experiments.backend was a task backend then): "
+                             "set experiments.backend and let the DAG be parsed again")
     return out
 
 
@@ -130,23 +155,25 @@ def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = N
     still in flight (``extend`` where its seed policy wants more than the turns gave it), and run
     the promotions' test-split evaluation and submissions. ``{"decisions", "stopped"}`` as
     ``autobench sweep --json``. A sweep whose turns did not all finish (one failed) is refused."""
-    from autobench.errors import AutobenchError
-    from autobench.experiments.sweep import ROUNDS, complete_promotion, finalize, load_progress, save_progress
+    from autobench.experiments.sweep import finalize, load_progress, save_progress
 
     store = _store(home)
     progress = load_progress(store, dag_run_id)
     if progress is None or not (progress.over or progress.turn == turns - 1):
         done = "no turn" if progress is None else f"turn_{progress.turn}"
-        raise AutobenchError(f"sweep: its turns did not all finish ({done} is the last on record in "
-                             "state/sweep.json; see the failed turn's log): its hypotheses go back to the queue "
-                             "once their lease expires")
+        if progress is not None:  # what was promoted before the failed turn still gets its evaluation
+            progress.decisions = _complete(store, now, progress.decisions, submission_token)
+            save_progress(store, progress)
+        raise SweepIncomplete(f"sweep: its turns did not all finish ({done} is the last on record in "
+                              "state/sweep.json; see the failed turn's log): its hypotheses go back to the queue "
+                              "once their lease expires")
     _collect_round(store, now, progress, task_outputs, pod_outputs)
+    if not progress.over and progress.picks and progress.why is None:
+        progress.why = "the DAG's turns are used up"  # what is in flight is decided now (extend if unsatisfied)
     for pick in list(progress.picks):
         progress.decisions.append(_decided(finalize(store, now, pick, defer_promotion=True)))
         progress.picks.remove(pick)
-        if progress.rounds.get(pick.hypothesis, 0) < ROUNDS:
-            progress.why = progress.why or "the DAG's turns are used up"
-    decisions = [complete_promotion(store, now, d, submission_token=submission_token) for d in progress.decisions]
+    decisions = _complete(store, now, progress.decisions, submission_token)
     for d in decisions:
         if d.get("eval_on_leaderboard"):
             print(f"{d['hypothesis']}: evaluated once on the test split ({d['eval_on_leaderboard']}); "
@@ -155,6 +182,16 @@ def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = N
     save_progress(store, progress)
     print(f"{len(decisions)} decision(s); stopped: {progress.stopped}")
     return {"decisions": decisions, "stopped": progress.stopped}
+
+
+class SweepIncomplete(AutobenchError):
+    """A sweep whose turns did not all finish: final, nothing to retry (the DAG fails the task)."""
+
+
+def _complete(store, now, decisions: list[dict[str, Any]], token: str | None) -> list[dict[str, Any]]:
+    from autobench.experiments.sweep import complete_promotion
+
+    return [complete_promotion(store, now, d, submission_token=token) for d in decisions]
 
 
 def sweep_defend(now, dag_run_id: str, home: str | None = None) -> dict[str, Any]:

@@ -70,11 +70,11 @@ def prepare_home(home: Path, site_url: str, parallel: int, limit: int, example: 
     """The week example, Monday's ingest run against the demo site's arXiv, the scenario's settings
     (the recall example as shipped: its own queue and pages)."""
     autobench = [sys.executable, "-m", "autobench", "--home", str(home)]
+    from autobench.schemas import QUEUE
+    from autobench.store import StateStore
+
     subprocess.run([*autobench, "init", "--example", example], check=True, capture_output=True)
     if example != "week":
-        from autobench.schemas import QUEUE
-        from autobench.store import StateStore
-
         return [h.id for h in StateStore(home).load(QUEUE).hypotheses]
     registry = home / "competitive_registry.yaml"
     text = registry.read_text().replace(REGISTRY_URL, site_url + "/")
@@ -83,9 +83,6 @@ def prepare_home(home: Path, site_url: str, parallel: int, limit: int, example: 
     env = {**os.environ, "AUTOBENCH_ARXIV_URL": f"{site_url}/api/query", "AUTOBENCH_ARXIV_DELAY": "0",
            "PYTHONPATH": str(ROOT / "include")}
     subprocess.run([*autobench, "--now", "2026-01-05T07:00:00Z", "ingest"], check=True, capture_output=True, env=env)
-    from autobench.schemas import QUEUE
-    from autobench.store import StateStore
-
     return [h.id for h in StateStore(home).load(QUEUE).hypotheses]
 
 

@@ -39,12 +39,13 @@ def sweep_turn(turn: int, now, dag_run_id: str, params: dict[str, Any] | None = 
     round (a production seed) is handed out once."""
     from autobench.experiments.backends.run_request import describe
     from autobench.experiments.sweep import Progress, advance, finalize, load_progress, save_progress
+    from autobench.orchestration import event_details
 
     store = _store(home)
     if turn == 0:
         params = params or {}
         for event in trigger or []:
-            where = _event_details(event.get("extra"))
+            where = event_details(event.get("extra"))
             print(f"triggered by {event['asset']}" + (f" ({where})" if where else "")
                   + (f" from {event['source']}" if event.get("source") else ""))
         progress = Progress.start(store, dag_run_id, hypothesis=params.get("hypothesis") or None,
@@ -102,12 +103,6 @@ def _hand_out(store, progress, pods: bool) -> dict[str, Any]:
                              "without pod operators (the registry's experiments.backend was a task backend then): "
                              "set experiments.backend and let the DAG be parsed again")
     return out
-
-
-def _event_details(extra: Any) -> str:
-    from autobench.orchestration import event_details
-
-    return event_details(extra)
 
 
 def _decided(result: dict[str, Any]) -> dict[str, Any]:

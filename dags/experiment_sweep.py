@@ -30,17 +30,16 @@ the command line is `autobench sweep`.
 
 from __future__ import annotations
 
-from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import Asset, Param, TriggerRule, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from autobench import orchestration
 from autobench.experiments import backends, seed_policies
-from autobench.experiments.backends.kubernetes import static_pod_kwargs
 from autobench.experiments.sweep import dag_turns
 from autobench_airflow.alerts import on_failure
 from autobench_airflow.deployment import gpu_queue
+from autobench_airflow.pods import pod_operator
 
 URGENT = Asset(orchestration.ASSET_URGENT)
 SETTINGS = orchestration.experiment_settings()  # read at parse time; defaults without a home
@@ -129,8 +128,7 @@ def experiment_sweep():
         runs = run.override(task_id=f"run_{k}").expand_kwargs(step)
         started = None
         if PODS:
-            started = KubernetesPodOperator.partial(task_id=f"pod_{k}", pool=orchestration.GPU_POOL,
-                                                    **static_pod_kwargs(SETTINGS.kubernetes)).expand_kwargs(
+            started = pod_operator(f"pod_{k}", SETTINGS.kubernetes, orchestration.GPU_POOL).expand_kwargs(
                 pods.override(task_id=f"pods_{k}")(step["pod"])).output
         after = turn.override(task_id=f"turn_{k + 1}")(k + 1, runs, started) if k + 1 < TURNS else finalize(
             runs, started)

@@ -90,7 +90,8 @@ def test_the_sweep_is_wired_for_the_registrys_backend_and_sized_by_its_settings(
             "print(json.dumps({'tasks': sorted(t.task_id for t in d.tasks), "
             "'backends': d.params.get_param('backend').schema['enum'], "
             "'run': [d.get_task('run_0').queue, d.get_task('run_0').pool], "
-            "'finalize': [d.get_task('finalize').queue, d.get_task('finalize').pool]}))")
+            "'finalize': [d.get_task('finalize').queue, d.get_task('finalize').pool], "
+            "'k8s_imported': 'airflow.providers.cncf.kubernetes.operators.pod' in sys.modules}))")
     env = {**os.environ, "AUTOBENCH_HOME": str(home)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -100,3 +101,5 @@ def test_the_sweep_is_wired_for_the_registrys_backend_and_sized_by_its_settings(
     assert got["tasks"] == sorted(["defend", "finalize", *turns, *pod_tasks])
     assert got["backends"] == ([None, "local", "kubernetes"] if pods else [None, "local"])
     assert got["run"] == got["finalize"] == ["gpu", "gpu"]
+    # each task parses the file at start: the local backend's must not import the Kubernetes clients
+    assert got["k8s_imported"] is pods

@@ -31,8 +31,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client import models as k8s
-
 from autobench.experiments import results
 from autobench.experiments.backends.base import (
     ExperimentBackend,
@@ -47,6 +45,8 @@ from autobench.experiments.backends.base import (
 from autobench.experiments.runner import DETERMINISM_ENV
 
 if TYPE_CHECKING:
+    from kubernetes.client import models as k8s
+
     from autobench.schemas import KubernetesSettings
 
 POD_HOME = "/autobench_home"
@@ -153,6 +153,8 @@ def static_pod_kwargs(settings: KubernetesSettings, *, read_only_root: bool = Tr
 
     ``startup_timeout_seconds`` covers pulling the image (torch with CUDA is several GB).
     """
+    from kubernetes.client import models as k8s  # here: the client costs ~0.4 s to import
+
     resources = k8s.V1ResourceRequirements(requests=dict(settings.requests), limits=dict(settings.limits))
     if settings.gpus > 0:
         resources.limits["nvidia.com/gpu"] = str(settings.gpus)
@@ -192,6 +194,8 @@ def static_pod_kwargs(settings: KubernetesSettings, *, read_only_root: bool = Tr
 
 
 def _container_security(read_only_root: bool) -> k8s.V1SecurityContext:
+    from kubernetes.client import models as k8s
+
     return k8s.V1SecurityContext(
         run_as_user=RUN_AS_USER, run_as_group=RUN_AS_GROUP, run_as_non_root=True,
         allow_privilege_escalation=False, read_only_root_filesystem=read_only_root,
@@ -231,6 +235,8 @@ def toleration(spec: Mapping[str, Any]) -> k8s.V1Toleration:
     if unknown:
         raise ValueError(f"kubernetes.tolerations: unknown key {sorted(unknown)[0]!r} "
                          f"(allowed: key, operator, value, effect, tolerationSeconds)")
+    from kubernetes.client import models as k8s
+
     return k8s.V1Toleration(**{_TOLERATION_KEYS[k]: v for k, v in spec.items()})
 
 

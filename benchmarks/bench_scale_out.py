@@ -17,7 +17,10 @@ Scenarios (``--scenarios``, comma-separated):
   10``: one sweep decides the queue;
 - ``one_worker``: as ``two_slots`` with one worker and pool 1 (what a second GPU host adds);
 - ``recall``: the ``recall`` example as shipped (production config, 800 steps a run), two
-  workers, one monitor cycle and one sweep: the orchestration share at real run lengths.
+  workers, one monitor cycle and one sweep: the orchestration share at real run lengths;
+- ``standalone_two_slots`` and ``standalone_recall``: ``two_slots`` and ``recall`` on ``airflow
+  standalone`` as ``make run`` starts it (SQLite, LocalExecutor, one machine; ``gpu`` pool 2),
+  beside the Celery figures.
 
 Figures per scenario: the sweeps' wall time (first sweep task queued → last sweep task ended),
 the decisions (each hypothesis's status), runs and seeds trained and runs per hour, the
@@ -48,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT), str(ROOT / "include")]
 
 from celery_cluster import Cluster, q  # noqa: E402
+from screenshots import Standalone, api, api_token  # noqa: E402
 
 MONITOR, SWEEP = "leaderboard_monitor", "experiment_sweep"
 REGISTRY_URL = "http://127.0.0.1:8765/"
@@ -59,7 +63,65 @@ SCENARIOS = {
     # the orchestration share at the recall example's production config (800 steps a run): one
     # monitor cycle and one sweep of its top hypothesis, as the 12.6% was measured
     "recall": {"example": "recall", "workers": 2, "pool": 2, "parallel": 1, "limit": 1, "sweeps": 1},
+    # the same on `airflow standalone` (`make run`'s deployment): one LocalExecutor, "one worker"
+    "standalone_two_slots": {"deployment": "standalone", "example": "week", "workers": 1, "pool": 2, "parallel": 2,
+                             "limit": 10, "sweeps": 1},
+    "standalone_recall": {"deployment": "standalone", "example": "recall", "workers": 1, "pool": 2, "parallel": 1,
+                          "limit": 1, "sweeps": 1},
 }
+
+
+class StandaloneDeployment:
+    """``airflow standalone`` (SQLite, LocalExecutor, SimpleAuthManager) as ``make run`` starts it,
+    with the methods of :class:`celery_cluster.Cluster` the scenarios use."""
+
+    def __init__(self, workdir: Path, home: Path, pools: dict[str, int]):
+        self.server = Standalone(workdir / "airflow_home", home)
+        self.pools = pools
+        self.token: str | None = None
+
+    def backends_reachable(self) -> str | None:
+        return None  # SQLite in its own AIRFLOW_HOME
+
+    def prepare(self) -> None:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # what the Celery deployment gives each run
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
+        # this checkout's package first (the Celery deployment's PYTHONPATH too): a benchmark run
+        # from a clone measures the clone, whatever the venv's editable install points at
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "include"),
+                                                                 os.environ.get("PYTHONPATH", "")]))
+
+    def start(self) -> None:
+        self.server.start()
+
+    def wait_healthy(self, timeout: float) -> None:
+        self.server.wait_healthy(timeout=timeout)
+        self.token = api_token(self.server.url, self.server.password())
+        for name, slots in self.pools.items():
+            self.ok(f"/api/v2/pools/{name}?update_mask=slots", "PATCH", {"slots": slots})
+
+    def wait_workers(self, timeout: float) -> list[str]:
+        return []  # the LocalExecutor runs tasks in the scheduler's own worker processes
+
+    def ok(self, path: str, method: str = "GET", body=None):
+        for _ in range(10):
+            status, data = api(self.server.url, self.token, path, method, body)
+            if status == 401:
+                self.token = api_token(self.server.url, self.server.password())
+            elif status >= 500 or (isinstance(data, str) and "database is locked" in data):
+                time.sleep(1)  # SQLite's one writer
+            else:
+                break
+        if status not in (200, 201):
+            raise RuntimeError(f"{method} {path}: {status} {str(data)[:500]}")
+        return data
+
+    def check_alive(self) -> None:
+        if self.server.proc is not None and self.server.proc.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited:\n{self.server.log_tail()}")
+
+    def stop(self) -> None:
+        self.server.stop()
 
 
 def log(line: str) -> None:
@@ -141,7 +203,11 @@ def scenario(name: str, spec: dict, workdir: Path, timeout: float) -> dict:
     site.day = "2026-01-05"
     queue = prepare_home(home, site.url, spec["parallel"], spec["limit"], spec["example"])
     workers = tuple(f"worker-{c}" for c in "ab"[:spec["workers"]])
-    cluster = Cluster(workdir / "celery", home, workers=workers, concurrency=1, pools={"gpu": spec["pool"]})
+    if spec.get("deployment") == "standalone":
+        workers = ("LocalExecutor",)
+        cluster = StandaloneDeployment(workdir, home, pools={"gpu": spec["pool"]})
+    else:
+        cluster = Cluster(workdir / "celery", home, workers=workers, concurrency=1, pools={"gpu": spec["pool"]})
     if (why := cluster.backends_reachable()) is not None:
         raise SystemExit(f"needs PostgreSQL and Redis: {why}")
     try:

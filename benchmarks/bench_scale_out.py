@@ -98,7 +98,8 @@ class StandaloneDeployment:
         self.server.wait_healthy(timeout=timeout)
         self.token = api_token(self.server.url, self.server.password())
         for name, slots in self.pools.items():
-            self.ok(f"/api/v2/pools/{name}?update_mask=slots", "PATCH", {"slots": slots})
+            self.ok(f"/api/v2/pools/{name}?update_mask=slots", "PATCH",
+                    {"pool": name, "slots": slots, "include_deferred": False})
 
     def wait_workers(self, timeout: float) -> list[str]:
         return []  # the LocalExecutor runs tasks in the scheduler's own worker processes

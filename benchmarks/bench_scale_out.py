@@ -18,7 +18,7 @@ Scenarios (``--scenarios``, comma-separated):
 - ``one_worker``: as ``two_slots`` with one worker and pool 1 (what a second GPU host adds);
 - ``recall``: the ``recall`` example as shipped (production config, 800 steps a run), two
   workers, one monitor cycle and one sweep: the orchestration share at real run lengths;
-- ``standalone_two_slots`` and ``standalone_recall``: ``two_slots`` and ``recall`` on ``airflow
+- ``standalone_one_per_sweep``, ``standalone_two_slots`` and ``standalone_recall``: the same on ``airflow
   standalone`` as ``make run`` starts it (SQLite, LocalExecutor, one machine; ``gpu`` pool 2),
   beside the Celery figures.
 
@@ -64,6 +64,8 @@ SCENARIOS = {
     # monitor cycle and one sweep of its top hypothesis, as the 12.6% was measured
     "recall": {"example": "recall", "workers": 2, "pool": 2, "parallel": 1, "limit": 1, "sweeps": 1},
     # the same on `airflow standalone` (`make run`'s deployment): one LocalExecutor, "one worker"
+    "standalone_one_per_sweep": {"deployment": "standalone", "example": "week", "workers": 1, "pool": 2,
+                                 "parallel": 1, "limit": 1, "sweeps": 7},
     "standalone_two_slots": {"deployment": "standalone", "example": "week", "workers": 1, "pool": 2, "parallel": 2,
                              "limit": 10, "sweeps": 1},
     "standalone_recall": {"deployment": "standalone", "example": "recall", "workers": 1, "pool": 2, "parallel": 1,

@@ -222,11 +222,39 @@ def _policy_name(v: str) -> str:
     return POLICIES.check(v)
 
 
+def _improvement_rule(v: str) -> str:
+    from autobench.experiments.promotion import IMPROVEMENT_RULES
+
+    if v not in IMPROVEMENT_RULES:
+        raise ValueError(f"{v!r} is not an improvement rule (choose from {', '.join(IMPROVEMENT_RULES)})")
+    return v
+
+
+def _reproducibility_rule(v: str) -> str:
+    from autobench.experiments.promotion import REPRODUCIBILITY_RULES
+
+    if v not in REPRODUCIBILITY_RULES:
+        raise ValueError(f"{v!r} is not a reproducibility rule (choose from {', '.join(REPRODUCIBILITY_RULES)})")
+    return v
+
+
 class ExperimentsSettings(Strict):
     backend: str = Field("local", description="an experiment backend (autobench.experiments.backends.REGISTRY)")
     seed_policy: str = Field("fixed", description="a seed policy (autobench.experiments.seed_policies.REGISTRY)")
     seed_policy_options: dict[str, Any] = Field(
         default_factory=dict, description="the policy's knobs, e.g. {stages: [1, 3, 5, 8], futility_full: 0.7}")
+    improvement_rule: str = Field(
+        "estimate", description="when a gain reaches promotion_threshold: estimate (the mean paired gain ≥ the "
+                                "threshold) or margin (the lower end of the gain's 95% interval ≥ the threshold)")
+    reproducibility: str = Field(
+        "mean_share", description="when a candidate's seeds agree well enough: mean_share (std < 0.5% of the mean) "
+                                  "or production_noise (std not above production's own beyond chance, F-test at 1%)")
+    false_promotion_budget: float = Field(
+        0.05, gt=0, lt=1, description="the stream-wide false-discovery budget (LORD++, experiments/fdr.py): every "
+                                      "final decision gets its level from it, recorded in the decision")
+    false_promotion_control: Literal["record", "enforce"] = Field(
+        "record", description="record: each decision records its LORD++ level and whether it was a discovery; "
+                              "enforce: a promotion also needs its p-value within that level")
     compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
     fast_subset: float = Field(0.1, gt=0, le=1, description="share of the data a fast validation uses")
     max_parallel_hypotheses: int = Field(
@@ -244,6 +272,8 @@ class ExperimentsSettings(Strict):
 
     _backend = field_validator("backend")(_backend_name)
     _seed_policy = field_validator("seed_policy")(_policy_name)
+    _rule = field_validator("improvement_rule")(_improvement_rule)
+    _reproducibility = field_validator("reproducibility")(_reproducibility_rule)
 
     @model_validator(mode="after")
     def _policy_knobs(self) -> ExperimentsSettings:
@@ -640,6 +670,12 @@ class Decision(Strict):
     production_hash: str
     next_runs: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
+    margin: dict[str, Any] | None = Field(
+        None, description="the gain against the threshold (promotion.margin_test): rule, lower bound, p-value, "
+                          "confidence; absent in records made before it")
+    fdr: dict[str, Any] | None = Field(
+        None, description="the stream-wide test (experiments/fdr.py, LORD++): its number, level, p-value, discovery, "
+                          "wealth before and after, budget, enforced; only on final decisions of configs that ran")
     decided_at: AwareDatetime
     files_written: list[str] = Field(default_factory=list)
     replayed: bool = Field(False, exclude=True, description="read back from its record, not decided now")

@@ -53,9 +53,34 @@ def test_wilcoxon_matches_scipy_and_bootstrap_is_seeded():
     exact = compare({i: float(i) for i in range(1, 9)}, {i: i + (i if i > 1 else -1) * 0.1 for i in range(1, 9)})
     assert exact["wilcoxon_method"] == "Wilcoxon signed-rank, exact"
     assert exact["p_wilcoxon"] == pytest.approx(4 / 256)
-    assert compare(a, b)["bootstrap_ci95_diff"] == r["bootstrap_ci95_diff"]
-    lo, hi = r["bootstrap_ci95_diff"]
-    assert lo <= r["mean_diff"] <= hi
+    # 8 seeds: no percentile bootstrap interval (it undercovers), the rank test's floor given
+    assert r["bootstrap_ci95_diff"] is None and "undercovers" in r["bootstrap_method"]
+    assert r["wilcoxon_min_p"] == pytest.approx(2 / 256)
+    big_a = {i: 0.80 + 0.001 * (i % 7) for i in range(1, 31)}
+    big_b = {i: big_a[i] + 0.004 + 0.0007 * ((i * 3) % 5) for i in big_a}
+    big = compare(big_a, big_b)
+    assert compare(big_a, big_b)["bootstrap_ci95_diff"] == big["bootstrap_ci95_diff"]  # seeded
+    lo, hi = big["bootstrap_ci95_diff"]
+    assert lo <= big["mean_diff"] <= hi and big["bootstrap_method"].startswith("percentile")
+
+
+def test_small_samples_say_what_their_tests_cannot_do():
+    """At n = 3 the signed-rank test cannot go below p = 0.25, and says so; the percentile
+    bootstrap covers about 0.75 there (normal scores), so it is not shown."""
+    import numpy as np
+
+    r = compare({1: 0.90, 2: 0.91, 3: 0.92}, {1: 0.95, 2: 0.97, 3: 0.96})
+    assert r["wilcoxon_min_p"] == 0.25 and r["p_wilcoxon"] == pytest.approx(0.25)
+    assert "cannot reject at 0.05" in r["wilcoxon_method"]
+    assert r["bootstrap_ci95_diff"] is None
+    unpaired = compare([0.90, 0.91, 0.92], [0.95, 0.97, 0.96, 0.99])
+    assert unpaired["wilcoxon_min_p"] == pytest.approx(2 / 35)  # Mann-Whitney: 2 / C(7, 3)
+    # the coverage that justifies hiding it: 2,000 normal samples of 3, percentile interval
+    rng = np.random.default_rng(0)
+    covered = sum(lo <= 0 <= hi for lo, hi in (bootstrap_ci([0.0] * 3, rng.standard_normal(3).tolist(),
+                                                            paired=True, resamples=2000, seed=i)
+                                               for i in range(2000)))
+    assert 0.70 < covered / 2000 < 0.80
 
 
 def test_bootstrap_agrees_with_scipy_percentile():

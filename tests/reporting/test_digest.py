@@ -54,7 +54,10 @@ def test_the_digest_has_its_four_sections_and_their_lines(week):
     assert re.search(r"- Promoted H-002 \(A wider model stores more key-value pairs\): \+0\.009 on MemoryBench", md)
     assert "- CompetitorA improved MemoryBench to 0.861" in md
     assert "- Research ingest scheduled for Monday" in md
-    assert md.rstrip().endswith("- 2 experiments completed | 0 failed fast validation | 1 promoted")
+    assert "- 2 experiments completed | 0 failed fast validation | 1 promoted\n" in md
+    # the stream-wide control after the week's last final decision (both decisions were tests)
+    assert re.search(r"- False-promotion control \(LORD\+\+, budget 0\.05, recorded, not enforced\): 2 test\(s\) "
+                     r"this week, 1 discovery\(ies\); wealth 0\.04\d+ after test #2$", md.rstrip())
     assert (week.home / "digests" / "2026-01-05.md").read_text() == md
     assert result["blocks"][0]["type"] == "header"
 

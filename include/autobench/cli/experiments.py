@@ -231,8 +231,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{r['test']}: mean diff {r['mean_diff']:+.6g} (candidate - control), 95% CI [{r['ci95_diff'][0]:+.6g}, "
             f"{r['ci95_diff'][1]:+.6g}], t={r['t_statistic']:.4g}, df={r['df']:.4g}, p={r['p_ttest']:.4g}",
             f"{r['wilcoxon_method']}: p={r['p_wilcoxon']:.4g}",
-            f"bootstrap ({r['bootstrap_method']}): 95% CI [{r['bootstrap_ci95_diff'][0]:+.6g}, "
-            f"{r['bootstrap_ci95_diff'][1]:+.6g}]",
+            (f"bootstrap ({r['bootstrap_method']}): 95% CI [{r['bootstrap_ci95_diff'][0]:+.6g}, "
+             f"{r['bootstrap_ci95_diff'][1]:+.6g}]" if r["bootstrap_ci95_diff"] else
+             f"bootstrap: {r['bootstrap_method']}"),
             f"Cohen's {r['cohens_d_kind']}: {r['cohens_d']:.4g}",
             f"control n={r['n_control']} mean={r['mean_control']:.6g} std={r['std_control']:.3g}"
             + (" HIGH VARIANCE" if r["high_variance_control"] else ""),
@@ -356,6 +357,17 @@ def add_simulate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
     p.add_argument("--policy", choices=seed_policies.names(), required=True)
     p.add_argument("--scenario", default="default", help="default (fixed by the issue), measured, noisy")
+    p.add_argument("--mix", metavar="FILE", help="a mix file (YAML: effects in units of the threshold, and the "
+                   "noise; benchmarks/mixes/ has examples): replaces the scenario's effects and noise")
+    from autobench.experiments.promotion import IMPROVEMENT_RULES, REPRODUCIBILITY_RULES
+
+    p.add_argument("--rule", choices=IMPROVEMENT_RULES, default="estimate",
+                   help="the improvement rule (the registry's experiments.improvement_rule): estimate or margin")
+    p.add_argument("--reproducibility", choices=REPRODUCIBILITY_RULES, default="mean_share",
+                   help="the reproducibility rule (the registry's experiments.reproducibility)")
+    p.add_argument("--false-promotion-budget", type=float, metavar="ALPHA", dest="fdr_budget",
+                   help="enforce the stream-wide control (LORD++) at this budget, as "
+                        "experiments.false_promotion_control: enforce does (default: not enforced)")
     p.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="a policy knob, e.g. futility_full=0.6 or stages=1,3,5,8 (repeatable)")
@@ -383,17 +395,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         policy = get(args.policy, **_knobs(args.knob))
     except (TypeError, ValueError) as exc:
         raise CommandError(f"simulate: {exc}") from None
+    scenario: Any = args.scenario
+    if args.mix:
+        from autobench.experiments.simulator import load_mix
+
+        try:
+            scenario = load_mix(args.mix, base=args.scenario)
+        except KeyError:
+            raise CommandError(f"simulate: unknown scenario {args.scenario!r}") from None
     quiet = getattr(args, "json", False)
-    result = simulate(args.hypotheses, policy, args.scenario, args.seed,
+    result = simulate(args.hypotheses, policy, scenario, args.seed, rule=args.rule,
+                      reproducibility=args.reproducibility, fdr_budget=args.fdr_budget,
                       progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
 
     def text() -> str:
         r = result
         fp, pw, sr = r["false_promotion_rate_ci95"], r["power_ci95"], r["seed_runs_per_hypothesis_ci95"]
         return "\n".join([
-            f"{r['policy']} on {r['hypotheses']} hypotheses (scenario {r['scenario']['name']}, seed {r['seed']})",
-            f"  false promotion rate {r['false_promotion_rate']:.4f} (95% CI {fp[0]}-{fp[1]}) "
+            f"{r['policy']} on {r['hypotheses']} hypotheses (scenario {r['scenario']['name']}, seed {r['seed']}, "
+            f"improvement rule {r['improvement_rule']})",
+            f"  false promotion share {r['false_promotion_share']:.4f} (95% CI {fp[0]}-{fp[1]}) "
             f"of {r['promotions']} promotions",
+            f"  below the threshold  {r['below_threshold_share']:.4f}",
+            f"  coverage of the 95% interval {r['coverage'] if r['coverage'] is None else round(r['coverage'], 4)}",
             f"  power                {r['power']:.4f} (95% CI {pw[0]}-{pw[1]})",
             f"  seed runs            {r['seed_runs']} = {r['seed_runs_per_hypothesis']:.3f} per hypothesis "
             f"(95% CI {sr[0]}-{sr[1]})",

@@ -38,6 +38,7 @@ from autobench.experiments.promotion import (
     Standing,
     evaluate,
     fast_screen,
+    margin_test,
     noise_from_production,
 )
 from autobench.experiments.runner import RunSpec
@@ -118,6 +119,7 @@ class _Gathered:
     diffs: list[float]  # paired differences, positive = better
     production_fast_scores: list[float]
     noise: Noise | None
+    production_full_scores: list[float] = field(default_factory=list)  # every cached full run of production
 
     @property
     def sign(self) -> float:
@@ -167,6 +169,7 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
 
     got = _gather(home, registry, hyp, cand, prod)
     screen = _screen(got, hid, cand.config_hash)
+    rule = registry.experiments.improvement_rule
     lat = mem = None
     if got.seeds and all("latency_ms" in got.production_full[s] and "latency_ms" in got.candidate_full[s]
                          for s in got.seeds):
@@ -178,11 +181,16 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
                [got.candidate_full[s]["memory_mb"] for s in got.seeds])
     crits, projection = evaluate(threshold=got.threshold, control=got.control, candidate=got.candidate,
                                  higher_is_better=got.higher_is_better, latency=lat, memory=mem,
-                                 standings=standings(registry, hyp.target_leaderboards))
-    evidence = Evidence(got.threshold, screen.fast_diff, got.diffs, got.noise, criteria=lambda: crits)
+                                 standings=standings(registry, hyp.target_leaderboards), rule=rule, noise=got.noise,
+                                 reproducibility=registry.experiments.reproducibility,
+                                 production=got.production_full_scores)
+    evidence = Evidence(got.threshold, screen.fast_diff, got.diffs, got.noise, criteria=lambda: crits, rule=rule)
     step = _next(chosen, evidence, got, screen, registry, all(c.passed for c in crits))
+    margin = margin_test(got.diffs, got.threshold, got.noise, rule) if got.diffs else None
+    fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits))
 
-    decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash, now)
+    decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash, now,
+                         margin, fdr)
     if write:
         apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds}, now)
     return decision
@@ -232,10 +240,11 @@ def _gather(home: Path, registry: Registry, hyp: Hypothesis, cand: RunSpec, prod
     diffs = [sign * (b - a) for a, b in zip(control, candidate, strict=True)]
 
     prod_fast_scores = [_score(m, metric, "production fast run") for m in p_fast.values()]
-    prior = noise_from_production([_score(m, metric, "production full run") for m in p_full.values()], prod_fast_scores)
+    prod_full_scores = [_score(m, metric, "production full run") for m in p_full.values()]
+    prior = noise_from_production(prod_full_scores, prod_fast_scores)
     noise = ledger(home, metric, exclude=hid).noise(prior)
     return _Gathered(metric, hib, registry.promotion_threshold, c_full, c_full_failed, c_fast, c_fast_failed,
-                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise)
+                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise, prod_full_scores)
 
 
 def _screen(got: _Gathered, hid: str, config_hash: str) -> _Screen:
@@ -275,8 +284,44 @@ def _next(chosen: SeedPolicy, evidence: Evidence, got: _Gathered, screen: _Scree
     return _Next(step.action, why, outcome, status, next_runs)
 
 
+def stream(home: Path, budget: float, exclude: str = "") -> Any:
+    """The stream of final decisions so far (LORD++ over every decision record that holds a test,
+    in test order, renumbered: two sweeps deciding at once cannot leave a gap)."""
+    from autobench.experiments.fdr import LordPlusPlus
+
+    found = results.decisions(home)
+    found.raise_invalid()
+    tests = sorted((r.fdr["test"], r.decided_at, bool(r.fdr["discovery"]), r.hypothesis)
+                   for _, r in found.valid if r.fdr and r.hypothesis != exclude)
+    out = LordPlusPlus(budget)
+    for t, (_, _, discovery, hypothesis) in enumerate(tests, 1):
+        out.record(t, discovery, hypothesis)
+    return out
+
+
+def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Gathered, rule: str,
+                 all_pass: bool) -> dict[str, Any] | None:
+    """A final decision on a config that ran is the stream's next test (:mod:`autobench.experiments.fdr`);
+    under ``false_promotion_control: enforce`` a promotion outside its level becomes a rejection
+    (``step`` is changed in place)."""
+    if step.status == "failed" or step.outcome == "extend" or not got.diffs:
+        return None
+    settings = registry.experiments
+    p = margin_test(got.diffs, got.threshold if rule == "margin" else 0.0, got.noise, rule).p_value
+    p = 1.0 if p != p else p  # one seed and no known noise: no evidence
+    test = stream(home, settings.false_promotion_budget, exclude=hid).test(p, hid, eligible=all_pass
+                                                                          and step.outcome == "promote")
+    enforced = settings.false_promotion_control == "enforce"
+    if enforced and step.outcome == "promote" and not test.discovery:
+        step.outcome, step.status = "reject", "rejected"
+        step.why += (f"; stream-wide control (LORD++, budget {settings.false_promotion_budget:g}): p = {p:.3g} "
+                     f"is above this decision's level {test.level:.3g}")
+    return test.as_dict(settings.false_promotion_budget, enforced)
+
+
 def _decision(hyp: Hypothesis, got: _Gathered, screen: _Screen, step: _Next, chosen: SeedPolicy, crits: list[Any],
-              projection: dict[str, Any], config_hash: str, production_hash: str, now: dt.datetime) -> Decision:
+              projection: dict[str, Any], config_hash: str, production_hash: str, now: dt.datetime,
+              margin: Any = None, fdr: dict[str, Any] | None = None) -> Decision:
     """The record: validated by the schema (what is recorded is what the schema says), with the
     paired comparison and the reason in words."""
     by_seed = [str(s) for s in got.seeds]
@@ -291,6 +336,7 @@ def _decision(hyp: Hypothesis, got: _Gathered, screen: _Screen, step: _Next, cho
                      "noise": got.noise.as_dict() if got.noise else None},
         "config_hash": config_hash, "production_hash": production_hash, "next_runs": step.next_runs,
         "comparison": None, "decided_at": iso(now), "files_written": [],
+        "margin": margin.as_dict() if margin is not None else None, "fdr": fdr,
     })
     if len(got.seeds) >= 2:
         from autobench.experiments.statistics import compare

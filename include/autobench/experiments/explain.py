@@ -63,6 +63,9 @@ def value_text(criterion: Any) -> str:
         if name == "regression":
             return regression_text(value)
         if name == "reproducibility" and isinstance(value, Mapping):
+            if _number(value.get("std_ratio")):  # production_noise: against production's own std
+                return (f"{value.get('seeds', '?')} seed(s), std {value['std_ratio']:.2f}× production's "
+                        f"(limit {value.get('limit', float('nan')):.2f})")
             pct = value.get("std_pct_of_mean")
             spread = f"{pct:.3g}%" if _number(pct) else "n/a"
             return f"{value.get('seeds', '?')} seed(s), std {spread} of the mean"
@@ -124,6 +127,12 @@ def reason(hypothesis_id: str, title: str, decision: Decision, threshold: float,
         parts.append(f"On {len(ev.seeds)} paired seed(s) ({', '.join(map(str, ev.seeds))}) its validation {ev.metric} "
                      f"averages {_plain(candidate_mean)} against production's {_plain(production_mean)}, a gain of "
                      f"{_signed(gain)}{ci_text} where {threshold:g} is required.")
+        margin = decision.margin or {}
+        if _number(margin.get("lower_bound")) and _number(margin.get("confidence")):
+            rule = ("the margin rule promotes only above it" if margin.get("rule") == "margin"
+                    else "the estimate rule reads the mean")
+            parts.append(f"Against the threshold: 95% lower bound {_signed(margin['lower_bound'])}, "
+                         f"P(gain ≥ {threshold:g}) = {margin['confidence']:.3f} ({rule}).")
     elif ev.fast:
         parts.append(f"Only the fast validation has run: {ev.fast.get('screen', '')}.")
     else:
@@ -134,10 +143,8 @@ def reason(hypothesis_id: str, title: str, decision: Decision, threshold: float,
         pj = decision.projection
         where = (f" On {pj['leaderboard']} the projected rank is #{pj['projected_rank']} "
                  f"(today #{pj['current_rank']}), P(#1) = {pj['p_first']:.2f}." if pj.get("current_rank") else "")
-        rep = crits["reproducibility"].value
         parts.append(f"All five criteria are met: paired t-test p = {crits['significance'].value:.4g}; "
-                     f"{regression_text(crits['regression'].value)}; std {rep['std_pct_of_mean']:.3g}% of the mean "
-                     f"over {rep['seeds']} seeds.{where}")
+                     f"{regression_text(crits['regression'].value)}; {value_text(crits['reproducibility'])}.{where}")
     else:
         failed = [c for c in decision.criteria if not c.passed]
         passed = [c.name for c in decision.criteria if c.passed]

@@ -3,11 +3,17 @@
 Five criteria, each with its value, requirement and pass/fail:
 
 ==================  ==========================================================================
-``improvement``      mean paired gain over production ≥ ``promotion_threshold``
+``improvement``      the gain over production reaches ``promotion_threshold``, by the registry's
+                     ``experiments.improvement_rule``: ``estimate`` (the mean paired gain ≥ the
+                     threshold, the seed's wording) or ``margin`` (the lower end of the gain's 95%
+                     interval ≥ the threshold: :func:`margin_test`)
 ``significance``     two-sided paired t-test against production on the same seeds, p < 0.05
                      (and the gain positive); the test is :func:`autobench.experiments.statistics.paired_t`
 ``regression``       latency within +10% and memory within +15% of production (means by seed)
-``reproducibility``  ≥ 3 seeds and the candidate's std < 0.5% of its mean
+``reproducibility``  ≥ 3 seeds and, by the registry's ``experiments.reproducibility``: the
+                     candidate's std < 0.5% of its mean (``mean_share``, the seed's wording), or
+                     not larger than production's own std beyond chance (``production_noise``:
+                     a one-sided F-test at 1%, whatever the metric's scale and direction)
 ``projection``       projected leaderboard rank no worse than today's; P(#1) reported beside it
 ==================  ==========================================================================
 
@@ -27,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from autobench.experiments.seed_policies.base import Criterion, Noise
 from autobench.experiments.statistics import REPRODUCIBLE_SHARE, paired_t, t_quantile
@@ -39,6 +45,102 @@ MIN_SEEDS = 3
 REPRODUCIBLE_PCT = 100 * REPRODUCIBLE_SHARE  # std < 0.5% of the mean (the requirement shows the percentage)
 COLLAPSE_SDS = 6.0  # the fast screen: a drop beyond 6 sd of production's fast runs ...
 COLLAPSE_THRESHOLDS = 10.0  # ... and beyond 10 × the promotion threshold is a broken config
+IMPROVEMENT_RULES = ("estimate", "margin")
+REPRODUCIBILITY_RULES = ("mean_share", "production_noise")
+REPRODUCIBILITY_LEVEL = 0.99  # production_noise: the F-test's level (a healthy config fails 1% of the time)
+ImprovementRule = Literal["estimate", "margin"]
+MARGIN_LEVEL = 0.975  # the margin test's one-sided level: the lower end of a two-sided 95% interval
+
+
+@dataclass(frozen=True)
+class MarginTest:
+    """The gain tested against the promotion threshold (the margin), whichever rule promotes.
+
+    ``lower_bound``: the one-sided 97.5% lower bound of the gain (the lower end of its 95%
+    interval); ``p_value``: the one-sided p-value of "the gain is at most the threshold";
+    ``confidence`` = 1 − ``p_value``, the confidence that the gain reaches the threshold;
+    ``noise``: where the standard error comes from (production's known noise pooled with the
+    hypothesis's own differences, or its differences alone).
+    """
+
+    rule: str
+    threshold: float
+    n: int
+    gain: float
+    se: float
+    df: float
+    lower_bound: float
+    p_value: float
+    noise: str
+
+    @property
+    def confidence(self) -> float:
+        return 1.0 - self.p_value
+
+    @property
+    def passed(self) -> bool:
+        """The improvement criterion: the estimate, or the lower bound, reaches the threshold."""
+        if self.n == 0:
+            return False
+        if self.rule == "estimate":
+            return self.gain >= self.threshold - 1e-12
+        return math.isfinite(self.lower_bound) and self.lower_bound >= self.threshold - 1e-12
+
+    def as_dict(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return round(x, 8) if math.isfinite(x) else None
+
+        return {"rule": self.rule, "threshold": self.threshold, "n": self.n, "gain": num(self.gain),
+                "se": num(self.se), "df": None if math.isinf(self.df) else self.df,
+                "lower_bound": num(self.lower_bound), "p_value": num(self.p_value),
+                "confidence": num(self.confidence), "level": MARGIN_LEVEL, "noise": self.noise,
+                "passed": self.passed}
+
+    def text(self) -> str:
+        if self.n == 0 or not math.isfinite(self.lower_bound):
+            return "no interval yet (needs 2 paired seeds, or production's noise)"
+        return (f"95% lower bound {self.lower_bound:+.4g}; P(gain ≥ {self.threshold:g}) = "
+                f"{self.confidence:.3f} ({self.noise})")
+
+
+def margin_test(diffs: Sequence[float], threshold: float, noise: Noise | None = None,
+                rule: ImprovementRule = "estimate") -> MarginTest:
+    """The paired gain against the threshold: a one-sided t-test of "gain ≤ threshold".
+
+    With production's noise known (``noise``: a prior sd of a paired difference and its degrees
+    of freedom, as the seed policies use it), the hypothesis's own differences are pooled into it
+    and the test uses the pooled degrees of freedom; without it, the differences alone (n − 1).
+    """
+    if rule not in IMPROVEMENT_RULES:
+        raise ValueError(f"improvement_rule: {rule!r} is not one of {', '.join(IMPROVEMENT_RULES)}")
+    n = len(diffs)
+    if n == 0:
+        return MarginTest(rule, threshold, 0, math.nan, math.nan, 0.0, math.nan, math.nan, "no paired seeds")
+    gain = _mean(diffs)
+    ss = sum((d - gain) ** 2 for d in diffs)
+    if noise is not None and noise.df > 0 and math.isfinite(noise.sd_diff):
+        if math.isinf(noise.df):
+            var, df = noise.sd_diff**2, math.inf
+        else:
+            df = noise.df + n - 1
+            var = (noise.df * noise.sd_diff**2 + ss) / df
+        source = f"production's noise pooled with the {n} differences, df {df:g}"
+    elif n >= 2:
+        var, df = ss / (n - 1), float(n - 1)
+        source = f"the {n} paired differences alone, df {df:g}"
+    else:
+        return MarginTest(rule, threshold, n, gain, math.nan, 0.0, math.nan, math.nan,
+                          "one paired seed and no known noise")
+    se = math.sqrt(var / n)
+    if se == 0:
+        reached = gain >= threshold
+        return MarginTest(rule, threshold, n, gain, 0.0, df, gain, 0.0 if reached else 1.0, source)
+    from scipy import special
+
+    lower = gain - t_quantile(MARGIN_LEVEL, df) * se
+    z = (gain - threshold) / se
+    p = float(special.ndtr(-z)) if math.isinf(df) else float(special.stdtr(df, -z))
+    return MarginTest(rule, threshold, n, gain, se, df, lower, p, source)
 
 
 @dataclass(frozen=True)
@@ -109,11 +211,16 @@ def _change(candidate: Sequence[float] | None, control: Sequence[float] | None) 
 def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[float],
              higher_is_better: bool = True, latency: tuple[Sequence[float], Sequence[float]] | None = None,
              memory: tuple[Sequence[float], Sequence[float]] | None = None,
-             standings: Sequence[Standing] = ()) -> tuple[list[Criterion], dict[str, Any]]:
+             standings: Sequence[Standing] = (), rule: ImprovementRule = "estimate",
+             noise: Noise | None = None, reproducibility: str = "mean_share",
+             production: Sequence[float] | None = None) -> tuple[list[Criterion], dict[str, Any]]:
     """The five criteria on paired full-run scores (same seeds, same order), and the projection.
 
     ``latency`` and ``memory`` are (control, candidate) per-seed values; ``standings`` the
-    hypothesis's target leaderboards, the first being the one the projection reports.
+    hypothesis's target leaderboards, the first being the one the projection reports; ``rule``
+    the improvement rule and ``noise`` production's known noise (:func:`margin_test`);
+    ``reproducibility`` its rule and ``production`` all of production's full-run scores (its own
+    std; default: ``control``).
     """
     if len(control) != len(candidate):
         raise ValueError(f"paired scores needed: {len(control)} control vs {len(candidate)} candidate")
@@ -124,9 +231,11 @@ def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[
     t, df, p = paired_t(diffs)
     out: list[Criterion] = []
 
-    out.append(Criterion("improvement", bool(n and gain >= threshold - 1e-12), None if not n else round(gain, 6),
-                         f"mean paired gain ≥ {threshold:g} (promotion_threshold)",
-                         f"{n} paired seed(s)" if n else "no full runs"))
+    margin = margin_test(diffs, threshold, noise, rule)
+    requirement = (f"mean paired gain ≥ {threshold:g} (promotion_threshold)" if rule == "estimate" else
+                   f"95% lower bound of the gain ≥ {threshold:g} (promotion_threshold; improvement_rule: margin)")
+    out.append(Criterion("improvement", margin.passed, None if not n else round(gain, 6), requirement,
+                         f"{n} paired seed(s); {margin.text()}" if n else "no full runs"))
     if n < 2:
         out.append(Criterion("significance", False, None, f"two-sided paired t-test p < {ALPHA:g}",
                              "needs at least 2 paired seeds"))
@@ -145,17 +254,7 @@ def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[
                          f"latency within +{LATENCY_LIMIT:.0%}, memory within +{MEMORY_LIMIT:.0%}",
                          f"not reported by the solution: {', '.join(missing)}" if missing else ""))
 
-    if n:
-        mean_c = _mean(candidate)
-        sd_c = math.sqrt(sum((c - mean_c) ** 2 for c in candidate) / (n - 1)) if n > 1 else math.nan
-        pct = 100 * sd_c / abs(mean_c) if n > 1 and mean_c else None
-    else:
-        pct = None
-    ok = n >= MIN_SEEDS and pct is not None and pct < REPRODUCIBLE_PCT
-    out.append(Criterion("reproducibility", bool(ok),
-                         {"seeds": n, "std_pct_of_mean": None if pct is None else round(pct, 4)},
-                         f"≥ {MIN_SEEDS} seeds, std < {REPRODUCIBLE_PCT}% of mean",
-                         "" if n >= MIN_SEEDS else f"only {n} seed(s)"))
+    out.append(reproducible(candidate, production if production else control, reproducibility))
 
     se = math.sqrt(sum((d - gain) ** 2 for d in diffs) / (n - 1)) / math.sqrt(n) if n > 1 else math.nan
     projections = [project(s, gain if n else 0.0, se, df) for s in standings] or [project(None, 0.0, se, df)]
@@ -168,6 +267,55 @@ def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[
     out.append(Criterion("projection", ok, value, "projected rank no worse than today's (P(#1) reported)", detail))
     projection = {**value, "leaderboard": first["leaderboard"], "leaderboards": projections}
     return out, projection
+
+
+def reproducible(candidate: Sequence[float], production: Sequence[float], rule: str = "mean_share") -> Criterion:
+    """The reproducibility criterion: ≥ 3 seeds, and the candidate's spread by ``rule``.
+
+    ``mean_share``: std < 0.5% of the mean (depends on the metric's scale and direction: the same
+    runs pass as accuracy and fail as error rate). ``production_noise``: the candidate's std is
+    not larger than production's beyond chance: s_c² / s_p² ≤ F(0.99; n − 1, m − 1), m being
+    production's runs; a healthy config, as noisy as production, fails 1% of the time.
+    """
+    if rule not in REPRODUCIBILITY_RULES:
+        raise ValueError(f"reproducibility: {rule!r} is not one of {', '.join(REPRODUCIBILITY_RULES)}")
+    n = len(candidate)
+    sd_c = _sd(candidate)
+    mean_c = _mean(candidate) if n else math.nan
+    pct = 100 * sd_c / abs(mean_c) if n > 1 and mean_c else None
+    value: dict[str, Any] = {"seeds": n, "std_pct_of_mean": None if pct is None else round(pct, 4)}
+    short = "" if n >= MIN_SEEDS else f"only {n} seed(s)"
+    if rule == "mean_share":
+        ok = n >= MIN_SEEDS and pct is not None and pct < REPRODUCIBLE_PCT
+        return Criterion("reproducibility", bool(ok), value, f"≥ {MIN_SEEDS} seeds, std < {REPRODUCIBLE_PCT}% of mean",
+                         short)
+    m = len(production)
+    sd_p = _sd(production)
+    requirement = (f"≥ {MIN_SEEDS} seeds, std not above production's beyond chance "
+                   f"(F-test, {1 - REPRODUCIBILITY_LEVEL:.0%})")
+    if n < 2 or m < 2:
+        value.update({"std": None, "production_std": None, "std_ratio": None, "limit": None})
+        return Criterion("reproducibility", False, value, requirement,
+                         short or "production's own std is unknown (fewer than 2 runs)")
+    from scipy import special
+
+    limit = math.sqrt(float(special.fdtri(n - 1, m - 1, REPRODUCIBILITY_LEVEL)))
+    ratio = sd_c / sd_p if sd_p > 0 else (0.0 if sd_c == 0 else math.inf)
+    value.update({"std": round(sd_c, 8), "production_std": round(sd_p, 8),
+                  "std_ratio": round(ratio, 4) if math.isfinite(ratio) else None, "limit": round(limit, 4),
+                  "production_runs": m})
+    ok = n >= MIN_SEEDS and ratio <= limit
+    return Criterion("reproducibility", bool(ok), value, requirement,
+                     short or f"std {sd_c:.3g} vs production's {sd_p:.3g} ({m} runs): ratio {ratio:.2f} "
+                              f"{'≤' if ratio <= limit else '>'} {limit:.2f}")
+
+
+def _sd(values: Sequence[float]) -> float:
+    n = len(values)
+    if n < 2:
+        return math.nan
+    m = _mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
 
 
 def fast_screen(candidate: float, production: Sequence[float], threshold: float,

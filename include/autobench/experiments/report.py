@@ -97,8 +97,8 @@ def _statistics(decision: Decision) -> list[str]:
         lines += [f"- {comp['test']}: t = {comp['t_statistic']:.3f}, df = {comp['df']:.0f}, p = {comp['p_ttest']:.4g}",
                   f"- mean difference {comp['mean_diff']:+.4f}, "
                   f"95% CI [{comp['ci95_diff'][0]:+.4f}, {comp['ci95_diff'][1]:+.4f}] (t); "
-                  f"[{comp['bootstrap_ci95_diff'][0]:+.4f}, {comp['bootstrap_ci95_diff'][1]:+.4f}] "
-                  f"({comp['bootstrap_method']})",
+                  + (f"[{boot[0]:+.4f}, {boot[1]:+.4f}] " if (boot := comp.get("bootstrap_ci95_diff")) else
+                     "bootstrap ") + f"({comp['bootstrap_method']})",
                   f"- {comp['wilcoxon_method']}: p = {comp['p_wilcoxon']:.4g}",
                   f"- Cohen's {comp['cohens_d_kind']}: {comp['cohens_d']:.3g}"]
     else:

@@ -15,6 +15,29 @@ Scenarios (``default`` is pinned, so measurements stay comparable; others sit be
               sd 0.0014, the same effect mix.
 ``noisy``     sd 0.005: noise near the threshold, where a fixed seed count fails.
 
+A mix file (``autobench simulate --mix FILE``, :func:`load_mix`) replaces the default scenario's
+effects and noise::
+
+    effects:                 # shares sum to 1; effect in units of promotion_threshold
+      - {share: 0.9, effect: 0}
+      - {share: 0.05, effect: 0.9}
+      - {share: 0.05, effect: [1, 4]}    # a range: uniform between the two
+    noise: {sd: 0.005, tails: normal, collapse_rate: 0.0, correlation: 0.5}   # tails: normal | t3
+    broken: 0.0              # optional: the share of broken configs (the fast screen's job)
+
+``tails: t3`` draws every seed's noise from Student's t with 3 degrees of freedom, scaled to the
+same sd; ``collapse_rate`` is the chance that one full run (production's included) collapses:
+it scores 5 to 25 sd below its config's mean, as a run that diverged part-way.
+
+Under ``improvement_rule: margin`` (``rule``) a config is promoted only when the lower end of its
+gain's 95% interval reaches the threshold (:func:`~autobench.experiments.promotion.margin_test`).
+The summary counts, beside the policy's runs: ``false_promotion_share`` (promotions whose true
+gain is ≤ 0), ``below_threshold_share`` (true gain below the threshold), ``power`` (promotions
+among configs whose true gain reaches the threshold; ``power_strong`` at 1.5 × the threshold) and
+``coverage`` (how often the 95% t
+interval of the paired differences, the one a decision reports, holds the promoted config's true
+gain).
+
 Production's repeated runs (``production_seeds`` of them, full and fast) are drawn once per
 simulation and give the policy its prior on the noise; as the stream goes on, the paired
 differences of decided hypotheses refine it (:class:`~autobench.experiments.promotion.NoiseLedger`), as
@@ -29,15 +52,21 @@ from typing import Any
 
 from autobench.errors import AutobenchError
 from autobench.experiments.promotion import (
+    IMPROVEMENT_RULES,
     NoiseLedger,
     Standing,
     evaluate,
     fast_screen,
+    margin_test,
     noise_from_production,
 )
 from autobench.experiments.seed_policies import Evidence, Noise, SeedPolicy
+from autobench.experiments.statistics import t_quantile
 
 MAX_RUNS_PER_HYPOTHESIS = 64
+TAILS = ("normal", "t3")
+STRONG = 1.5  # power_strong: promotions among configs whose true gain is ≥ 1.5 × the threshold
+COLLAPSE_SDS = (5.0, 25.0)  # a collapsed full run scores this many sd below its config's mean
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,11 @@ class Scenario:
     broken: float = 0.10
     production_seeds: int = 10
     competitors: tuple[float, ...] = (0.835, 0.828, 0.815)  # the leaderboard today: we are #3
+    # a mix file's effects: (share, low, high) in units of the threshold (low == high: a point);
+    # when given, they replace the four shares above
+    effects: tuple[tuple[float, float, float], ...] = ()
+    tails: str = "normal"  # or "t3": Student's t, 3 df, scaled to sd
+    collapse_rate: float = 0.0  # the chance that one full run collapses
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -78,9 +112,99 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> list[float | None]:
     return [round(max(0.0, centre - half), 5), round(min(1.0, centre + half), 5)]
 
 
+def load_mix(path, base: str = "default") -> Scenario:
+    """The scenario a mix file describes (the module's docstring shows one), on ``base``'s production,
+    threshold and leaderboard; a bad file is an error naming the field."""
+    from pathlib import Path
+
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+    from ruamel.yaml import YAML, YAMLError
+
+    class Effect(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        share: float = Field(ge=0, le=1)
+        effect: float | tuple[float, float]
+
+        @field_validator("effect")
+        @classmethod
+        def _range(cls, v):
+            if isinstance(v, tuple) and v[1] < v[0]:
+                raise ValueError(f"a range goes low to high (got {list(v)})")
+            return v
+
+    class MixNoise(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        sd: float = Field(gt=0)
+        tails: str = "normal"
+        collapse_rate: float = Field(0.0, ge=0, lt=1)
+        correlation: float = Field(0.5, gt=-1, lt=1)
+
+        @field_validator("tails")
+        @classmethod
+        def _tails(cls, v):
+            if v not in TAILS:
+                raise ValueError(f"{v!r} is not one of {', '.join(TAILS)}")
+            return v
+
+    class Mix(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        effects: list[Effect] = Field(min_length=1)
+        noise: MixNoise
+        broken: float = Field(0.0, ge=0, lt=1)
+
+        @model_validator(mode="after")
+        def _shares(self):
+            total = sum(e.share for e in self.effects)
+            if abs(total - 1) > 1e-6:
+                raise ValueError(f"effects: the shares sum to {total:g}, not 1")
+            return self
+
+    path = Path(path)
+    try:
+        raw = YAML(typ="safe").load(path.read_text())
+    except OSError as exc:
+        raise AutobenchError(f"simulate --mix: cannot read {path}: {exc.strerror or exc}") from None
+    except YAMLError as exc:
+        raise AutobenchError(f"simulate --mix: {path} is not YAML: {exc}") from None
+    try:
+        mix = Mix.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise AutobenchError(f"simulate --mix: {path}: {where}: {first['msg']}") from None
+    effects = tuple((e.share, *(e.effect if isinstance(e.effect, tuple) else (e.effect, e.effect)))
+                    for e in mix.effects)
+    return replace(SCENARIOS[base], name=f"mix:{path.stem}", sd=mix.noise.sd, correlation=mix.noise.correlation,
+                   tails=mix.noise.tails, collapse_rate=mix.noise.collapse_rate, broken=mix.broken, effects=effects)
+
+
+def _z(rng, sc: Scenario, k: int):
+    """``k`` standardised noise draws: normal, or Student's t with 3 df scaled to unit sd."""
+    if sc.tails == "t3":
+        return rng.standard_t(3, k) / math.sqrt(3.0)
+    return rng.standard_normal(k)
+
+
+def _collapse(rng, sc: Scenario, k: int):
+    """How far each of ``k`` full runs falls below its config's mean (0 unless it collapsed)."""
+    if not sc.collapse_rate:
+        return 0.0
+    hit = rng.random(k) < sc.collapse_rate
+    return hit * rng.uniform(*COLLAPSE_SDS, k) * sc.sd
+
+
 def _effect(rng, sc: Scenario) -> tuple[str, float]:
     u = rng.random()
     t = sc.threshold
+    if sc.effects:
+        low, high = sc.effects[-1][1:]  # (rounding: u past the last share lands on the last)
+        for share, lo, hi in sc.effects:
+            if u < share:
+                low, high = lo, hi
+                break
+            u -= share
+        label = f"{low:g}" if low == high else f"{low:g}..{high:g}"
+        return f"effect {label}", (low if low == high else rng.uniform(low, high)) * t
     if u < sc.share_zero:
         return "zero", 0.0
     u -= sc.share_zero
@@ -98,33 +222,47 @@ class _Tally:
 
     runs_per: list[int] = field(default_factory=list)  # seed runs of each hypothesis, the fast run included
     promoted_true: list[float] = field(default_factory=list)  # the true gain of each promoted config
+    covered: int = 0  # promotions whose reported 95% interval holds the true gain
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # seed runs by kind of effect
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("broken", "broken_caught", "false_broken", "eligible", "eligible_promoted", "promotions",
-         "false_promotions", "stopped_early"), 0))
+         "false_promotions", "below_threshold", "strong", "strong_promoted", "stopped_early"), 0))
 
 
 def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "default", seed: int = 0,
-             progress=None, learn_noise: bool = True) -> dict[str, Any]:
+             progress=None, learn_noise: bool = True, rule: str = "estimate",
+             reproducibility: str = "mean_share", fdr_budget: float | None = None) -> dict[str, Any]:
     import numpy as np
 
     if hypotheses < 1:
         raise AutobenchError("simulate: --hypotheses must be at least 1")
+    if rule not in IMPROVEMENT_RULES:
+        raise AutobenchError(f"simulate: unknown improvement rule {rule!r} "
+                             f"(choose from {', '.join(IMPROVEMENT_RULES)})")
     if isinstance(scenario, str):
         if scenario not in SCENARIOS:
             raise AutobenchError(f"simulate: unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
         scenario = SCENARIOS[scenario]
     sc = scenario
     rng = np.random.default_rng(seed)
-    prod_full = sc.production + sc.sd * rng.standard_normal(sc.production_seeds)
-    prod_fast = sc.production + sc.fast_noise * sc.sd * rng.standard_normal(sc.production_seeds)
-    prior = noise_from_production(prod_full.tolist(), prod_fast.tolist())
+    prod_full = sc.production + sc.sd * _z(rng, sc, sc.production_seeds) - _collapse(rng, sc, sc.production_seeds)
+    prod_fast = sc.production + sc.fast_noise * sc.sd * _z(rng, sc, sc.production_seeds)
+    production = prod_full.tolist()
+    prior = noise_from_production(production, prod_fast.tolist())
     ledger = NoiseLedger()
     standing = Standing("Simulated", sc.production, {f"C{i + 1}": s for i, s in enumerate(sc.competitors)})
     sd_diff = sc.sd * math.sqrt(2 * (1 - sc.correlation))
 
     tally = _Tally()
     counts = tally.counts
+    stream = None
+    if fdr_budget is not None:
+        from autobench.experiments.fdr import LordPlusPlus
+
+        try:
+            stream = LordPlusPlus(fdr_budget)
+        except ValueError as exc:
+            raise AutobenchError(f"simulate: {exc}") from None
     step_every = max(1, hypotheses // 20)
     for i in range(hypotheses):
         if progress and i and i % step_every == 0:
@@ -135,7 +273,7 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
             counts["broken"] += 1
             fast_score = sc.production * rng.uniform(0.0, 0.5)  # collapsed
         else:
-            fast_score = float(prod_fast.mean() + delta + sc.fast_noise * sd_diff * rng.standard_normal())
+            fast_score = float(prod_fast.mean() + delta + sc.fast_noise * sd_diff * _z(rng, sc, 1)[0])
         ok, _ = fast_screen(fast_score, prod_fast.tolist(), sc.threshold)
         if not ok:
             counts["broken_caught" if broken else "false_broken"] += 1
@@ -146,26 +284,52 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
             continue
         fast_diff = fast_score - float(prod_fast.mean())
         noise = ledger.noise(prior) if learn_noise else prior
-        runs, diffs, promoted, stopped_early = _full_runs(policy, sc, rng, standing, delta, fast_diff, noise)
+        runs, diffs, promoted, stopped_early = _full_runs(policy, sc, rng, standing, delta, fast_diff, noise, rule,
+                                                          reproducibility, production)
         counts["stopped_early"] += int(stopped_early)
+        if stream is not None:  # every final decision is a test; promoted only if a discovery too
+            p = margin_test(diffs, sc.threshold if rule == "margin" else 0.0, noise, rule).p_value
+            promoted = stream.test(p if p == p else 1.0, eligible=promoted).discovery
         tally.runs_per.append(runs)
         ledger.add(fast_diff, diffs)
         tally.by_kind.setdefault(kind, []).append(runs)
         if delta >= sc.threshold:
             counts["eligible"] += 1
             counts["eligible_promoted"] += int(promoted)
+        if delta >= STRONG * sc.threshold:
+            counts["strong"] += 1
+            counts["strong_promoted"] += int(promoted)
         if promoted:
             counts["promotions"] += 1
             counts["false_promotions"] += int(delta <= 0)
+            counts["below_threshold"] += int(delta < sc.threshold)
             tally.promoted_true.append(delta)
+            tally.covered += int(_covers(diffs, delta))
 
     if progress:
         progress(f"simulate {policy.name}: {hypotheses}/{hypotheses} hypotheses")
-    return _summary(policy, sc, seed, hypotheses, tally, prior, ledger if learn_noise else None)
+    return {**_summary(policy, sc, seed, hypotheses, tally, prior, ledger if learn_noise else None),
+            "improvement_rule": rule, "reproducibility": reproducibility,
+            "fdr": None if stream is None else {
+                "procedure": "LORD++", "budget": fdr_budget, "tests": len(stream.tests),
+                "discoveries": len(stream.discoveries), "final_wealth": stream.wealth(),
+                "final_level": stream.level()}}
+
+
+def _covers(diffs: list[float], delta: float) -> bool:
+    """Does the 95% t interval of the paired differences (what a decision reports) hold ``delta``?"""
+    n = len(diffs)
+    if n < 2:
+        return False
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    half = t_quantile(0.975, n - 1) * sd / math.sqrt(n)
+    return mean - half <= delta <= mean + half
 
 
 def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta: float, fast_diff: float,
-               noise: Noise | None) -> tuple[int, list[float], bool, bool]:
+               noise: Noise | None, rule: str = "estimate", reproducibility: str = "mean_share",
+               production: list[float] | None = None) -> tuple[int, list[float], bool, bool]:
     """One healthy hypothesis after its fast run: paired full seeds (correlated with production's
     on the same seed) as long as the policy asks for them. (seed runs with the fast one, the
     paired differences, promoted, stopped early)."""
@@ -175,16 +339,18 @@ def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta:
     runs = 1  # the fast validation
     while True:
         diffs = [b - a for a, b in zip(control, candidate, strict=True)]
-        ev = Evidence(sc.threshold, fast_diff, diffs, noise,
+        ev = Evidence(sc.threshold, fast_diff, diffs, noise, rule=rule,
                       criteria=lambda c=control, d=candidate: evaluate(
-                          threshold=sc.threshold, control=c, candidate=d, standings=[standing])[0])
+                          threshold=sc.threshold, control=c, candidate=d, standings=[standing], rule=rule,
+                          noise=noise, reproducibility=reproducibility, production=production)[0])
         step = policy.next_step(ev)
         if step.action == "full":
             k = step.runs
-            z1 = rng.standard_normal(k)
-            z2 = rng.standard_normal(k)
-            control += (sc.production + sc.sd * z1).tolist()
-            candidate += (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)).tolist()
+            z1 = _z(rng, sc, k)
+            z2 = _z(rng, sc, k)
+            control += (sc.production + sc.sd * z1 - _collapse(rng, sc, k)).tolist()
+            candidate += (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)
+                          - _collapse(rng, sc, k)).tolist()
             runs += k
             if runs > MAX_RUNS_PER_HYPOTHESIS:
                 raise AutobenchError(f"simulate: policy {policy.name} asked for more than "
@@ -211,10 +377,18 @@ def _summary(policy: SeedPolicy, sc: Scenario, seed: int, hypotheses: int, tally
     return {
         "policy": policy.name, "knobs": policy.knobs(), "scenario": asdict(sc), "seed": seed,
         "hypotheses": hypotheses,
+        "false_promotion_share": counts["false_promotions"] / promotions if promotions else 0.0,
+        "below_threshold_share": counts["below_threshold"] / promotions if promotions else 0.0,
+        "below_threshold_share_ci95": wilson(counts["below_threshold"], promotions),
+        "runs_per_hypothesis": mean_runs,
+        "coverage": tally.covered / promotions if promotions else None,
+        "coverage_ci95": wilson(tally.covered, promotions),
         "false_promotion_rate": counts["false_promotions"] / promotions if promotions else 0.0,
         "false_promotion_rate_ci95": wilson(counts["false_promotions"], promotions),
         "power": counts["eligible_promoted"] / counts["eligible"] if counts["eligible"] else 0.0,
         "power_ci95": wilson(counts["eligible_promoted"], counts["eligible"]),
+        "power_strong": counts["strong_promoted"] / counts["strong"] if counts["strong"] else None,
+        "power_strong_ci95": wilson(counts["strong_promoted"], counts["strong"]),
         "seed_runs": total,
         "seed_runs_per_hypothesis": mean_runs,
         "seed_runs_per_hypothesis_ci95": [round(mean_runs - half, 5), round(mean_runs + half, 5)],

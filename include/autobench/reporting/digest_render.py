@@ -129,8 +129,42 @@ def markdown(week: Week, registry: Registry) -> str:
         lines.append(f"- Escalated to the research team: {md_text(esc['title'])}")
     completed, failed, promoted = _counts(week)
     lines += ["", "## Experiments Run This Week",
-              f"- {completed} experiments completed | {failed} failed fast validation | {promoted} promoted", ""]
+              f"- {completed} experiments completed | {failed} failed fast validation | {promoted} promoted"]
+    if (control := stream_line(week)) is not None:
+        lines.append(f"- {md_text(control)}")
+    lines.append("")
     return "\n".join(lines)
+
+
+def stream_line(week: Week) -> str | None:
+    """The stream-wide false-promotion control after the week's last final decision, in words."""
+    tested = [d.fdr for _, d in week.decisions if d.fdr]
+    if not tested:
+        return None
+    last = max(tested, key=lambda f: f["test"])
+    how = "enforced" if last.get("enforced") else "recorded, not enforced"
+    found = sum(1 for f in tested if f["discovery"])
+    return (f"False-promotion control ({last['procedure']}, budget {last['budget']:g}, {how}): "
+            f"{len(tested)} test(s) this week, {found} discovery(ies); wealth {last['wealth_after']:.4g} "
+            f"after test #{last['test']}")
+
+
+def decision_statistics(d: Decision) -> list[str]:
+    """The gain against the threshold and the stream-wide test of one decision, as Markdown list items."""
+    from autobench.escaping import md_text
+
+    out = []
+    m = d.margin or {}
+    if m.get("lower_bound") is not None and m.get("confidence") is not None:
+        out.append(f"- against the threshold ({md_text(str(m['rule']))} rule): 95% lower bound "
+                   f"{m['lower_bound']:+.4f}, P(gain ≥ {m['threshold']:g}) = {m['confidence']:.3f}")
+    f = d.fdr
+    if f:
+        out.append(f"- stream-wide test #{f['test']} ({f['procedure']}, budget {f['budget']:g}): level "
+                   f"{f['level']:.3g}, p = {f['p_value']:.3g}, {'a discovery' if f['discovery'] else 'no discovery'}"
+                   f"; wealth {f['wealth_before']:.4g} → {f['wealth_after']:.4g}"
+                   + ("" if f.get("enforced") else " (recorded, not enforced)"))
+    return out
 
 
 def message(week: Week, registry: Registry, files: list[Path] | None = None):
@@ -226,6 +260,7 @@ def technical_log_section(week: Week) -> str:
                   f"- {ev.metric} by seed: "
                   + (", ".join(f"{s}: {ev.candidate[str(s)]:.4f} vs {ev.control[str(s)]:.4f}"
                                for s in ev.seeds) or "no full runs"),
+                  *decision_statistics(d),
                   "", *explain.markdown_table(d.criteria)]
         lines += ["", f"Reason: {md_text(d.reason)}", "", f"Decision record: `{path}`", ""]
     lines += ["### Papers", ""]

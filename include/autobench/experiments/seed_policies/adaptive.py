@@ -18,7 +18,9 @@ It gathers evidence in stages and stops as soon as the answer is clear:
   boundary: Lan–DeMets O'Brien–Fleming-type alpha spending over the planned stages, with each
   look's boundary taken from the alpha it spends (Bonferroni over the increments, which is
   conservative), so the chance of promoting a config with no gain stays under ``alpha``/2 per
-  hypothesis however many looks it gets, and the false promotions of the stream with it.
+  hypothesis however many looks it gets, and the false promotions of the stream with it. Under
+  ``improvement_rule: margin`` the boundary is for the gain beyond the threshold, so the same
+  holds for a config whose gain falls short of it.
 - **Stages** of full seeds (``stages``, cumulative); at the last one the criteria decide.
 """
 
@@ -118,10 +120,13 @@ class AdaptivePolicy(SeedPolicy):
             return Step("stop", 0, f"futility: the {level:.0%} upper bound of the gain is {upper:+.4g}, "
                                    f"below the threshold {ev.threshold:g}")
         if n >= self.min_full and n in self.stages:
-            z = gain / se
+            margin = ev.threshold if ev.rule == "margin" else 0.0  # margin: the gain beyond the threshold
+            z = (gain - margin) / se
             bound = self.boundary(n, ev.fast_diff is not None, ratio)
             if z >= bound and ev.all_pass():
-                return Step("decide", 0, f"efficacy: z = {z:.2f} ≥ boundary {bound:.2f} and every criterion met")
+                against = " (gain − threshold)" if margin else ""
+                return Step("decide", 0, f"efficacy: z{against} = {z:.2f} ≥ boundary {bound:.2f} "
+                                         "and every criterion met")
         if n >= self.stages[-1]:
             return Step("decide", 0, f"last stage ({n} full seeds): the criteria decide")
         target = next(s for s in self.stages if s > n)

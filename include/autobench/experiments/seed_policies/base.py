@@ -69,6 +69,7 @@ class Evidence:
     diffs: Sequence[float] = ()  # full paired differences (positive = better), by seed
     noise: Noise | None = None
     criteria: Callable[[], list[Criterion]] | None = None  # the five criteria on this evidence
+    rule: str = "estimate"  # the improvement rule (promotion.IMPROVEMENT_RULES): margin tests gain − threshold
     _cached: list[Criterion] | None = field(default=None, repr=False)
 
     @property

@@ -7,7 +7,9 @@ ends are remembered). The waiting ones are ranked by ``priority_score``: the top
 
 ``priority_score = 100 × estimated_gain / effort_score × urgency_multiplier``,
 the urgency multiplier being the highest one the monitor recorded for the hypothesis's target
-leaderboards in ``state/urgency.json``.
+leaderboards in ``state/urgency.json``, and ``estimated_gain`` calibrated by what decisions measured
+for estimates from the same kind of source, once there are enough of them
+(:mod:`autobench.experiments.calibration`).
 """
 
 from __future__ import annotations
@@ -155,6 +157,9 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
                                                 f"unknown leaderboard {board!r} "
                                                 f"(the registry has {', '.join(known_boards)})")])
     urgency = store.load(URGENCY)
+    from autobench.experiments import calibration
+
+    factors = calibration.factors(store.home, store.load(QUEUE).hypotheses)
     added: list[tuple[Hypothesis, Any]] = []
     with store.edit(QUEUE) as doc:
         if doc.get("hypotheses") is None:
@@ -168,7 +173,8 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
             ids.append(hid)
             score = h.priority_score
             if score is None:
-                score = priority_score(h.implementation.estimated_gain, h.implementation.effort,
+                score = priority_score(calibration.calibrated(h.implementation.estimated_gain, h.source, factors),
+                                       h.implementation.effort,
                                        urgency_multiplier(h.target_leaderboards, urgency))
             full = Hypothesis.model_validate(
                 {**h.model_dump(exclude={"id", "priority_score", "created_at"}),

@@ -57,7 +57,9 @@ def test_the_digest_has_its_four_sections_and_their_lines(week):
     assert "- 2 experiments completed | 0 failed fast validation | 1 promoted\n" in md
     # the stream-wide control after the week's last final decision (both decisions were tests)
     assert re.search(r"- False-promotion control \(LORD\+\+, budget 0\.05, recorded, not enforced\): 2 test\(s\) "
-                     r"this week, 1 discovery\(ies\); wealth 0\.04\d+ after test #2$", md.rstrip())
+                     r"this week, 1 discovery\(ies\); wealth 0\.04\d+ after test #2\n", md)
+    # estimated vs realised gains: H-001 (gap analysis) and H-002 (by hand), one each
+    assert re.search(r"- Estimated vs realised gains: gap strategy -?\d\.\d\d× \(n 1\); other 1\.1\d× \(n 1\)", md), md
     assert (week.home / "digests" / "2026-01-05.md").read_text() == md
     assert result["blocks"][0]["type"] == "header"
 

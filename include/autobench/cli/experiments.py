@@ -428,5 +428,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_calibration(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("calibration", parents=[common],
+                       help="estimated vs realised gains of closed hypotheses, per source kind and technique")
+    p.set_defaults(handler=cmd_calibration)
+
+
+def cmd_calibration(args: argparse.Namespace) -> int:
+    from autobench.experiments.calibration import calibration
+
+    result = calibration(home_of(args))
+
+    def text() -> str:
+        if not result["sources"]:
+            return "no closed hypothesis with a measured gain yet"
+        lines = [f"{'source':<14} {'n':>3} {'ratio':>7}  95% CI"]
+        for r in result["sources"]:
+            ci = f"{r['interval'][0]:.2f} to {r['interval'][1]:.2f}" if r["interval"] else "n/a (n < 2)"
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "n/a"
+            lines.append(f"{r['source']:<14} {r['n']:>3} {ratio:>7}  {ci}")
+        return "\n".join(lines)
+
+    emit(args, result, text)
+    return EXIT_OK
+
+
 COMMANDS = {"run": add_run, "sweep": add_sweep, "decide": add_decide, "compare": add_compare,
-            "variance": add_variance, "power": add_power, "simulate": add_simulate}
+            "variance": add_variance, "power": add_power, "simulate": add_simulate, "calibration": add_calibration}

@@ -59,16 +59,20 @@ class Pick:
 
 
 def rerank(store: StateStore) -> list[tuple[str, str, str]]:
-    """Priority with the monitor's urgency, then queued (top 10) / backlog."""
+    """Priority with the monitor's urgency and the calibration of the estimate's source
+    (:mod:`autobench.experiments.calibration`), then queued (top 10) / backlog."""
     from autobench import hypothesis_queue as hq
+    from autobench.experiments import calibration
 
     urgency = store.load(URGENCY)
+    factors = calibration.factors(store.home, store.load(QUEUE).hypotheses)
     with store.edit(QUEUE) as doc:
         for h in doc.get("hypotheses") or []:
             if h.get("status", "queued") not in WAITING_STATUSES:
                 continue
             impl = h["implementation"]
-            score = hq.priority_score(float(impl["estimated_gain"]), str(impl["effort"]),
+            gain = calibration.calibrated(float(impl["estimated_gain"]), str(h.get("source") or ""), factors)
+            score = hq.priority_score(gain, str(impl["effort"]),
                                       hq.urgency_multiplier(list(h["target_leaderboards"]), urgency))
             if float(h["priority_score"]) != score:
                 h["priority_score"] = score

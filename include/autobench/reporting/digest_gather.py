@@ -43,6 +43,8 @@ class Week:
     escalations: list[dict[str, Any]] = field(default_factory=list)
     # our rank at the week's start against now, per leaderboard whose rank changed
     movements: list[dict[str, Any]] = field(default_factory=list)
+    # estimated vs realised gains per source kind, in words (experiments.calibration), "" when none
+    calibration: str = ""
 
     @property
     def label(self) -> str:
@@ -107,6 +109,9 @@ def gather(store: StateStore, now: dt.datetime) -> Week:
     week.queue = queue.hypotheses
     week.papers = _research_entries(home, week.start, week.end)
     week.escalations = escalations(store, registry, week, ranked(queue.hypotheses))
+    from autobench.experiments import calibration
+
+    week.calibration = calibration.words(calibration.table(calibration.outcomes(home, queue.hypotheses))["sources"])
     return week
 
 

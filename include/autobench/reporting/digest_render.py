@@ -132,6 +132,8 @@ def markdown(week: Week, registry: Registry) -> str:
               f"- {completed} experiments completed | {failed} failed fast validation | {promoted} promoted"]
     if (control := stream_line(week)) is not None:
         lines.append(f"- {md_text(control)}")
+    if week.calibration:
+        lines.append(f"- Estimated vs realised gains: {md_text(week.calibration)}")
     lines.append("")
     return "\n".join(lines)
 

@@ -9,7 +9,8 @@ Five criteria, each with its value, requirement and pass/fail:
                      interval ≥ the threshold: :func:`margin_test`)
 ``significance``     two-sided paired t-test against production on the same seeds, p < 0.05
                      (and the gain positive); the test is :func:`autobench.experiments.statistics.paired_t`
-``regression``       latency within +10% and memory within +15% of production (means by seed)
+``regression``       latency within +10% and memory within +15% of production (the median of the
+                     per-seed ratios, robust to one reading taken under load; their spread shown)
 ``reproducibility``  ≥ 3 seeds and, by the registry's ``experiments.reproducibility``: the
                      candidate's std < 0.5% of its mean (``mean_share``, the seed's wording), or
                      not larger than production's own std beyond chance (``production_noise``:
@@ -202,10 +203,34 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _change(candidate: Sequence[float] | None, control: Sequence[float] | None) -> float | None:
-    if not candidate or not control:
+    """The candidate's change against the control (a secondary metric: latency, memory): the
+    median over seeds of the per-seed ratio, minus 1. A reading taken while something else loaded
+    the machine moves a mean of three by any amount; it moves their median only if it is the middle
+    one."""
+    ratios = _ratios(candidate, control)
+    if not ratios:
         return None
-    base = _mean(control)
-    return None if base == 0 else _mean(candidate) / base - 1
+    import statistics
+
+    return statistics.median(ratios) - 1
+
+
+def _ratios(candidate: Sequence[float] | None, control: Sequence[float] | None) -> list[float]:
+    if not candidate or not control:
+        return []
+    return [c / b for c, b in zip(candidate, control, strict=False) if b > 0]
+
+
+def _spread(candidate: Sequence[float] | None, control: Sequence[float] | None) -> float | None:
+    """The per-seed ratios' robust spread (1.4826 × their median absolute deviation): the noise
+    the change is read against; None below 3 seeds."""
+    ratios = _ratios(candidate, control)
+    if len(ratios) < 3:
+        return None
+    import statistics
+
+    mid = statistics.median(ratios)
+    return 1.4826 * statistics.median(abs(r - mid) for r in ratios)
 
 
 def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[float],
@@ -244,15 +269,22 @@ def evaluate(*, threshold: float, control: Sequence[float], candidate: Sequence[
         detail = f"t = {t:.3g}, df = {df:g}" + ("" if gain > 0 or p >= ALPHA else "; significant, but a loss")
         out.append(Criterion("significance", bool(ok), round(p, 6), f"two-sided paired t-test p < {ALPHA:g}", detail))
 
-    lat = _change(*(reversed(latency) if latency else (None, None)))  # candidate / control − 1
-    mem = _change(*(reversed(memory) if memory else (None, None)))
+    lat_pair = tuple(reversed(latency)) if latency else (None, None)  # (candidate, control)
+    mem_pair = tuple(reversed(memory)) if memory else (None, None)
+    lat, mem = _change(*lat_pair), _change(*mem_pair)  # median per-seed candidate / control − 1
     ok = (lat is None or lat <= LATENCY_LIMIT + 1e-12) and (mem is None or mem <= MEMORY_LIMIT + 1e-12)
     missing = [name for name, v in (("latency_ms", lat), ("memory_mb", mem)) if v is None]
+    noise = {name: _spread(*pair) for name, pair in (("latency", lat_pair), ("memory", mem_pair))}
+    spread = "; ".join(f"{name} seed-to-seed spread ±{100 * v:.1f}%" for name, v in noise.items() if v is not None)
+    detail = "; ".join(filter(None, [f"not reported by the solution: {', '.join(missing)}" if missing else "",
+                                     "median of per-seed ratios" + (f" ({spread})" if spread else "")
+                                     if len(missing) < 2 else ""]))
     out.append(Criterion("regression", bool(ok),
                          {"latency_change_pct": None if lat is None else round(100 * lat, 2),
-                          "memory_change_pct": None if mem is None else round(100 * mem, 2)},
-                         f"latency within +{LATENCY_LIMIT:.0%}, memory within +{MEMORY_LIMIT:.0%}",
-                         f"not reported by the solution: {', '.join(missing)}" if missing else ""))
+                          "memory_change_pct": None if mem is None else round(100 * mem, 2),
+                          "latency_noise_pct": None if noise["latency"] is None else round(100 * noise["latency"], 2),
+                          "memory_noise_pct": None if noise["memory"] is None else round(100 * noise["memory"], 2)},
+                         f"latency within +{LATENCY_LIMIT:.0%}, memory within +{MEMORY_LIMIT:.0%}", detail))
 
     out.append(reproducible(candidate, production if production else control, reproducibility))
 

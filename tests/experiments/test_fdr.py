@@ -85,9 +85,9 @@ def test_enforced_control_turns_a_promotion_outside_its_level_into_a_rejection(s
     assert "stream-wide control (LORD++, budget 0.05)" in enforced.policy["why"]
     assert "stream-wide control" in enforced.reason
 
-    from autobench.reporting.digest_render import decision_statistics
+    from autobench.experiments.explain import statistics_lines
 
-    lines = decision_statistics(enforced)
+    lines = statistics_lines(enforced)
     assert lines[0].startswith("- against the threshold (margin rule): 95% lower bound +0.00")
     assert lines[1].startswith("- stream-wide test #1 (LORD++, budget 0.05): level 0.000268")
     assert "no discovery" in lines[1] and "recorded, not enforced" not in lines[1]

@@ -75,6 +75,8 @@ def test_small_samples_say_what_their_tests_cannot_do():
     assert r["bootstrap_ci95_diff"] is None
     unpaired = compare([0.90, 0.91, 0.92], [0.95, 0.97, 0.96, 0.99])
     assert unpaired["wilcoxon_min_p"] == pytest.approx(2 / 35)  # Mann-Whitney: 2 / C(7, 3)
+    tied = compare([0.90, 0.90, 0.91], [0.95, 0.95, 0.96], paired=False)  # scipy's p is approximate there
+    assert tied["wilcoxon_min_p"] is None and "cannot reject" not in tied["wilcoxon_method"]
     # the coverage that justifies hiding it: 2,000 normal samples of 3, percentile interval
     rng = np.random.default_rng(0)
     covered = sum(lo <= 0 <= hi for lo, hi in (bootstrap_ci([0.0] * 3, rng.standard_normal(3).tolist(),

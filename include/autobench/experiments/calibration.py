@@ -11,7 +11,9 @@ seed), grouped by the kind of source it came from:
 and by technique (the hypothesis's title before `` (from "…")``). Per group: ``n``, ``ratio`` =
 Σ realised / Σ estimated (the ratio estimator) and its 95% interval, from the ratio's
 linearised residuals r_i − ratio·e_i (the delta method) with Student's t on n − 1 degrees of
-freedom (none below 2 hypotheses).
+freedom (none below 2 hypotheses). Two biases to read it with: a hypothesis rejected on its fast
+run alone has no measured gain and is left out (those are likely the worst), and the gains of
+winners are measured on the seeds they were selected on (selection inflates them).
 
 The queue uses it: a hypothesis's priority (when it is added, and at each re-rank) is computed
 from its estimate times its source kind's :func:`factor`, once that kind has
@@ -62,13 +64,17 @@ class Outcome:
 
 def outcomes(home: Path, hypotheses: Iterable[Any]) -> list[Outcome]:
     """Every closed hypothesis's estimated and realised gain (its latest decision's measured gain)."""
+    from autobench.errors import AutobenchError
     from autobench.experiments import results
 
     out = []
     for h in hypotheses:
         if h.status not in ("promoted", "rejected"):
             continue
-        decision = results.latest_decision(home, h.id)
+        try:
+            decision = results.latest_decision(home, h.id)
+        except AutobenchError:  # an unreadable record: `validate` reports it; calibration skips it
+            continue
         crit = decision.criterion("improvement") if decision else None
         if crit is None or not isinstance(crit.value, (int, float)):
             continue

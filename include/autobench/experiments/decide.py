@@ -23,6 +23,7 @@ finishes the writes the first attempt left undone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from autobench.schemas import (
     Registry,
 )
 from autobench.store import StateStore
+
+STREAM_LOCK = "experiments/fdr_stream"  # held from reading the stream of tests to writing the record
 
 # ----------------------------------------------------------------------------- reading evidence
 
@@ -187,12 +190,15 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
     evidence = Evidence(got.threshold, screen.fast_diff, got.diffs, got.noise, criteria=lambda: crits, rule=rule)
     step = _next(chosen, evidence, got, screen, registry, all(c.passed for c in crits))
     margin = margin_test(got.diffs, got.threshold, got.noise, rule) if got.diffs else None
-    fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits))
-
-    decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash, now,
-                         margin, fdr)
-    if write:
-        apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds}, now)
+    # the stream's next test number and level are read, and the record holding them written,
+    # under one lock: two decisions at once (a CLI sweep beside the DAG's) cannot share a level
+    with store.lock(STREAM_LOCK) if write else contextlib.nullcontext():
+        fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits))
+        decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash,
+                             now, margin, fdr)
+        if write:
+            apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds},
+                        now)
     return decision
 
 

@@ -63,7 +63,9 @@ def value_text(criterion: Any) -> str:
         if name == "regression":
             return regression_text(value)
         if name == "reproducibility" and isinstance(value, Mapping):
-            if _number(value.get("std_ratio")):  # production_noise: against production's own std
+            if "std_ratio" in value:  # production_noise: against production's own std
+                if not _number(value.get("std_ratio")):
+                    return f"{value.get('seeds', '?')} seed(s), std against production's: n/a"
                 return (f"{value.get('seeds', '?')} seed(s), std {value['std_ratio']:.2f}× production's "
                         f"(limit {value.get('limit', float('nan')):.2f})")
             pct = value.get("std_pct_of_mean")
@@ -132,7 +134,7 @@ def reason(hypothesis_id: str, title: str, decision: Decision, threshold: float,
             rule = ("the margin rule promotes only above it" if margin.get("rule") == "margin"
                     else "the estimate rule reads the mean")
             parts.append(f"Against the threshold: 95% lower bound {_signed(margin['lower_bound'])}, "
-                         f"P(gain ≥ {threshold:g}) = {margin['confidence']:.3f} ({rule}).")
+                         f"confidence {margin['confidence']:.3f} that the gain ≥ {threshold:g} ({rule}).")
     elif ev.fast:
         parts.append(f"Only the fast validation has run: {ev.fast.get('screen', '')}.")
     else:
@@ -159,3 +161,22 @@ def reason(hypothesis_id: str, title: str, decision: Decision, threshold: float,
         tail += f" Next: {nr['mode']} run(s) on seed(s) {', '.join(map(str, nr['seeds']))}."
     parts.append(tail)
     return " ".join(parts)
+
+
+def statistics_lines(decision: Decision) -> list[str]:
+    """The gain against the threshold and the decision's stream-wide test, as Markdown list items
+    (the digest's technical log and BENCHMARK_REPORT.md)."""
+    from autobench.escaping import md_text
+
+    out = []
+    m = decision.margin or {}
+    if _number(m.get("lower_bound")) and _number(m.get("confidence")):
+        out.append(f"- against the threshold ({md_text(str(m['rule']))} rule): 95% lower bound "
+                   f"{m['lower_bound']:+.4f}, confidence {m['confidence']:.3f} that the gain ≥ {m['threshold']:g}")
+    f = decision.fdr
+    if f:
+        out.append(f"- stream-wide test #{f['test']} ({f['procedure']}, budget {f['budget']:g}): level "
+                   f"{f['level']:.3g}, p = {f['p_value']:.3g}, {'a discovery' if f['discovery'] else 'no discovery'}"
+                   f"; wealth {f['wealth_before']:.4g} → {f['wealth_after']:.4g}"
+                   + ("" if f.get("enforced") else " (recorded, not enforced)"))
+    return out

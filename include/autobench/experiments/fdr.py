@@ -4,7 +4,9 @@ One promotion test at a time cannot say how many of a year's promotions are nois
 a hundred decisions a month promote a few nulls a year. LORD++ (Javanmard & Montanari 2018,
 Ramdas et al. 2017) gives the t-th final decision its own level α_t from a budget α
 (``experiments.false_promotion_budget``) so that the expected share of false discoveries among
-all discoveries, at any time, stays ≤ α (for independent p-values):
+all discoveries, at any time, stays ≤ α (for valid, independent p-values; the engine's are
+neither exactly: a p-value after the adaptive policy's early stop is optimistic, and decisions
+share production's control runs and the noise ledger, so read α as a target, not a guarantee):
 
     α_t = γ_t·W0 + (α − W0)·γ_{t−τ1} + α·Σ_{j ≥ 2, τ_j < t} γ_{t−τ_j}
 

@@ -100,8 +100,8 @@ class MarginTest:
     def text(self) -> str:
         if self.n == 0 or not math.isfinite(self.lower_bound):
             return "no interval yet (needs 2 paired seeds, or production's noise)"
-        return (f"95% lower bound {self.lower_bound:+.4g}; P(gain ≥ {self.threshold:g}) = "
-                f"{self.confidence:.3f} ({self.noise})")
+        return (f"95% lower bound {self.lower_bound:+.4g}; confidence that the gain ≥ {self.threshold:g}: "
+                f"{self.confidence:.3f} (1 − one-sided p; {self.noise})")
 
 
 def margin_test(diffs: Sequence[float], threshold: float, noise: Noise | None = None,
@@ -110,7 +110,10 @@ def margin_test(diffs: Sequence[float], threshold: float, noise: Noise | None = 
 
     With production's noise known (``noise``: a prior sd of a paired difference and its degrees
     of freedom, as the seed policies use it), the hypothesis's own differences are pooled into it
-    and the test uses the pooled degrees of freedom; without it, the differences alone (n − 1).
+    and the test uses the pooled degrees of freedom, unless the differences' own variance is the
+    larger (a config noisier than production is judged on its own spread); without it, the
+    differences alone (n − 1). ``confidence`` is 1 − the one-sided p-value (a posterior
+    probability only under a flat prior).
     """
     if rule not in IMPROVEMENT_RULES:
         raise ValueError(f"improvement_rule: {rule!r} is not one of {', '.join(IMPROVEMENT_RULES)}")
@@ -119,6 +122,7 @@ def margin_test(diffs: Sequence[float], threshold: float, noise: Noise | None = 
         return MarginTest(rule, threshold, 0, math.nan, math.nan, 0.0, math.nan, math.nan, "no paired seeds")
     gain = _mean(diffs)
     ss = sum((d - gain) ** 2 for d in diffs)
+    own = ss / (n - 1) if n >= 2 else None
     if noise is not None and noise.df > 0 and math.isfinite(noise.sd_diff):
         if math.isinf(noise.df):
             var, df = noise.sd_diff**2, math.inf
@@ -126,6 +130,9 @@ def margin_test(diffs: Sequence[float], threshold: float, noise: Noise | None = 
             df = noise.df + n - 1
             var = (noise.df * noise.sd_diff**2 + ss) / df
         source = f"production's noise pooled with the {n} differences, df {df:g}"
+        if own is not None and own > var:  # noisier than the shared noise: trust its own spread
+            var, df = own, float(n - 1)
+            source = f"the {n} paired differences alone (their spread exceeds production's noise), df {df:g}"
     elif n >= 2:
         var, df = ss / (n - 1), float(n - 1)
         source = f"the {n} paired differences alone, df {df:g}"

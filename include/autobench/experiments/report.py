@@ -103,6 +103,7 @@ def _statistics(decision: Decision) -> list[str]:
                   f"- Cohen's {comp['cohens_d_kind']}: {comp['cohens_d']:.3g}"]
     else:
         lines.append("- fewer than two paired seeds: no test")
+    lines += explain.statistics_lines(decision)
     return lines + ["", "Promotion criteria:", "", *explain.markdown_table(decision.criteria)]
 
 

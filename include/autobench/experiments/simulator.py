@@ -287,7 +287,7 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
         runs, diffs, promoted, stopped_early = _full_runs(policy, sc, rng, standing, delta, fast_diff, noise, rule,
                                                           reproducibility, production)
         counts["stopped_early"] += int(stopped_early)
-        if stream is not None:  # every final decision is a test; promoted only if a discovery too
+        if stream is not None and diffs:  # a final decision on full runs is a test (as in decide)
             p = margin_test(diffs, sc.threshold if rule == "margin" else 0.0, noise, rule).p_value
             promoted = stream.test(p if p == p else 1.0, eligible=promoted).discovery
         tally.runs_per.append(runs)

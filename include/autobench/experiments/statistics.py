@@ -262,8 +262,10 @@ def compare(control: Scores, candidate: Scores, paired: bool | None = None, *, s
                    else (0.0 if md == 0 else math.copysign(math.inf, md)),
                    cohens_d_kind="d (pooled sd)", p_wilcoxon=float(u.pvalue),
                    wilcoxon_method="Mann-Whitney U (two-sided)",
-                   wilcoxon_min_p=min(1.0, 2.0 / math.comb(len(a) + len(b), len(a))))
-    if out["wilcoxon_min_p"] >= 0.05:
+                   # the exact floor holds without ties; with ties scipy's p is a normal approximation
+                   wilcoxon_min_p=(min(1.0, 2.0 / math.comb(len(a) + len(b), len(a)))
+                                   if len(set(a) | set(b)) == len(a) + len(b) else None))
+    if out["wilcoxon_min_p"] is not None and out["wilcoxon_min_p"] >= 0.05:
         out["wilcoxon_method"] += (f"; with these seeds its p-value cannot go below {out['wilcoxon_min_p']:.3g}, "
                                    "so it cannot reject at 0.05")
     if min(len(a), len(b)) >= BOOTSTRAP_MIN_N:

@@ -151,23 +151,6 @@ def stream_line(week: Week) -> str | None:
             f"after test #{last['test']}")
 
 
-def decision_statistics(d: Decision) -> list[str]:
-    """The gain against the threshold and the stream-wide test of one decision, as Markdown list items."""
-    from autobench.escaping import md_text
-
-    out = []
-    m = d.margin or {}
-    if m.get("lower_bound") is not None and m.get("confidence") is not None:
-        out.append(f"- against the threshold ({md_text(str(m['rule']))} rule): 95% lower bound "
-                   f"{m['lower_bound']:+.4f}, P(gain ≥ {m['threshold']:g}) = {m['confidence']:.3f}")
-    f = d.fdr
-    if f:
-        out.append(f"- stream-wide test #{f['test']} ({f['procedure']}, budget {f['budget']:g}): level "
-                   f"{f['level']:.3g}, p = {f['p_value']:.3g}, {'a discovery' if f['discovery'] else 'no discovery'}"
-                   f"; wealth {f['wealth_before']:.4g} → {f['wealth_after']:.4g}"
-                   + ("" if f.get("enforced") else " (recorded, not enforced)"))
-    return out
-
 
 def message(week: Week, registry: Registry, files: list[Path] | None = None):
     """The digest as a neutral message (what a notifier renders: Block Kit for Slack)."""
@@ -262,7 +245,7 @@ def technical_log_section(week: Week) -> str:
                   f"- {ev.metric} by seed: "
                   + (", ".join(f"{s}: {ev.candidate[str(s)]:.4f} vs {ev.control[str(s)]:.4f}"
                                for s in ev.seeds) or "no full runs"),
-                  *decision_statistics(d),
+                  *explain.statistics_lines(d),
                   "", *explain.markdown_table(d.criteria)]
         lines += ["", f"Reason: {md_text(d.reason)}", "", f"Decision record: `{path}`", ""]
     lines += ["### Papers", ""]

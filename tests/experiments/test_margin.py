@@ -246,3 +246,32 @@ def test_a_bad_mix_file_is_a_clear_error(tmp_path, text, message):
         load_mix(tmp_path / "missing.yaml")
     proc = run_cli("simulate", "--hypotheses", "10", "--policy", "fixed", "--mix", str(mix), home=tmp_path / "h")
     assert proc.returncode != 0 and "simulate --mix" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- robust noise
+
+
+def test_one_collapsed_production_run_does_not_inflate_the_noise():
+    from autobench.experiments.promotion import noise_from_production, set_aside_collapsed
+
+    runs = [0.9905, 0.9891, 0.9921, 0.9899, 0.9912, 0.9886, 0.9925, 0.9903, 0.9894, 0.9917]
+    clean = noise_from_production(runs)
+    hit = noise_from_production(runs[:-1] + [0.62])  # one run diverged
+    assert set_aside_collapsed(runs) == (runs, 0)
+    assert set_aside_collapsed(runs[:-1] + [0.62])[1] == 1 and "1 collapsed run(s) set aside" in hit.source
+    assert hit.sd_diff == pytest.approx(clean.sd_diff, rel=0.25) and hit.df == 8
+    assert set_aside_collapsed([0.9, 0.1, 0.91])[1] == 0  # fewer than five runs: nothing to judge by
+
+
+def test_the_ledger_sets_aside_a_hypothesis_the_shared_noise_cannot_explain():
+    from autobench.experiments.promotion import NoiseLedger
+
+    prior = Noise(sd_diff=0.002, df=9.0)
+    book = NoiseLedger()
+    book.add(0.001, [0.0010, 0.0031, -0.0012, 0.0004], reference=book.noise(prior))  # ordinary
+    book.add(0.001, [0.0010, 0.0031, -0.0712, 0.0004], reference=book.noise(prior))  # a collapsed seed
+    assert book.df == 3 and book.set_aside == 1
+    assert book.noise(prior).sd_diff < 0.003 and "1 set aside" in book.noise(prior).source
+    unguarded = NoiseLedger()
+    unguarded.add(0.001, [0.0010, 0.0031, -0.0712, 0.0004])  # no reference: pooled as before
+    assert unguarded.noise(prior).sd_diff > 0.01

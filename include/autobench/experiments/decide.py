@@ -67,14 +67,15 @@ def _score(metrics: dict[str, Any], metric: str, where: str) -> float:
     return float(value)
 
 
-def ledger(home: Path, metric: str, exclude: str) -> NoiseLedger:
-    """Paired differences from earlier decisions on the same metric (an unreadable record is an error)."""
+def ledger(home: Path, metric: str, exclude: str, prior: Noise | None = None) -> NoiseLedger:
+    """Paired differences from earlier decisions on the same metric, oldest first, each tested
+    against the noise known before it (an unreadable record is an error)."""
     found = results.decisions(home)
     found.raise_invalid()
     book = NoiseLedger()
-    for _, record in found.valid:
+    for _, record in sorted(found.valid, key=lambda item: (item[1].decided_at, item[0])):
         if record.hypothesis != exclude and record.evidence.metric == metric:
-            book.add(record.evidence.fast_diff, record.evidence.diffs)
+            book.add(record.evidence.fast_diff, record.evidence.diffs, reference=book.noise(prior))
     return book
 
 
@@ -248,7 +249,7 @@ def _gather(home: Path, registry: Registry, hyp: Hypothesis, cand: RunSpec, prod
     prod_fast_scores = [_score(m, metric, "production fast run") for m in p_fast.values()]
     prod_full_scores = [_score(m, metric, "production full run") for m in p_full.values()]
     prior = noise_from_production(prod_full_scores, prod_fast_scores)
-    noise = ledger(home, metric, exclude=hid).noise(prior)
+    noise = ledger(home, metric, exclude=hid, prior=prior).noise(prior)
     return _Gathered(metric, hib, registry.promotion_threshold, c_full, c_full_failed, c_fast, c_fast_failed,
                      p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise, prod_full_scores)
 

@@ -378,15 +378,17 @@ def noise_from_production(full: Sequence[float], fast: Sequence[float] = (),
                           assumed_correlation: float = 0.0) -> Noise | None:
     """The noise of a paired difference, from production's repeated runs.
 
-    Production's per-seed sd σ (n − 1 degrees of freedom) gives the sd of a paired difference
+    Production's per-seed sd σ (n − 1 degrees of freedom, runs that collapsed set aside:
+    :func:`set_aside_collapsed`) gives the sd of a paired difference
     σ·√(2(1 − ρ)); ρ, the correlation of two configs on the same seed, is not observable from
     production alone, so it defaults to 0, which overstates the noise (conservative).
     """
+    full, dropped = set_aside_collapsed(full)
     if len(full) < 2:
         return None
     m = _mean(full)
     sd = math.sqrt(sum((x - m) ** 2 for x in full) / (len(full) - 1))
-    source = f"production: {len(full)} full runs"
+    source = f"production: {len(full)} full runs" + (f" ({dropped} collapsed run(s) set aside)" if dropped else "")
     if len(fast) >= 2:
         mf = _mean(fast)
         sdf = math.sqrt(sum((x - mf) ** 2 for x in fast) / (len(fast) - 1))
@@ -398,6 +400,28 @@ def noise_from_production(full: Sequence[float], fast: Sequence[float] = (),
     return Noise(sd * math.sqrt(2 * (1 - assumed_correlation)), float(len(full) - 1), ratio, source)
 
 
+COLLAPSED_ROBUST_Z = 5.0  # a run this many robust sd from the median of its config's runs collapsed
+LEDGER_LEVEL = 0.999  # a hypothesis whose spread the shared noise explains with p < 0.001 is not pooled
+
+
+def set_aside_collapsed(values: Sequence[float]) -> tuple[list[float], int]:
+    """The runs left when those that collapsed are set aside, and how many were: with at least 5
+    runs, a run more than :data:`COLLAPSED_ROBUST_Z` robust sd (1.4826 × the median absolute
+    deviation) from the median. One collapsed run in ten otherwise triples the sd the noise model
+    learns; a normal run is that far out about once in two million."""
+    values = [float(v) for v in values]
+    if len(values) < 5:
+        return values, 0
+    import statistics
+
+    mid = statistics.median(values)
+    scale = 1.4826 * statistics.median(abs(v - mid) for v in values)
+    if scale <= 0:
+        return values, 0
+    kept = [v for v in values if abs(v - mid) <= COLLAPSED_ROBUST_Z * scale]
+    return kept, len(values) - len(kept)
+
+
 @dataclass
 class NoiseLedger:
     """What earlier experiments taught about the noise of a paired difference.
@@ -406,20 +430,34 @@ class NoiseLedger:
     (its true effect is constant, so the residuals are pure noise; the sample variance is
     independent of the mean for normal data, so early stops do not bias it), and, with ≥ 3 full
     seeds, the fast run's squared residual from the full mean, which estimates the fast run's
-    variance plus the full mean's. Pooled with production's prior by :meth:`noise`.
+    variance plus the full mean's. Pooled with production's prior by :meth:`noise`. A hypothesis
+    whose spread is beyond the noise known before it is set aside (:meth:`add`).
     """
 
     ss: float = 0.0
     df: float = 0.0
     fast_excess: float = 0.0  # Σ (r² − s²/n): estimates Σ σ_fast²
     fast_count: int = 0
+    set_aside: int = 0  # hypotheses whose spread the shared noise could not explain (a collapsed seed)
 
-    def add(self, fast_diff: float | None, diffs: Sequence[float]) -> None:
+    def add(self, fast_diff: float | None, diffs: Sequence[float], reference: Noise | None = None) -> None:
+        """Pool one decided hypothesis's paired differences; with ``reference`` (the noise known
+        before it), not when its variance is beyond the shared noise's at :data:`LEDGER_LEVEL`
+        (an F-test: a collapsed seed, or a config noisier than the rest, does not inflate the
+        noise every later decision uses)."""
         n = len(diffs)
         if n < 2:
             return
         mean = _mean(diffs)
         ss = sum((d - mean) ** 2 for d in diffs)
+        if reference is not None and reference.df >= 5 and reference.sd_diff > 0 and math.isfinite(reference.sd_diff):
+            from scipy import special
+
+            ref_df = 1e9 if math.isinf(reference.df) else reference.df
+            limit = float(special.fdtri(n - 1, ref_df, LEDGER_LEVEL))
+            if ss / (n - 1) / reference.sd_diff**2 > limit:
+                self.set_aside += 1
+                return
         self.ss += ss
         self.df += n - 1
         if fast_diff is not None and n >= MIN_SEEDS and math.isfinite(fast_diff):
@@ -437,5 +475,6 @@ class NoiseLedger:
         if self.fast_count >= min_fast and var > 0:
             ratio = math.sqrt(max(self.fast_excess / self.fast_count, var) / var)
         source = ((prior.source + "; " if prior else "")
-                  + f"pooled paired differences of earlier experiments (df {self.df:g})")
+                  + f"pooled paired differences of earlier experiments (df {self.df:g}"
+                  + (f"; {self.set_aside} set aside as beyond the shared noise" if self.set_aside else "") + ")")
         return Noise(math.sqrt(var), df, ratio, source)

@@ -291,7 +291,7 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
             p = margin_test(diffs, sc.threshold if rule == "margin" else 0.0, noise, rule).p_value
             promoted = stream.test(p if p == p else 1.0, eligible=promoted).discovery
         tally.runs_per.append(runs)
-        ledger.add(fast_diff, diffs)
+        ledger.add(fast_diff, diffs, reference=noise)
         tally.by_kind.setdefault(kind, []).append(runs)
         if delta >= sc.threshold:
             counts["eligible"] += 1

@@ -261,6 +261,12 @@ def test_one_collapsed_production_run_does_not_inflate_the_noise():
     assert set_aside_collapsed(runs[:-1] + [0.62])[1] == 1 and "1 collapsed run(s) set aside" in hit.source
     assert hit.sd_diff == pytest.approx(clean.sd_diff, rel=0.25) and hit.df == 8
     assert set_aside_collapsed([0.9, 0.1, 0.91])[1] == 0  # fewer than five runs: nothing to judge by
+    # calibrated: sets of normal runs lose one about once in a thousand (Bonferroni at 1e-3)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lost = sum(set_aside_collapsed(rng.standard_normal(5).tolist())[1] > 0 for _ in range(4000))
+    assert lost <= 12  # 4 expected
 
 
 def test_the_ledger_sets_aside_a_hypothesis_the_shared_noise_cannot_explain():

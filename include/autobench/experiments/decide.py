@@ -73,7 +73,7 @@ def ledger(home: Path, metric: str, exclude: str, prior: Noise | None = None) ->
     found = results.decisions(home)
     found.raise_invalid()
     book = NoiseLedger()
-    for _, record in sorted(found.valid, key=lambda item: (item[1].decided_at, item[0])):
+    for _, record in reversed(found.newest_first()):
         if record.hypothesis != exclude and record.evidence.metric == metric:
             book.add(record.evidence.fast_diff, record.evidence.diffs, reference=book.noise(prior))
     return book

@@ -378,7 +378,7 @@ def noise_from_production(full: Sequence[float], fast: Sequence[float] = (),
                           assumed_correlation: float = 0.0) -> Noise | None:
     """The noise of a paired difference, from production's repeated runs.
 
-    Production's per-seed sd σ (n − 1 degrees of freedom, runs that collapsed set aside:
+    Production's per-seed sd σ (n − 1 degrees of freedom, runs that collapsed set aside by
     :func:`set_aside_collapsed`) gives the sd of a paired difference
     σ·√(2(1 − ρ)); ρ, the correlation of two configs on the same seed, is not observable from
     production alone, so it defaults to 0, which overstates the noise (conservative).
@@ -400,26 +400,43 @@ def noise_from_production(full: Sequence[float], fast: Sequence[float] = (),
     return Noise(sd * math.sqrt(2 * (1 - assumed_correlation)), float(len(full) - 1), ratio, source)
 
 
-COLLAPSED_ROBUST_Z = 5.0  # a run this many robust sd from the median of its config's runs collapsed
+COLLAPSE_ALPHA = 1e-3  # the chance that a set of normal runs loses one to set_aside_collapsed
 LEDGER_LEVEL = 0.999  # a hypothesis whose spread the shared noise explains with p < 0.001 is not pooled
 
 
 def set_aside_collapsed(values: Sequence[float]) -> tuple[list[float], int]:
-    """The runs left when those that collapsed are set aside, and how many were: with at least 5
-    runs, a run more than :data:`COLLAPSED_ROBUST_Z` robust sd (1.4826 × the median absolute
-    deviation) from the median. One collapsed run in ten otherwise triples the sd the noise model
-    learns; a normal run is that far out about once in two million."""
-    values = [float(v) for v in values]
-    if len(values) < 5:
-        return values, 0
-    import statistics
+    """The runs left when those that collapsed are set aside, and how many were.
 
-    mid = statistics.median(values)
-    scale = 1.4826 * statistics.median(abs(v - mid) for v in values)
-    if scale <= 0:
-        return values, 0
-    kept = [v for v in values if abs(v - mid) <= COLLAPSED_ROBUST_Z * scale]
-    return kept, len(values) - len(kept)
+    With at least 5 runs, each is tested against the others: t = |x − mean of the rest| / (sd of
+    the rest × √(1 + 1/(n − 1))) follows Student's t with n − 2 degrees of freedom for normal runs,
+    and a run beyond its 1 − α/(2n) quantile (Bonferroni over the n runs, α =
+    :data:`COLLAPSE_ALPHA`) is set aside; the most extreme first, then the rest again. A set of
+    normal runs loses one about once in a thousand; a run that diverged (hundreds of sd out) is
+    always caught, unless two collapsed together and hide each other. One collapsed run in ten
+    otherwise triples the sd the noise model learns.
+    """
+    from scipy import special
+
+    kept = [float(v) for v in values]
+    dropped = 0
+    while len(kept) >= 5:
+        n = len(kept)
+        limit = float(special.stdtrit(n - 2, 1 - COLLAPSE_ALPHA / (2 * n)))
+        worst, worst_t = None, limit
+        total = sum(kept)
+        for i, x in enumerate(kept):
+            rest_mean = (total - x) / (n - 1)
+            rest_sd = math.sqrt(sum((y - rest_mean) ** 2 for j, y in enumerate(kept) if j != i) / (n - 2))
+            if rest_sd == 0:
+                continue
+            t = abs(x - rest_mean) / (rest_sd * math.sqrt(1 + 1 / (n - 1)))
+            if t > worst_t:
+                worst, worst_t = i, t
+        if worst is None:
+            break
+        kept.pop(worst)
+        dropped += 1
+    return kept, dropped
 
 
 @dataclass

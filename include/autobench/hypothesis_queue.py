@@ -8,8 +8,8 @@ ends are remembered). The waiting ones are ranked by ``priority_score``: the top
 ``priority_score = 100 × estimated_gain / effort_score × urgency_multiplier``,
 the urgency multiplier being the highest one the monitor recorded for the hypothesis's target
 leaderboards in ``state/urgency.json``, and ``estimated_gain`` calibrated by what decisions measured
-for estimates from the same kind of source, once there are enough of them
-(:mod:`autobench.experiments.calibration`).
+for estimates from the same kind of source, once there are enough of them (the callers pass the
+factors :mod:`autobench.experiments.calibration` computes).
 """
 
 from __future__ import annotations
@@ -44,6 +44,29 @@ from autobench.store import StateStore
 FIELD_ORDER = ("id", "title", "claim", "source", "target_leaderboards", "implementation",
                "priority_score", "status", "created_at", "notes")
 IMPLEMENTATION_ORDER = ("change", "effort", "estimated_gain", "config_patch")
+
+
+SOURCE_KINDS = ("paper", "competitor", "gap strategy", "other")
+
+
+def source_kind(source: str) -> str:
+    """The kind of a hypothesis's ``source`` text: ``competitor`` (a competitor's post),
+    ``paper`` (``arXiv:…``, ``DOI:…``, a URL), ``gap strategy`` (the gap-size strategies) or
+    ``other`` (written by hand)."""
+    text = (source or "").strip()
+    if text.startswith("competitor post"):
+        return "competitor"
+    if text.startswith(("arXiv:", "DOI:", "http://", "https://")):
+        return "paper"
+    if text.startswith("gap analysis"):
+        return "gap strategy"
+    return "other"
+
+
+def calibrated(estimated: float, source: str, factors: dict[str, float] | None) -> float:
+    """``estimated`` times its source kind's calibration factor (``factors``: kind → factor, from
+    :func:`autobench.experiments.calibration.factors`; none: the estimate as it is)."""
+    return estimated * (factors or {}).get(source_kind(source), 1.0)
 
 
 def priority_score(estimated_gain: float, effort: str, urgency_multiplier: float = 1.0) -> float:
@@ -143,7 +166,8 @@ def _to_document(h: Hypothesis) -> Any:
     return CommentedMap((k, data[k]) for k in FIELD_ORDER if k in data)
 
 
-def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> list[Hypothesis]:
+def add(store: StateStore, source_name: str, data: Any, now: dt.datetime,
+        factors: dict[str, float] | None = None) -> list[Hypothesis]:
     """Validate, number, score and append new hypotheses, then re-rank. Nothing is removed."""
     from ruamel.yaml.comments import CommentedSeq
 
@@ -157,9 +181,6 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
                                                 f"unknown leaderboard {board!r} "
                                                 f"(the registry has {', '.join(known_boards)})")])
     urgency = store.load(URGENCY)
-    from autobench.experiments import calibration
-
-    factors = calibration.factors(store.home, store.load(QUEUE).hypotheses)
     added: list[tuple[Hypothesis, Any]] = []
     with store.edit(QUEUE) as doc:
         if doc.get("hypotheses") is None:
@@ -173,7 +194,7 @@ def add(store: StateStore, source_name: str, data: Any, now: dt.datetime) -> lis
             ids.append(hid)
             score = h.priority_score
             if score is None:
-                score = priority_score(calibration.calibrated(h.implementation.estimated_gain, h.source, factors),
+                score = priority_score(calibrated(h.implementation.estimated_gain, h.source, factors),
                                        h.implementation.effort,
                                        urgency_multiplier(h.target_leaderboards, urgency))
             full = Hypothesis.model_validate(

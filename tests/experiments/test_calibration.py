@@ -10,8 +10,9 @@ from conftest import run_cli
 from test_decide import NOW, candidate_runs, production_runs
 
 from autobench.experiments import calibration
-from autobench.experiments.calibration import Outcome, factor, ratio, source_kind, table, technique
+from autobench.experiments.calibration import Outcome, factor, ratio, table, technique
 from autobench.experiments.decide import decide
+from autobench.hypothesis_queue import source_kind
 
 
 def test_source_kinds_and_techniques():
@@ -85,8 +86,9 @@ def test_priorities_use_the_calibrated_estimate(store, monkeypatch):
     by_hand = {**new, "title": "By hand", "source": "a hunch", "implementation": {**new["implementation"],
                                                                                  "config_patch": {"lr": 0.02}}}
     assert not [h for h in store.load(QUEUE).hypotheses if h.status in ("promoted", "rejected")]
-    assert calibration.factors(store.home, []) == {"paper": pytest.approx(0.75)}  # (5 × 0.5 + 5) / 10
-    added = hq.add(store, "test", {"hypotheses": [new, by_hand]}, NOW)
+    factors = calibration.factors(store.home, [])
+    assert factors == {"paper": pytest.approx(0.75)}  # (5 × 0.5 + 5) / 10
+    added = hq.add(store, "test", {"hypotheses": [new, by_hand]}, NOW, factors=factors)
     scores = {h.title: h.priority_score for h in added}
     assert scores["From a paper"] == pytest.approx(hq.priority_score(0.0075, "Low"))
     assert scores["By hand"] == pytest.approx(hq.priority_score(0.01, "Low"))

@@ -23,9 +23,11 @@ PHASES = ("autobench.monitor", "autobench.research", "autobench.experiments", "a
 
 # The documented exceptions: core module -> the phase modules it may import (lazily, in a function).
 CORE_EXCEPTIONS: dict[str, set[str]] = {
-    # the schemas check a configured name against the swappable parts' registries (names only)
+    # the schemas check a configured name against the swappable parts' registries and the promotion
+    # rules' names (names only)
     "autobench.schemas": {"autobench.monitor.scrape", "autobench.experiments.backends",
-                          "autobench.experiments.seed_policies", "autobench.research.paper_sources"},
+                          "autobench.experiments.seed_policies", "autobench.research.paper_sources",
+                          "autobench.experiments.promotion"},
     # a home's folders and `validate`/`check_state` read the experiments' folders through the results store
     "autobench.home": {"autobench.experiments.results"},
     # `python -m autobench` is the command line

@@ -106,10 +106,13 @@ def _read_input(path: str) -> tuple[str, Any]:
 
 def cmd_queue_add(args: argparse.Namespace) -> int:
     from autobench import hypothesis_queue as hq
+    from autobench.experiments.calibration import factors
+    from autobench.schemas import QUEUE
     from autobench.store import StateStore
 
     name, data = _read_input(args.file)
-    added = hq.add(StateStore(home_of(args)), name, data, now_of(args))
+    store = StateStore(home_of(args))
+    added = hq.add(store, name, data, now_of(args), factors=factors(store.home, store.load(QUEUE).hypotheses))
     emit(args, {"added": [h.model_dump(mode="json") for h in added]},
           "\n".join(f"added {h.id} ({h.status}, priority {h.priority_score:g}): {h.title}" for h in added))
     return EXIT_OK

@@ -30,22 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KINDS = ("paper", "competitor", "gap strategy", "other")
+from autobench.hypothesis_queue import SOURCE_KINDS as KINDS
+from autobench.hypothesis_queue import source_kind
+
 PRIOR_WEIGHT = 5.0  # pseudo-hypotheses at ratio 1 in factor()
 MIN_FOR_PRIORITY = 5  # closed hypotheses of a kind before its ratio moves priorities
 FACTOR_BOUNDS = (0.1, 2.0)
-
-
-def source_kind(source: str) -> str:
-    """The kind of a hypothesis's ``source`` text (see the module docstring)."""
-    text = (source or "").strip()
-    if text.startswith("competitor post"):
-        return "competitor"
-    if text.startswith(("arXiv:", "DOI:", "http://", "https://")):
-        return "paper"
-    if text.startswith("gap analysis"):
-        return "gap strategy"
-    return "other"
 
 
 def technique(title: str) -> str:
@@ -142,11 +132,6 @@ def factors(home: Path, hypotheses: list[Any]) -> dict[str, float]:
         return {}
     rows = table(outcomes(home, closed))["sources"]
     return {r["source"]: factor(rows, r["source"]) for r in rows if factor(rows, r["source"]) != 1.0}
-
-
-def calibrated(estimated: float, source: str, found: dict[str, float]) -> float:
-    """``estimated`` times its source kind's factor (``found``: :func:`factors`)."""
-    return estimated * found.get(source_kind(source), 1.0)
 
 
 def words(rows: list[dict[str, Any]]) -> str:

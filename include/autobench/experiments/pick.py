@@ -71,7 +71,7 @@ def rerank(store: StateStore) -> list[tuple[str, str, str]]:
             if h.get("status", "queued") not in WAITING_STATUSES:
                 continue
             impl = h["implementation"]
-            gain = calibration.calibrated(float(impl["estimated_gain"]), str(h.get("source") or ""), factors)
+            gain = hq.calibrated(float(impl["estimated_gain"]), str(h.get("source") or ""), factors)
             score = hq.priority_score(gain, str(impl["effort"]),
                                       hq.urgency_multiplier(list(h["target_leaderboards"]), urgency))
             if float(h["priority_score"]) != score:

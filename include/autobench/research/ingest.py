@@ -129,7 +129,10 @@ def _record(store: StateStore, now: dt.datetime, dag_run_id: str, report: Report
     if planner.hypotheses:
         for h in planner.hypotheses:
             h["notes"] = [f"{iso(now)} {_added_note(dag_run_id)}"]
-        added = hq.add(store, f"research ingest {dag_run_id}", {"hypotheses": planner.hypotheses}, now)
+        from autobench.experiments.calibration import factors
+
+        added = hq.add(store, f"research ingest {dag_run_id}", {"hypotheses": planner.hypotheses}, now,
+                       factors=factors(store.home, queue.hypotheses))
         report.hypotheses_added += [h.id for h in added]
 
 

@@ -40,6 +40,14 @@ def fresh_clone(dest: Path) -> Path:
     return dest
 
 
+def as_at_a_terminal() -> None:
+    """In the child before exec: SIGINT and SIGQUIT as a shell at a terminal leaves them (default).
+    A test run started in the background (``cmd &`` without job control) inherits them ignored,
+    and a shell cannot trap a signal ignored on entry: `make run`'s Ctrl-C would do nothing."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def clean_env() -> dict[str, str]:
     """The environment of a person at a shell: none of this test session's settings."""
     drop = ("AIRFLOW", "AUTOBENCH", "VIRTUAL_ENV", "MAKE", "MFLAGS", "PYTEST", "PYTHONPATH")
@@ -168,7 +176,8 @@ def test_make_install_then_make_run_from_a_fresh_clone(tmp_path):
     # -- make run: healthy, state created, pool and DAG there, login printed; SIGTERM stops all
     port = free_port()
     run = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=clone, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                           preexec_fn=as_at_a_terminal)
     out = Output(run)
     try:
         wait_healthy(port, run, out)
@@ -201,7 +210,8 @@ def test_make_install_then_make_run_from_a_fresh_clone(tmp_path):
     (clone / "autobench_home" / "competitive_registry.yaml").write_text(
         (clone / "autobench_home" / "competitive_registry.yaml").read_text() + "# kept across runs\n")
     run = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=clone, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                           preexec_fn=as_at_a_terminal)
     out = Output(run)
     try:
         wait_healthy(port, run, out, timeout=240)

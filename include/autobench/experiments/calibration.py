@@ -131,7 +131,7 @@ def factors(home: Path, hypotheses: list[Any]) -> dict[str, float]:
     if not any(sum(1 for h in closed if source_kind(h.source) == k) >= MIN_FOR_PRIORITY for k in KINDS):
         return {}
     rows = table(outcomes(home, closed))["sources"]
-    return {r["source"]: factor(rows, r["source"]) for r in rows if factor(rows, r["source"]) != 1.0}
+    return {r["source"]: f for r in rows if (f := factor(rows, r["source"])) != 1.0}
 
 
 def words(rows: list[dict[str, Any]]) -> str:

@@ -294,16 +294,13 @@ def _next(chosen: SeedPolicy, evidence: Evidence, got: _Gathered, screen: _Scree
 def stream(home: Path, budget: float, exclude: str = "") -> Any:
     """The stream of final decisions so far (LORD++ over every decision record that holds a test,
     in test order, renumbered: two sweeps deciding at once cannot leave a gap)."""
-    from autobench.experiments.fdr import LordPlusPlus
+    from autobench.experiments.fdr import replay
 
     found = results.decisions(home)
     found.raise_invalid()
     tests = sorted((r.fdr["test"], r.decided_at, bool(r.fdr["discovery"]), r.hypothesis)
                    for _, r in found.valid if r.fdr and r.hypothesis != exclude)
-    out = LordPlusPlus(budget)
-    for t, (_, _, discovery, hypothesis) in enumerate(tests, 1):
-        out.record(t, discovery, hypothesis)
-    return out
+    return replay([(t, discovery, hid) for t, (_, _, discovery, hid) in enumerate(tests, 1)], budget)
 
 
 def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Gathered, rule: str,

@@ -10,7 +10,11 @@ stream of hypotheses (the same seed) through the code ``autobench decide`` runs
 reports what the issue's targets read: ``false_promotion_share``, ``below_threshold_share``,
 ``power`` (true gain ≥ the threshold) and ``power_strong`` (≥ 1.5 × the threshold),
 ``runs_per_hypothesis`` (and × the fixed protocol's under today's rules) and ``coverage`` of the
-reported 95% interval over the promoted configs' true gains. One JSON (``--out``), a Markdown
+reported 95% interval over the promoted configs' true gains (the confirmation's where promotions
+are confirmed on fresh seeds: ``+confirm2`` / ``+confirm3``, rolled back when the fresh seeds'
+interval lies below the threshold). Production's controls are shared within a production
+period (one window, or four: ``+windows4``, as ``experiments.control_windows: 4``) unless
+``--controls fresh``; what production's runs cost is beside the candidates'. One JSON (``--out``), a Markdown
 table on stdout.
 
     .venv/bin/python benchmarks/bench_decisions.py --hypotheses 20000 --out /tmp/decisions.json
@@ -28,8 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
 MIXES = ROOT / "benchmarks" / "mixes"
-RULES = {"today": ("estimate", "mean_share", None), "margin": ("margin", "production_noise", None),
-         "margin+LORD++": ("margin", "production_noise", 0.05)}
+# (improvement rule, reproducibility rule, LORD++ budget enforced, confirmation seeds, control windows)
+RULES = {"today": ("estimate", "mean_share", None, 0, 1),
+         "today+windows4": ("estimate", "mean_share", None, 0, 4),
+         "today+confirm3": ("estimate", "mean_share", None, 3, 1),
+         "margin": ("margin", "production_noise", None, 0, 1),
+         "margin+windows4": ("margin", "production_noise", None, 0, 4),
+         "margin+confirm2": ("margin", "production_noise", None, 2, 1),
+         "margin+confirm3": ("margin", "production_noise", None, 3, 1),
+         "margin+confirm3+windows4": ("margin", "production_noise", None, 3, 4),
+         "margin+LORD++": ("margin", "production_noise", 0.05, 0, 1)}
 POLICIES = ("fixed", "adaptive")
 
 
@@ -42,17 +54,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixes", default=",".join(sorted(p.stem for p in MIXES.glob("*.yaml"))))
     parser.add_argument("--out", default="decisions.json")
+    parser.add_argument("--controls", default="shared", choices=("shared", "fresh"))
     opts = parser.parse_args()
 
     rows = []
     for mix in opts.mixes.split(","):
         scenario = load_mix(MIXES / f"{mix}.yaml")
         base = None
-        for rules, (rule, reproducibility, fdr) in RULES.items():
+        for rules, (rule, reproducibility, fdr, confirm, windows) in RULES.items():
             for name in POLICIES:
                 started = time.perf_counter()
                 r = simulate(opts.hypotheses, get(name), scenario, opts.seed, rule=rule,
-                             reproducibility=reproducibility, fdr_budget=fdr)
+                             reproducibility=reproducibility, fdr_budget=fdr, confirmation_seeds=confirm,
+                             controls=opts.controls, control_windows=windows)
                 if rules == "today" and name == "fixed":
                     base = r["runs_per_hypothesis"]
                 rows.append({"mix": mix, "rules": rules, "policy": name, **r,
@@ -65,12 +79,14 @@ def main() -> int:
         return "n/a" if x is None else f"{x:.4f}"
 
     print("| mix | rules | policy | promotions | false_promotion_share | below_threshold_share | power | power ≥1.5× "
-          "| runs / hypothesis | × fixed (today) | coverage |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| runs / hypothesis | × fixed (today) | production runs / hypothesis | coverage | rolled back |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['mix']} | {r['rules']} | {r['policy']} | {r['promotions']} | {pct(r['false_promotion_share'])} "
               f"| {pct(r['below_threshold_share'])} | {r['power']:.3f} | {pct(r['power_strong'])} "
-              f"| {r['runs_per_hypothesis']:.3f} | {r['runs_vs_fixed_today']:.3f} | {pct(r['coverage'])} |")
+              f"| {r['runs_per_hypothesis']:.3f} | {r['runs_vs_fixed_today']:.3f} "
+              f"| {r['production_runs_per_hypothesis']:.3f} | {pct(r['coverage'])} "
+              f"| {r['rolled_back']} of {r['selected']} ({r['rolled_back_eligible']} ≥ threshold) |")
     print(f"\ncommand: `{' '.join([Path(sys.executable).name, *sys.argv])}`")
     return 0
 

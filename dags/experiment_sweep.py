@@ -8,16 +8,17 @@ log says which leaderboard and why).
 `experiments.max_parallel_hypotheses` at once, within today's compute budget; only urgent work
 once it is spent) and plans each one's first round; the runs are mapped (`run_k` on the `gpu`
 queue and pool for the `local` backend; `pods_k` → `pod_k` pods when the registry's backend is
-`kubernetes`); `turn_k+1` collects
-them, decides every hypothesis whose seed policy is satisfied (promote, reject or extend;
-`BENCHMARK_REPORT.md` beside the runs), gives its slot to the next item in the queue and plans
-the next round for all in flight, until the queue is empty, the budget is spent or
+`kubernetes`); `turn_k+1` collects them, decides every hypothesis whose seed policy is
+satisfied (promote, reject or extend; `BENCHMARK_REPORT.md` beside the runs; with
+`experiments.confirmation_seeds` a promotion stays in flight one more round, both configs on
+fresh seeds, and is confirmed or rolled back), gives its slot to the next item in the queue and
+plans the next round for all in flight, until the queue is empty, the budget is spent or
 `experiments.max_hypotheses_per_sweep` decisions are made → `finalize` (on the `gpu` queue: what
 is still in flight is decided; after a promotion the one test-split evaluation and the
-leaderboard submission) → `defend` (production on a fresh seed, an alert when it regresses
-beyond its noise). The number of turns is fixed when the DAG is parsed, from those settings; the
-turns after the sweep found nothing more to run are skipped. The sweep's progress between turns
-is in `state/sweep.json` (`turns`).
+leaderboard submission; an alert for a rolled-back promotion) → `defend` (production on a fresh
+seed, an alert when it regresses beyond its noise). The number of turns is fixed when the DAG is
+parsed, from those settings; the turns after the sweep found nothing more to run are skipped.
+The sweep's progress between turns is in `state/sweep.json` (`turns`).
 
 **Params:** `hypothesis` (default: the top of the queue; then only that one), `seed_policy` and
 `backend` (default: the registry's `experiments` block; pod backends are offered when the
@@ -103,14 +104,18 @@ def experiment_sweep():
 
     @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def finalize(task_outputs: list | None = None, pod_outputs: list | None = None, **context) -> dict:
-        """Decide what is still in flight; after a promotion the test-split evaluation and the submission."""
+        """Decide what is still in flight; after a promotion the test-split evaluation and the submission;
+        an alert for a promotion its confirmation rolled back."""
         from autobench import clock
         from autobench.experiments.tasks import sweep_finish
+        from autobench_airflow.alerts import post_alert
         from autobench_airflow.connections import submission_token
         from autobench_airflow.turns import final
 
-        return final(sweep_finish, TURNS, clock.from_context(context), context["run_id"], task_outputs, pod_outputs,
-                     submission_token())
+        result = final(sweep_finish, TURNS, clock.from_context(context), context["run_id"], task_outputs,
+                       pod_outputs, submission_token())
+        post_alert("autobench: a promotion did not hold on fresh seeds", result.get("alerts"))
+        return result
 
     @task(pool=orchestration.GPU_POOL, queue=gpu_queue(), multiple_outputs=False)
     def defend(**context) -> dict:

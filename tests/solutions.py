@@ -65,10 +65,11 @@ def synthetic(config, seed, subset):
     """A solution with known effects for the sweep's tests: score = base + gain + seed noise.
 
     The noise has a part shared by every config on the same seed (so pairs correlate) and a part
-    of its own; ``mode: raise`` crashes (``raise_full``: only the full runs), ``mode: nan`` returns
-    NaN; the fast run (subset < 1) scores lower but tracks the same gain; ``eval_split: test``
-    reads a slightly harder split. ``AUTOBENCH_TEST_RUN_LOG``: a line per call appended to that
-    file; ``AUTOBENCH_TEST_RUN_SLEEP``: seconds each call sleeps first.
+    of its own; ``gain_seeds``: the gain shows only on those seeds; ``mode: raise`` crashes
+    (``raise_full``: only the full runs), ``mode: nan`` returns NaN; the fast run (subset < 1)
+    scores lower but tracks the same gain; ``eval_split: test`` reads a slightly harder split.
+    ``AUTOBENCH_TEST_RUN_LOG``: a line per call appended to that file; ``AUTOBENCH_TEST_RUN_SLEEP``:
+    seconds each call sleeps first.
     """
     import hashlib
     import random
@@ -88,7 +89,10 @@ def synthetic(config, seed, subset):
     own = int(hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:8], 16)
     shared = random.Random(seed).gauss(0, config.get("noise", 0.002))
     private = random.Random(seed * 1_000_003 + own).gauss(0, config.get("noise", 0.002) / 2)
-    score = config.get("base", 0.8) + config.get("gain", 0.0) + shared + private
+    gain = config.get("gain", 0.0)
+    if "gain_seeds" in config and seed not in config["gain_seeds"]:  # a gain that held only where it was selected
+        gain = 0.0
+    score = config.get("base", 0.8) + gain + shared + private
     if subset < 1:
         score -= 0.1
     if config.get("eval_split") == "test":

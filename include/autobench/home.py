@@ -125,7 +125,8 @@ def _check_folders_against_queue(home: Path, queue: Any, report: ValidationRepor
             report.errors.append(f"{results.RESULTS.as_posix()}/{name}/: no hypothesis {name} in {QUEUE}")
     kept = results.kept(home)
     archived = set(CLOSED_STATUSES) - {"promoted"}  # a closed hypothesis that was not promoted has a note
-    for kind, expected in (("promoted", {"promoted"}), ("archived", archived)):
+    # a promotion still being confirmed, or rolled back after it, keeps its promoted config
+    for kind, expected in (("promoted", {"promoted", "confirming", "rolled_back"}), ("archived", archived)):
         for name in kept[kind]:
             hid = _id_of(name, ids)
             if hid is None:

@@ -79,9 +79,10 @@ def urgency_multiplier(targets: list[str], urgency: UrgencyState) -> float:
 
 
 def ranked(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
-    """Open hypotheses in the order the sweep takes them: running, extended, then waiting by
-    priority (ties keep file order, i.e. the older first)."""
-    group = {"running": 0, "extended": 1, "queued": 2, "backlog": 2}
+    """Open hypotheses in the order the sweep takes them: promotions waiting for their
+    confirmation, running, extended, then waiting by priority (ties keep file order, i.e. the
+    older first)."""
+    group = {"confirming": 0, "running": 0, "extended": 1, "queued": 2, "backlog": 2}
     opened = [(i, h) for i, h in enumerate(hypotheses) if h.status in OPEN_STATUSES]
     opened.sort(key=lambda ih: (group[ih[1].status], -ih[1].priority_score, ih[0]))
     return [h for _, h in opened]

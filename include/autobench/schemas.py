@@ -35,10 +35,11 @@ Impact = Literal["Low", "Medium", "High"]
 EFFORT_SCORE: dict[str, int] = {"Low": 1, "Medium": 2, "High": 4}
 IMPACT_SCORE: dict[str, int] = {"Low": 1, "Medium": 2, "High": 3}
 
-OPEN_STATUSES: tuple[str, ...] = ("queued", "backlog", "running", "extended")
-CLOSED_STATUSES: tuple[str, ...] = ("promoted", "rejected", "failed", "superseded")
+OPEN_STATUSES: tuple[str, ...] = ("queued", "backlog", "running", "extended", "confirming")
+CLOSED_STATUSES: tuple[str, ...] = ("promoted", "rejected", "failed", "superseded", "rolled_back")
 WAITING_STATUSES: tuple[str, ...] = ("queued", "backlog")
-Status = Literal["queued", "backlog", "running", "extended", "promoted", "rejected", "failed", "superseded"]
+Status = Literal["queued", "backlog", "running", "extended", "confirming", "promoted", "rejected", "failed",
+                 "superseded", "rolled_back"]
 
 
 def _scrape_method(name: str) -> str:
@@ -255,6 +256,16 @@ class ExperimentsSettings(Strict):
     false_promotion_control: Literal["record", "enforce"] = Field(
         "record", description="record: each decision records its LORD++ level and whether it was a discovery; "
                               "enforce: a promotion also needs its p-value within that level")
+    confirmation_seeds: int = Field(
+        0, ge=0, le=20, description="fresh seeds every promotion is confirmed on, the winner and the config it "
+                                    "replaced both run on them (experiments/confirmation.py): status confirming "
+                                    "until then; a promotion they contradict is rolled back. 0 turns confirmation "
+                                    "off")
+    control_windows: int = Field(
+        1, ge=1, le=64, description="windows of control seeds: hypothesis N is paired with production on window "
+                                    "N mod this (production's seeds + 100000 × the window), so one unlucky cached "
+                                    "production run sways a share of the hypotheses, not every one until the next "
+                                    "promotion; 1 (the default) pairs every hypothesis on production's seeds")
     compute_budget_gpu_hours_per_day: float = Field(8.0, gt=0)
     fast_subset: float = Field(0.1, gt=0, le=1, description="share of the data a fast validation uses")
     max_parallel_hypotheses: int = Field(
@@ -440,7 +451,7 @@ class NewHypothesis(Hypothesis):
     @field_validator("status")
     @classmethod
     def _addable(cls, v: str) -> str:
-        if v in ("running", "extended"):
+        if v in ("running", "extended", "confirming", "rolled_back"):
             raise ValueError(f"status {v!r} is set by the experiment sweep, not by hand; leave it out or use queued")
         return v
 
@@ -676,6 +687,9 @@ class Decision(Strict):
     fdr: dict[str, Any] | None = Field(
         None, description="the stream-wide test (experiments/fdr.py, LORD++): its number, level, p-value, discovery, "
                           "wealth before and after, budget, enforced; only on final decisions of configs that ran")
+    confirmation: dict[str, Any] | None = Field(
+        None, description="a promotion's confirmation on fresh seeds (experiments/confirmation.py): its seeds, outcome "
+                          "(pending, confirmed, rolled_back, unconfirmed), paired scores, gain and 95% interval")
     decided_at: AwareDatetime
     files_written: list[str] = Field(default_factory=list)
     replayed: bool = Field(False, exclude=True, description="read back from its record, not decided now")

@@ -51,9 +51,11 @@ def on_failure(context: dict[str, Any]) -> None:
         print(f"could not send the failure alert: {exc}")
 
 
-def post_alert(title: str, line: str | None) -> None:
-    """One alert line to Slack through the connection (nothing when there is no line or no connection)."""
-    if not line:
+def post_alert(title: str, line: str | list[str] | None) -> None:
+    """An alert (one line, or several) to Slack through the connection (nothing when there is no
+    line or no connection)."""
+    lines = [x for x in ([line] if isinstance(line, str) else line or []) if x]
+    if not lines:
         return
     notifier = slack_notifier()
     if notifier is None:
@@ -61,4 +63,4 @@ def post_alert(title: str, line: str | None) -> None:
         return
     from autobench.reporting import alerts
 
-    alerts.post(notifier, title, [line])
+    alerts.post(notifier, title, lines)

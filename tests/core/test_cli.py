@@ -69,7 +69,7 @@ def test_validate_checks_folders_against_the_queue(home):
     assert out["ok"] is False
     assert "experiments/results/H-999/: no hypothesis H-999 in experiment_queue.yaml" in out["errors"]
     assert ("experiments/promoted/H-001_2026-01-05T080000Z.yaml: H-001 is queued in experiment_queue.yaml, "
-            "expected promoted") in out["errors"]
+            "expected confirming or promoted or rolled_back") in out["errors"]
     assert any(e.startswith("experiments/archived/H-002.md: H-002 is queued") for e in out["errors"])
     assert not any("production" in e for e in out["errors"])
 

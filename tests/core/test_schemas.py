@@ -185,7 +185,8 @@ QUEUE_CASES = [
     ("hypotheses[0].priority_score", DELETE, "hypotheses[0].priority_score", "required but missing"),
     ("hypotheses[0].priority_score", "high", "hypotheses[0].priority_score", "valid number"),
     ("hypotheses[0].status", "done", "hypotheses[0].status",
-     "'queued', 'backlog', 'running', 'extended', 'promoted', 'rejected', 'failed' or 'superseded'"),
+     "'queued', 'backlog', 'running', 'extended', 'confirming', 'promoted', 'rejected', 'failed', 'superseded' or "
+     "'rolled_back'"),
     ("hypotheses[0].created_at", "2026-01-05T06:00:00", "hypotheses[0].created_at", "timezone"),
     ("hypotheses[0].notes", "tried", "hypotheses[0].notes", "valid list"),
     ("hypotheses[0].priority", 3, "hypotheses[0].priority", "unknown key"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from autobench.clock import parse_now
 from autobench.schemas import QUEUE
 from autobench.store import StateStore
 
@@ -151,6 +152,56 @@ def test_experiment_sweep_promotes_fails_archives_and_rejects(airflow_env, store
     assert proc.returncode == 0 and "nothing to sweep" in proc.stdout + proc.stderr
     assert sorted(p for p in (home / "experiments/results").rglob("metrics.json") if "production" not in p.parts) == \
         [p for p in trained if "production" not in p.parts]
+
+
+@pytest.mark.slow
+def test_experiment_sweep_confirms_one_winner_and_rolls_back_another(airflow_env, store):
+    """experiments.confirmation_seeds 3, two decisions in one `dags test`: each promotion runs
+    both configs on fresh seeds in the next turn; the winner whose gain held only on its selection
+    seeds is rolled back. The decision record, the CHANGELOG, the registry and the digest agree on
+    the confirmed gain."""
+    import os
+
+    from conftest import REPO
+    from test_sweep import synthetic_home
+
+    from autobench.experiments import results
+    from autobench.reporting.digest import cycle as digest_cycle
+    from autobench.schemas import REGISTRY
+
+    home = synthetic_home(store, [("H-001", "A real gain", {"gain": 0.02}, 0.02),
+                                  ("H-002", "Lucky seeds", {"width": 2, "gain": 0.04, "gain_seeds": [1, 2, 3]},
+                                   0.015)]).home
+    with StateStore(home).edit(REGISTRY) as doc:
+        doc["experiments"]["confirmation_seeds"] = 3
+        doc["experiments"]["max_hypotheses_per_sweep"] = 2
+    env = {**airflow_env, "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "fake_torch"), str(REPO / "tests"),
+                                                          airflow_env.get("PYTHONPATH", "")])}
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    proc = subprocess.run([airflow, "dags", "test", "experiment_sweep", "2026-01-05T08:00:00+00:00"],
+                          env={**env, "AUTOBENCH_HOME": str(home)}, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert "H-001: promote → confirming" in out and "H-001: promote → promoted" in out
+    assert "H-002: promote → confirming" in out and "H-002: promote → rolled_back" in out
+    assert "plan: production full seed 4" in out  # the replaced config runs on the fresh seeds too
+    assert "[ALERT] Promotion of H-002 rolled back" in out
+
+    s = StateStore(home)
+    statuses = {h.id: h.status for h in s.load(QUEUE).hypotheses}
+    assert statuses == {"H-001": "promoted", "H-002": "rolled_back"}
+    record = results.latest_decision(home, "H-001")
+    gain = record.confirmation["gain"]
+    assert record.confirmation["outcome"] == "confirmed" and record.confirmation["seeds"] == [4, 5, 6]
+    registry = s.load(REGISTRY)
+    assert registry.our_solution.config["gain"] == 0.02 and "gain_seeds" not in registry.our_solution.config
+    assert registry.our_solution.current_scores["MemoryBench"] == pytest.approx(
+        record.confirmation["winner_means"]["accuracy"], abs=1e-6)
+    changelog = (home / "CHANGELOG.md").read_text()
+    assert "confirmed H-001: A real gain" in changelog and f"{gain:+.4f} over 3 fresh seeds" in changelog
+    assert "rolled back H-002: Lucky seeds" in changelog
+    digest = digest_cycle(s, parse_now("2026-01-06T09:00:00Z"))["markdown"]
+    assert f"confirmed on fresh seeds 4, 5, 6: gain {gain:+.4f}" in digest and "rolled back" in digest
 
 
 @pytest.mark.slow

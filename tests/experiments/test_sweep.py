@@ -472,3 +472,36 @@ def test_a_backend_defined_in_the_tests_runs_a_sweep_end_to_end(synth):
         backends.REGISTRY.unregister("inprocess")
     with pytest.raises(Exception, match="unknown experiment backend 'inprocess'"):
         synth.load(REGISTRY)  # once unregistered, the name is refused again
+
+
+def test_a_sweep_confirms_one_winner_and_rolls_back_one_that_held_only_on_its_selection_seeds(synth):
+    """experiments.confirmation_seeds 3: each promotion stays in flight one more round, both
+    configs on three fresh seeds; the one whose gain does not hold there is rolled back."""
+    with synth.edit(REGISTRY) as doc:
+        doc["experiments"]["confirmation_seeds"] = 3
+        doc["experiments"]["max_hypotheses_per_sweep"] = 2
+    with synth.edit(QUEUE) as doc:
+        doc["hypotheses"][0]["implementation"]["config_patch"] = {"gain": 0.02}
+        doc["hypotheses"][1]["implementation"]["config_patch"] = {"width": 2, "gain": 0.04, "gain_seeds": [1, 2, 3]}
+        del doc["hypotheses"][2:]
+    before = synth.load(REGISTRY).our_solution
+    result = cycle(synth, NOW, "manual__confirm", defence=False)
+
+    by_id = {d["hypothesis"]: d for d in result["decisions"]}
+    assert by_id["H-001"]["status"] == "promoted" and by_id["H-001"]["confirmation"]["outcome"] == "confirmed"
+    assert by_id["H-001"]["confirmation"]["seeds"] == [4, 5, 6]
+    assert by_id["H-001"]["eval_on_leaderboard"]  # the test split waits for the confirmation, then runs once
+    assert by_id["H-002"]["status"] == "rolled_back"
+    assert by_id["H-002"]["alert"].startswith("[ALERT] Promotion of H-002")
+    assert "eval_on_leaderboard" not in by_id["H-002"]
+    assert status(synth, "H-001") == "promoted" and status(synth, "H-002") == "rolled_back"
+    ours = synth.load(REGISTRY).our_solution
+    assert ours.config == {**before.config, "gain": 0.02}  # H-001's config, H-002's rolled back
+    confirmed = by_id["H-001"]["confirmation"]["gain"]
+    assert confirmed == pytest.approx(0.02, abs=0.004)
+    means = by_id["H-001"]["confirmation"]["winner_means"]
+    assert ours.current_scores["MemoryBench"] == pytest.approx(means["accuracy"], abs=1e-6)
+    changelog = (synth.home / "CHANGELOG.md").read_text()
+    assert "confirmed H-001" in changelog and f"{confirmed:+.4f} over 3 fresh seeds" in changelog
+    assert "rolled back H-002" in changelog
+    assert synth.load(SWEEP).running == {}  # nothing left held by the finished sweep

@@ -145,6 +145,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for one in result["decisions"]:
             lines += [f"{one['hypothesis']}: {one['decision'].upper()} ({one['runs']} runs) — report {one['report']}",
                       *explain.lines(one["criteria"]), one["reason"]]
+            if one.get("confirmation") or one.get("confirming"):
+                lines.append(explain.confirmation_words(one) or f"confirming on fresh seeds {one['confirming']}")
+            if one.get("alert"):
+                lines.append(one["alert"])
         n = len(result["decisions"])
         if not n:
             lines.append(f"nothing to sweep: {NOTHING[result['stopped']]}")
@@ -187,6 +191,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
         lines.append(f"  projection: {pj.get('leaderboard')} rank #{pj.get('current_rank')} "
                      f"-> #{pj.get('projected_rank')}, P(#1) = {pj.get('p_first')}")
         lines.append(record.reason)
+        if record.confirmation:
+            lines.append(explain.confirmation_words(record))
         if args.dry_run:
             lines.append("(dry run: nothing written)")
         return "\n".join(lines)
@@ -368,6 +374,17 @@ def add_simulate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--false-promotion-budget", type=float, metavar="ALPHA", dest="fdr_budget",
                    help="enforce the stream-wide control (LORD++) at this budget, as "
                         "experiments.false_promotion_control: enforce does (default: not enforced)")
+    p.add_argument("--confirmation-seeds", type=int, default=0, metavar="K",
+                   help="confirm every promotion on K fresh seeds, rolling back what they contradict, as "
+                        "experiments.confirmation_seeds does (default 0: no confirmation)")
+    from autobench.experiments.simulator import CONTROLS
+
+    p.add_argument("--controls", choices=CONTROLS, default="shared",
+                   help="production's control runs: shared by every hypothesis of a production period, as the "
+                        "results cache shares them (default), or fresh for each hypothesis")
+    p.add_argument("--control-windows", type=int, default=1, metavar="W",
+                   help="pair hypothesis i on window i mod W of control seeds, as experiments.control_windows "
+                        "(default 1: every hypothesis of a production period on the same control runs)")
     p.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="a policy knob, e.g. futility_full=0.6 or stages=1,3,5,8 (repeatable)")
@@ -406,6 +423,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     quiet = getattr(args, "json", False)
     result = simulate(args.hypotheses, policy, scenario, args.seed, rule=args.rule,
                       reproducibility=args.reproducibility, fdr_budget=args.fdr_budget,
+                      confirmation_seeds=args.confirmation_seeds, controls=args.controls,
+                      control_windows=args.control_windows,
                       progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
 
     def text() -> str:
@@ -422,6 +441,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"  seed runs            {r['seed_runs']} = {r['seed_runs_per_hypothesis']:.3f} per hypothesis "
             f"(95% CI {sr[0]}-{sr[1]})",
             f"  broken caught        {r['broken_caught']} of {r['broken']}",
+            *([f"  rolled back          {r['rolled_back']} of {r['selected']} promotions on "
+               f"{r['confirmation_seeds']} fresh seeds ({r['rolled_back_eligible']} of them truly ≥ the threshold)"]
+              if r["confirmation_seeds"] else []),
         ])
 
     emit(args, result, text)

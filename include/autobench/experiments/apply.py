@@ -8,6 +8,12 @@
              named; status ``rejected`` (or ``failed``).
 ``extend``   status ``extended``.
 
+With ``experiments.confirmation_seeds`` set, a promotion's status is ``confirming``: production
+has the winner's config at once, but ``current_scores`` and the CHANGELOG's gain wait for the
+confirmation on fresh seeds (:mod:`autobench.experiments.confirmation`, whose entry
+:func:`changelog_confirmation` writes); the promoted config file keeps the config and scores it
+replaced, for a rollback.
+
 The decision is recorded first (:func:`autobench.experiments.results.write_decision`), then the
 rest, each write idempotent, so a retried task writes nothing twice; a promotion whose registry
 edit is done (:func:`applied_promotion`) is finished from its record, not decided again. Titles
@@ -40,7 +46,7 @@ def apply(store: StateStore, registry: Registry, hyp: Hypothesis, decision: Deci
     """Record ``decision`` and make its outcome true in the state folder."""
     home = store.home
     written = [results.decision_file(hyp.id, decision.config_hash)]
-    if decision.decision == "promote":
+    if decision.decision == "promote":  # (also a promotion that is confirming)
         written += [results.promoted_file(hyp.id, _stamp(now)), REGISTRY, CHANGELOG]
     elif decision.decision == "reject":
         written.append(results.archived_file(hyp.id, _stamp(now)))
@@ -89,6 +95,8 @@ def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: De
     if not promoted_file.exists():
         promoted = {"hypothesis": hyp.id, "title": hyp.title, "promoted_at": iso(decision.decided_at),
                     "config_hash": decision.config_hash, "replaces": decision.production_hash,
+                    "replaces_config": registry.our_solution.config,
+                    "replaces_scores": dict(registry.our_solution.current_scores or {}),
                     "solution": registry.our_solution.solution, "config": config,
                     "config_patch": hyp.implementation.config_patch,
                     "validation_means": means, "seeds": decision.evidence.seeds,
@@ -101,13 +109,13 @@ def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: De
             _replace_mapping(ours, "config", config)
             scores = {board: round(means[metric], 6) for board, metric in registry.our_solution.metric_map.items()
                       if metric in means}
-            if scores:
+            if scores and decision.status != "confirming":  # a confirmed gain's scores come from its fresh seeds
                 if ours.get("current_scores") is None:
                     ours["current_scores"] = {}
                 for board, value in scores.items():
                     ours["current_scores"][board] = value
     changelog(store, hyp, decision, when)
-    changes = [(hyp.id, "promoted", notes_line(decision))]
+    changes = [(hyp.id, decision.status, notes_line(decision))]
     changes += superseded(store.load(QUEUE), config, f"production now has its patch (promoted {hyp.id})",
                           exclude=hyp.id)
     set_status(store, changes, when)
@@ -155,14 +163,53 @@ def changelog(store: StateStore, hyp: Hypothesis, decision: Decision, now: dt.da
         if marker in text:
             return
         gain = decision.criterion("improvement").value
+        confirming = decision.status == "confirming"
         pj = decision.projection
         rank = (f"; {md_text(pj['leaderboard'])} projected #{pj['projected_rank']} (was #{pj['current_rank']}), "
                 f"P(#1) {pj['p_first']:.2f}" if pj.get("current_rank") else "")
         patch = ", ".join(f"{k}: {v}" for k, v in hyp.implementation.config_patch.items()) or "no change"
-        entry = (f"\n## {iso(now)[:10]} — promoted {hyp.id}: {md_text(hyp.title)}\n{marker}\n\n"
+        seeds = len(decision.evidence.seeds)
+        measured = (f"selection estimate {gain:+.4f} over {seeds} paired seeds, to be confirmed on "
+                    f"{len((decision.confirmation or {}).get('seeds', []))} fresh seeds" if confirming
+                    else f"{gain:+.4f} over {seeds} paired seeds")
+        entry = (f"\n## {iso(now)[:10]} — promoted {hyp.id}{' (confirming)' if confirming else ''}: "
+                 f"{md_text(hyp.title)}\n{marker}\n\n"
                  f"- change: {md_text(patch)} (config {decision.production_hash} → {decision.config_hash})\n"
-                 f"- {decision.evidence.metric}: {gain:+.4f} over {len(decision.evidence.seeds)} paired seeds{rank}\n"
+                 f"- {decision.evidence.metric}: {measured}{rank}\n"
                  f"- decision: {decision.files_written[0]}\n")
+        fsio.atomic_write(path, text.rstrip("\n") + "\n" + entry)
+
+
+def changelog_confirmation(store: StateStore, hyp: Hypothesis, decision: Decision, now: dt.datetime) -> None:
+    """A concluded confirmation's ``CHANGELOG.md`` entry, once: the confirmed gain (the one the
+    log reports for this promotion), or the rollback."""
+    from autobench.escaping import md_text
+
+    conf = decision.confirmation or {}
+    outcome = conf.get("outcome")
+    path = store.home / CHANGELOG
+    marker = f"<!-- autobench: {hyp.id} {decision.config_hash} {outcome} -->"
+    gain, interval = conf.get("gain"), conf.get("interval")
+    measured = (f"{gain:+.4f} over {conf.get('n')} fresh seeds"
+                + (f", 95% interval [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else "")
+                if isinstance(gain, (int, float)) else "no paired fresh seed")
+    selection = conf.get("selection_gain")
+    selected = f" (the selection estimated {selection:+.4f})" if isinstance(selection, (int, float)) else ""
+    with store.lock(CHANGELOG):
+        text = path.read_text(encoding="utf-8") if path.exists() else CHANGELOG_HEAD
+        if marker in text:
+            return
+        if outcome == "rolled_back":
+            restored = (f"config {decision.config_hash} → {decision.production_hash} restored" if conf.get("restored")
+                        else f"production had moved on to {conf.get('production_now')}: not restored, review it")
+            entry = (f"\n## {iso(now)[:10]} — rolled back {hyp.id}: {md_text(hyp.title)}\n{marker}\n\n"
+                     f"- {decision.evidence.metric}: {measured}{selected}\n"
+                     f"- why: {md_text(str(conf.get('why')))}\n- {restored}\n"
+                     f"- decision: {decision.files_written[0]}\n")
+        else:
+            entry = (f"\n## {iso(now)[:10]} — {outcome} {hyp.id}: {md_text(hyp.title)}\n{marker}\n\n"
+                     f"- {decision.evidence.metric}: {measured}{selected}\n"
+                     f"- decision: {decision.files_written[0]}\n")
         fsio.atomic_write(path, text.rstrip("\n") + "\n" + entry)
 
 

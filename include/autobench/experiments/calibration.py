@@ -43,6 +43,9 @@ def technique(title: str) -> str:
     return title.split(' (from "', 1)[0].strip()
 
 
+CALIBRATED = ("promoted", "rejected", "rolled_back")  # closed with a measured gain
+
+
 @dataclass(frozen=True)
 class Outcome:
     hypothesis: str
@@ -53,13 +56,14 @@ class Outcome:
 
 
 def outcomes(home: Path, hypotheses: Iterable[Any]) -> list[Outcome]:
-    """Every closed hypothesis's estimated and realised gain (its latest decision's measured gain)."""
+    """Every closed hypothesis's estimated and realised gain (its latest decision's measured gain;
+    a promotion's confirmed gain on fresh seeds where it was confirmed)."""
     from autobench.errors import AutobenchError
     from autobench.experiments import results
 
     out = []
     for h in hypotheses:
-        if h.status not in ("promoted", "rejected"):
+        if h.status not in CALIBRATED:
             continue
         try:
             decision = results.latest_decision(home, h.id)
@@ -68,8 +72,10 @@ def outcomes(home: Path, hypotheses: Iterable[Any]) -> list[Outcome]:
         crit = decision.criterion("improvement") if decision else None
         if crit is None or not isinstance(crit.value, (int, float)):
             continue
+        confirmed = (decision.confirmation or {}).get("gain")  # fresh seeds: the realised gain without selection bias
+        realised = confirmed if isinstance(confirmed, (int, float)) else crit.value
         out.append(Outcome(h.id, source_kind(h.source), technique(h.title), float(h.implementation.estimated_gain),
-                           float(crit.value)))
+                           float(realised)))
     return out
 
 
@@ -127,7 +133,7 @@ def factor(rows: list[dict[str, Any]], kind: str) -> float:
 
 def factors(home: Path, hypotheses: list[Any]) -> dict[str, float]:
     """Each source kind's priority factor for a queue (empty while no kind has enough closed)."""
-    closed = [h for h in hypotheses if h.status in ("promoted", "rejected")]
+    closed = [h for h in hypotheses if h.status in CALIBRATED]
     if not any(sum(1 for h in closed if source_kind(h.source) == k) >= MIN_FOR_PRIORITY for k in KINDS):
         return {}
     rows = table(outcomes(home, closed))["sources"]

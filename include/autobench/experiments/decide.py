@@ -16,6 +16,10 @@ outcome is ``promote``, ``reject`` (status ``failed`` when a run crashed, gave N
 run collapsed) or ``extend`` (with the runs still wanted, ``next_runs``);
 :mod:`autobench.experiments.explain` words it and :mod:`autobench.experiments.apply` writes it.
 
+With ``experiments.confirmation_seeds`` set, a promotion's status is ``confirming`` and its record
+names the fresh seeds it is confirmed on; deciding a confirming hypothesis concludes the
+confirmation (:mod:`autobench.experiments.confirmation`) instead.
+
 A hypothesis already closed is not decided again: its recorded decision is returned
 (``replayed``). Nor is a promotion whose registry edit is done: a retry replays the record and
 finishes the writes the first attempt left undone.
@@ -91,9 +95,25 @@ def standings(registry: Registry, boards: list[str]) -> list[Standing]:
     return out
 
 
-def seed_order(registry: Registry, used: set[int]) -> list[int]:
-    """Production's seeds first, then the next integers: the order seeds are run in."""
-    seeds = list(registry.our_solution.seeds)
+WINDOW_STRIDE = 100_000  # window w's seeds are production's seeds + w × this (defence's fresh seeds sit below)
+
+
+def control_window(registry: Registry, hid: str) -> int:
+    """The window of control seeds ``hid`` is paired on (``experiments.control_windows``; 0 when
+    there is one): round robin on the id's number, so consecutive hypotheses share no control run."""
+    import zlib
+
+    windows = registry.experiments.control_windows
+    if windows <= 1:
+        return 0
+    digits = "".join(ch for ch in hid if ch.isdigit())
+    return (int(digits) if digits else zlib.crc32(hid.encode())) % windows
+
+
+def seed_order(registry: Registry, used: set[int], window: int = 0) -> list[int]:
+    """Production's seeds first (shifted to the hypothesis's window of control seeds), then the
+    next integers: the order seeds are run in."""
+    seeds = [s + WINDOW_STRIDE * window for s in registry.our_solution.seeds]
     nxt = max(seeds) + 1
     while len(seeds) < len(used) + 64:
         seeds.append(nxt)
@@ -124,6 +144,7 @@ class _Gathered:
     production_fast_scores: list[float]
     noise: Noise | None
     production_full_scores: list[float] = field(default_factory=list)  # every cached full run of production
+    hypothesis: str = ""
 
     @property
     def sign(self) -> float:
@@ -159,6 +180,10 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
     hyp = _hypothesis(store, hid)
     if hyp.status in CLOSED_STATUSES:
         return _replay(home, hyp)
+    if hyp.status == "confirming":
+        from autobench.experiments.confirmation import conclude
+
+        return conclude(store, hyp, now, write=write)
     chosen = _policy(registry, policy)
 
     cand = spec_for(store, hid)
@@ -197,6 +222,7 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
         fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits))
         decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash,
                              now, margin, fdr)
+        _confirming(decision, registry, got)
         if write:
             apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds},
                         now)
@@ -251,7 +277,7 @@ def _gather(home: Path, registry: Registry, hyp: Hypothesis, cand: RunSpec, prod
     prior = noise_from_production(prod_full_scores, prod_fast_scores)
     noise = ledger(home, metric, exclude=hid, prior=prior).noise(prior)
     return _Gathered(metric, hib, registry.promotion_threshold, c_full, c_full_failed, c_fast, c_fast_failed,
-                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise, prod_full_scores)
+                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise, prod_full_scores, hid)
 
 
 def _screen(got: _Gathered, hid: str, config_hash: str) -> _Screen:
@@ -284,7 +310,7 @@ def _next(chosen: SeedPolicy, evidence: Evidence, got: _Gathered, screen: _Scree
         return _Next("stop", screen.broken, "reject", "failed")
     step = chosen.next_step(evidence)
     outcome, status, next_runs = _outcome(step.action, step.runs, all_pass, registry, got.candidate_full,
-                                          got.production_full, got.production_fast)
+                                          got.production_full, got.production_fast, got.hypothesis)
     why = step.reason
     if step.action == "fast" and got.candidate_fast and screen.fast.get("production") is None:
         why = f"production's fast run on seed {next_runs['seeds'][0]} is needed to pair with the candidate's"
@@ -323,6 +349,20 @@ def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Ga
     return test.as_dict(settings.false_promotion_budget, enforced)
 
 
+def _confirming(decision: Decision, registry: Registry, got: _Gathered) -> None:
+    """A promotion to be confirmed (``experiments.confirmation_seeds`` > 0): status ``confirming``,
+    and the fresh seeds, above every seed either config ran, recorded."""
+    k = registry.experiments.confirmation_seeds
+    if decision.decision != "promote" or k <= 0:
+        return
+    from autobench.experiments.confirmation import fresh_seeds
+
+    used = (set(got.candidate_full) | set(got.candidate_full_failed) | set(got.production_full)
+            | set(registry.our_solution.seeds))
+    decision.status = "confirming"
+    decision.confirmation = {"seeds": fresh_seeds(used, k), "outcome": "pending"}
+
+
 def _decision(hyp: Hypothesis, got: _Gathered, screen: _Screen, step: _Next, chosen: SeedPolicy, crits: list[Any],
               projection: dict[str, Any], config_hash: str, production_hash: str, now: dt.datetime,
               margin: Any = None, fdr: dict[str, Any] | None = None) -> Decision:
@@ -353,14 +393,14 @@ def _decision(hyp: Hypothesis, got: _Gathered, screen: _Screen, step: _Next, cho
 
 
 def _outcome(action: str, runs: int, all_pass: bool, registry: Registry, c_full: dict[int, Any],
-             p_full: dict[int, Any], p_fast: dict[int, Any]) -> tuple[str, str, dict[str, Any] | None]:
+             p_full: dict[int, Any], p_fast: dict[int, Any], hid: str = "") -> tuple[str, str, dict[str, Any] | None]:
     """(decision, status, next_runs) for the seed policy's step."""
     if action == "fast":
         seed = registry.our_solution.seeds[0]
         return "extend", "extended", {"mode": "fast", "seeds": [seed],
                                       "production_missing": [] if seed in p_fast else [seed]}
     if action == "full":
-        want = [s for s in seed_order(registry, set(c_full)) if s not in c_full][:runs]
+        want = [s for s in seed_order(registry, set(c_full), control_window(registry, hid)) if s not in c_full][:runs]
         missing_prod = {s for s in c_full if s not in p_full} | {s for s in want if s not in p_full}
         return "extend", "extended", {"mode": "full", "seeds": want, "production_missing": sorted(missing_prod)}
     if action == "decide" and all_pass:

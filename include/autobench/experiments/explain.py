@@ -173,6 +173,9 @@ def statistics_lines(decision: Decision) -> list[str]:
     if _number(m.get("lower_bound")) and _number(m.get("confidence")):
         out.append(f"- against the threshold ({md_text(str(m['rule']))} rule): 95% lower bound "
                    f"{m['lower_bound']:+.4f}, confidence {m['confidence']:.3f} that the gain ≥ {m['threshold']:g}")
+    words = confirmation_words(decision)
+    if words:
+        out.append(f"- {md_text(words)}")
     f = decision.fdr
     if f:
         out.append(f"- stream-wide test #{f['test']} ({f['procedure']}, budget {f['budget']:g}): level "
@@ -180,3 +183,24 @@ def statistics_lines(decision: Decision) -> list[str]:
                    f"; wealth {f['wealth_before']:.4g} → {f['wealth_after']:.4g}"
                    + ("" if f.get("enforced") else " (recorded, not enforced)"))
     return out
+
+
+def confirmation_words(decision: Decision | dict[str, Any]) -> str:
+    """The promotion's confirmation on fresh seeds in words ("" when it has none)."""
+    conf = _get(decision, "confirmation") or {}
+    if not conf:
+        return ""
+    seeds = ", ".join(str(s) for s in conf.get("seeds", []))
+    if conf.get("outcome") == "pending":
+        return f"confirming on fresh seeds {seeds} (production has its config meanwhile)"
+    gain, interval, selected = conf.get("gain"), conf.get("interval"), conf.get("selection_gain")
+    measured = ""
+    if _number(gain):
+        measured = f": gain {gain:+.4f}" + (f", 95% interval [{interval[0]:+.4f}, {interval[1]:+.4f}]"
+                                             if interval else "")
+        if _number(selected):
+            measured += f" (the selection estimated {selected:+.4f})"
+    head = {"confirmed": "confirmed", "rolled_back": "rolled back", "unconfirmed": "not confirmed"}.get(
+        conf.get("outcome"), str(conf.get("outcome")))
+    tail = f"; {conf['why']}" if conf.get("outcome") != "confirmed" and conf.get("why") else ""
+    return f"{head} on fresh seeds {seeds}{measured}{tail}"

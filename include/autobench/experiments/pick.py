@@ -170,7 +170,8 @@ def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, h
                                 "ended without a decision (a crash or a killed worker); runs kept, "
                                 "so the next sweep resumes from the cache")
                 for hid in stale], now)
-        running = {h.id for h in store.load(QUEUE).hypotheses if h.status == "running"}
+        # a promotion being confirmed keeps its sweep's entry (its status stays `confirming`)
+        running = {h.id for h in store.load(QUEUE).hypotheses if h.status in ("running", "confirming")}
         with store.edit(SWEEP) as doc:
             entries = doc.setdefault("running", {})
             for hid in [k for k in entries if k not in running]:
@@ -189,12 +190,15 @@ def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, h
                 raise AutobenchError(f"sweep: no hypothesis {hypothesis!r} in {QUEUE}")
             if any(p.hypothesis == hypothesis for p in mine):
                 return mine, None
-            if chosen.status not in ("queued", "backlog", "extended"):
-                raise AutobenchError(f"sweep: {hypothesis} is {chosen.status}; only queued, backlog or extended "
-                                     "hypotheses can be swept")
+            if chosen.status not in ("queued", "backlog", "extended", "confirming"):
+                raise AutobenchError(f"sweep: {hypothesis} is {chosen.status}; only queued, backlog, extended or "
+                                     "confirming hypotheses can be swept")
             new = [chosen]
         else:
-            order = [h for h in hq.ranked(queue.hypotheses) if h.status != "running" and h.id not in exclude]
+            held = {hid for hid, entry in store.load(SWEEP).running.items()
+                    if entry.run_id != dag_run_id and not _stale(entry, registry, dag_run_id)}
+            order = [h for h in hq.ranked(queue.hypotheses) if h.status != "running" and h.id not in exclude
+                     and not (h.status == "confirming" and h.id in held)]  # another sweep confirms it
             spent = budget.left_s(store, registry, now) <= 0
             new = []
             held_back = False
@@ -207,9 +211,10 @@ def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, h
                 new.append(h)
             if len(mine) + len(new) < n:  # a reason only when slots stay empty
                 why = "budget spent" if held_back else "queue empty"
-        if new:
+        if new:  # (a promotion being confirmed keeps its status: `running` would lose the stage it is in)
             hq.set_status(store, [(h.id, "running", f"picked by sweep {dag_run_id} (policy {chosen_policy}, "
-                                                    f"backend {chosen_backend})") for h in new], now)
+                                                    f"backend {chosen_backend})") for h in new
+                                  if h.status != "confirming"], now)
             lease = iso(wall_clock())
             with store.edit(SWEEP) as doc:
                 for h in new:

@@ -38,6 +38,25 @@ among configs whose true gain reaches the threshold; ``power_strong`` at 1.5 × 
 interval of the paired differences, the one a decision reports, holds the promoted config's true
 gain).
 
+Production's controls (``controls``): ``shared`` (the default, as the results store's cache
+shares them) draws production's full run on each seed once per production period, so every
+hypothesis judged against the same production is paired with the same control runs, and a
+promotion (production changes) starts a new period; ``fresh`` draws a control run for every
+hypothesis (production re-run on each candidate's seeds).
+
+``control_windows`` = W > 1 (``experiments.control_windows``) pairs hypothesis i on window i mod W,
+each window its own seeds, so one unlucky production run sways a W-th of a period, not all of it.
+``production_runs_per_hypothesis`` counts what production's runs cost (they do not count in
+``runs_per_hypothesis``, as the cache shares them): the controls drawn, and a confirmation's.
+
+Confirmation (``confirmation_seeds`` = k > 0, as ``experiments.confirmation_seeds``): every
+promotion runs the winner and production on k fresh seeds (fresh control runs, outside the
+period's shared ones, counted as 2k runs) and is rolled back when the fresh seeds' 95% interval
+lies wholly below the threshold (:func:`autobench.experiments.confirmation.estimate`). Shares,
+power and the mean gain then count the promotions that stand; ``coverage`` is that of the
+confirmation's interval (the gain a confirmed promotion reports); ``rolled_back`` counts the
+rollbacks and ``rolled_back_eligible`` those of configs whose true gain reached the threshold.
+
 Production's repeated runs (``production_seeds`` of them, full and fast) are drawn once per
 simulation and give the policy its prior on the noise; as the stream goes on, the paired
 differences of decided hypotheses refine it (:class:`~autobench.experiments.promotion.NoiseLedger`), as
@@ -193,6 +212,46 @@ def _collapse(rng, sc: Scenario, k: int):
     return hit * rng.uniform(*COLLAPSE_SDS, k) * sc.sd
 
 
+CONTROLS = ("shared", "fresh")
+
+
+class _Controls:
+    """Production's full runs by seed: drawn once per production period and shared by every
+    hypothesis judged against it (``shared``; with ``windows`` > 1, hypothesis i is paired on
+    window i mod ``windows``, each window its own seeds, as ``experiments.control_windows``), or
+    drawn anew for each hypothesis (``fresh``). ``drawn`` counts production's runs."""
+
+    def __init__(self, mode: str, windows: int = 1) -> None:
+        self.shared = mode == "shared"
+        self.windows = max(1, windows)
+        self.window = 0
+        self.z: dict[int, list[float]] = {}
+        self.drop: dict[int, list[float]] = {}
+        self.drawn = 0
+
+    def use(self, i: int) -> None:
+        """Hypothesis ``i``'s window."""
+        self.window = i % self.windows
+
+    def take(self, rng, sc: Scenario, start: int, k: int):
+        """(standardised noise, collapse drop) of production's runs on seeds ``start`` … ``start + k − 1``."""
+        import numpy as np
+
+        if not self.shared:
+            self.drawn += k
+            return _z(rng, sc, k), np.asarray(_collapse(rng, sc, k)) * np.ones(k)
+        z, drop = self.z.setdefault(self.window, []), self.drop.setdefault(self.window, [])
+        while len(z) < start + k:
+            self.drawn += 1
+            z.append(float(_z(rng, sc, 1)[0]))
+            drop.append(float(np.asarray(_collapse(rng, sc, 1)).reshape(-1)[0]) if sc.collapse_rate else 0.0)
+        return np.asarray(z[start:start + k]), np.asarray(drop[start:start + k])
+
+    def new_period(self) -> None:
+        """Production changed (a promotion): its runs are drawn again."""
+        self.z, self.drop = {}, {}
+
+
 def _effect(rng, sc: Scenario) -> tuple[str, float]:
     u = rng.random()
     t = sc.threshold
@@ -226,12 +285,14 @@ class _Tally:
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # seed runs by kind of effect
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("broken", "broken_caught", "false_broken", "eligible", "eligible_promoted", "promotions",
-         "false_promotions", "below_threshold", "strong", "strong_promoted", "stopped_early"), 0))
+         "false_promotions", "below_threshold", "strong", "strong_promoted", "stopped_early", "selected",
+         "rolled_back", "rolled_back_eligible", "confirmation_runs"), 0))
 
 
 def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "default", seed: int = 0,
              progress=None, learn_noise: bool = True, rule: str = "estimate",
-             reproducibility: str = "mean_share", fdr_budget: float | None = None) -> dict[str, Any]:
+             reproducibility: str = "mean_share", fdr_budget: float | None = None, confirmation_seeds: int = 0,
+             controls: str = "shared", control_windows: int = 1) -> dict[str, Any]:
     import numpy as np
 
     if hypotheses < 1:
@@ -239,6 +300,10 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
     if rule not in IMPROVEMENT_RULES:
         raise AutobenchError(f"simulate: unknown improvement rule {rule!r} "
                              f"(choose from {', '.join(IMPROVEMENT_RULES)})")
+    if controls not in CONTROLS:
+        raise AutobenchError(f"simulate: unknown controls {controls!r} (choose from {', '.join(CONTROLS)})")
+    if not 0 <= confirmation_seeds <= 20:
+        raise AutobenchError(f"simulate: --confirmation-seeds must be 0 to 20 (got {confirmation_seeds})")
     if isinstance(scenario, str):
         if scenario not in SCENARIOS:
             raise AutobenchError(f"simulate: unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
@@ -263,6 +328,9 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
             stream = LordPlusPlus(fdr_budget)
         except ValueError as exc:
             raise AutobenchError(f"simulate: {exc}") from None
+    if control_windows < 1:
+        raise AutobenchError(f"simulate: --control-windows must be at least 1 (got {control_windows})")
+    period = _Controls(controls, control_windows)
     step_every = max(1, hypotheses // 20)
     for i in range(hypotheses):
         if progress and i and i % step_every == 0:
@@ -284,12 +352,29 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
             continue
         fast_diff = fast_score - float(prod_fast.mean())
         noise = ledger.noise(prior) if learn_noise else prior
+        period.use(i)
         runs, diffs, promoted, stopped_early = _full_runs(policy, sc, rng, standing, delta, fast_diff, noise, rule,
-                                                          reproducibility, production)
+                                                          reproducibility, production, period)
         counts["stopped_early"] += int(stopped_early)
         if stream is not None and diffs:  # a final decision on full runs is a test (as in decide)
             p = margin_test(diffs, sc.threshold if rule == "margin" else 0.0, noise, rule).p_value
             promoted = stream.test(p if p == p else 1.0, eligible=promoted).discovery
+        reported = diffs
+        selected = promoted
+        if selected:
+            counts["selected"] += 1
+        if selected and confirmation_seeds:
+            from autobench.experiments.confirmation import estimate
+
+            reported = _confirm(rng, sc, delta, confirmation_seeds)
+            runs += 2 * confirmation_seeds
+            counts["confirmation_runs"] += 2 * confirmation_seeds
+            if estimate(reported, sc.threshold, noise)["contradicts"]:
+                promoted = False
+                counts["rolled_back"] += 1
+                counts["rolled_back_eligible"] += int(delta >= sc.threshold)
+        if selected:  # production changed: its runs are drawn again, a new period starts
+            period.new_period()
         tally.runs_per.append(runs)
         ledger.add(fast_diff, diffs, reference=noise)
         tally.by_kind.setdefault(kind, []).append(runs)
@@ -304,20 +389,38 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
             counts["false_promotions"] += int(delta <= 0)
             counts["below_threshold"] += int(delta < sc.threshold)
             tally.promoted_true.append(delta)
-            tally.covered += int(_covers(diffs, delta))
+            tally.covered += int(_covers(reported, delta, noise if confirmation_seeds else None, sc.threshold))
 
     if progress:
         progress(f"simulate {policy.name}: {hypotheses}/{hypotheses} hypotheses")
     return {**_summary(policy, sc, seed, hypotheses, tally, prior, ledger if learn_noise else None),
-            "improvement_rule": rule, "reproducibility": reproducibility,
+            "improvement_rule": rule, "reproducibility": reproducibility, "controls": controls,
+            "control_windows": control_windows, "confirmation_seeds": confirmation_seeds,
+            "production_runs_per_hypothesis": (period.drawn + tally.counts["confirmation_runs"] / 2) / hypotheses,
             "fdr": None if stream is None else {
                 "procedure": "LORD++", "budget": fdr_budget, "tests": len(stream.tests),
                 "discoveries": len(stream.discoveries), "final_wealth": stream.wealth(),
                 "final_level": stream.level()}}
 
 
-def _covers(diffs: list[float], delta: float) -> bool:
-    """Does the 95% t interval of the paired differences (what a decision reports) hold ``delta``?"""
+def _confirm(rng, sc: Scenario, delta: float, k: int) -> list[float]:
+    """A promotion's confirmation: the winner and production on ``k`` fresh seeds (fresh control
+    runs, correlated with the winner's on the same seed); their paired differences."""
+    rho = sc.correlation
+    z1, z2 = _z(rng, sc, k), _z(rng, sc, k)
+    control = sc.production + sc.sd * z1 - _collapse(rng, sc, k)
+    candidate = sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2) - _collapse(rng, sc, k)
+    return (candidate - control).tolist()
+
+
+def _covers(diffs: list[float], delta: float, noise: Noise | None = None, threshold: float = 0.0) -> bool:
+    """Does the reported 95% interval hold ``delta``: the t interval of the selection's paired
+    differences, or (``noise`` given) the confirmation's interval, production's noise pooled in."""
+    if noise is not None:
+        from autobench.experiments.confirmation import estimate
+
+        interval = estimate(diffs, threshold, noise)["interval"]
+        return interval is not None and interval[0] <= delta <= interval[1]
     n = len(diffs)
     if n < 2:
         return False
@@ -329,11 +432,13 @@ def _covers(diffs: list[float], delta: float) -> bool:
 
 def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta: float, fast_diff: float,
                noise: Noise | None, rule: str = "estimate", reproducibility: str = "mean_share",
-               production: list[float] | None = None) -> tuple[int, list[float], bool, bool]:
+               production: list[float] | None = None,
+               period: _Controls | None = None) -> tuple[int, list[float], bool, bool]:
     """One healthy hypothesis after its fast run: paired full seeds (correlated with production's
     on the same seed) as long as the policy asks for them. (seed runs with the fast one, the
     paired differences, promoted, stopped early)."""
     rho = sc.correlation
+    period = period or _Controls("fresh")
     control: list[float] = []
     candidate: list[float] = []
     runs = 1  # the fast validation
@@ -346,9 +451,9 @@ def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta:
         step = policy.next_step(ev)
         if step.action == "full":
             k = step.runs
-            z1 = _z(rng, sc, k)
+            z1, drop = period.take(rng, sc, len(control), k)
             z2 = _z(rng, sc, k)
-            control += (sc.production + sc.sd * z1 - _collapse(rng, sc, k)).tolist()
+            control += (sc.production + sc.sd * z1 - drop).tolist()
             candidate += (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)
                           - _collapse(rng, sc, k)).tolist()
             runs += k
@@ -400,6 +505,10 @@ def _summary(policy: SeedPolicy, sc: Scenario, seed: int, hypotheses: int, tally
         "broken_caught_rate_ci95": wilson(counts["broken_caught"], counts["broken"]),
         "healthy_screened_out": counts["false_broken"],
         "stopped_early": counts["stopped_early"],
+        "selected": counts["selected"],
+        "rolled_back": counts["rolled_back"],
+        "rolled_back_eligible": counts["rolled_back_eligible"],
+        "confirmation_runs_per_hypothesis": counts["confirmation_runs"] / hypotheses,
         "mean_true_gain_promoted": float(np.mean(tally.promoted_true)) if tally.promoted_true else None,
         "seed_runs_per_hypothesis_by_effect": {k: round(float(np.mean(v)), 3)
                                                for k, v in sorted(tally.by_kind.items())},

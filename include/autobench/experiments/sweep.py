@@ -63,10 +63,13 @@ def backend_for(store: StateStore, pick: Pick):
 def plan(store: StateStore, now: dt.datetime, pick: Pick | None) -> list[dict[str, Any]]:
     """The runs the seed policy wants next, one request per seed (none once it is satisfied or
     the config is broken). Each request carries its config ready-made."""
+    from autobench.experiments import confirmation
     from autobench.experiments.decide import decide
 
     if pick is None:
         return []
+    if confirmation.pending(store.home, pick.hypothesis) is not None:  # a promotion's fresh seeds, both configs
+        return [_request(spec, seed, "full") for spec, seed in confirmation.wanted(store, pick.hypothesis)]
     decision = decide(store, pick.hypothesis, now, policy=pick.policy, write=False)
     if decision.decision != "extend" or not decision.next_runs:
         return []
@@ -147,18 +150,34 @@ def finalize(store: StateStore, now: dt.datetime, pick: Pick | None, *,
     hid = pick.hypothesis
     decision = decide(store, hid, now, policy=pick.policy, write=True)
     path = report.write(store, hid, decision, now)
-    with store.edit(SWEEP) as doc:
-        doc.setdefault("running", {}).pop(hid, None)
+    if decision.status != "confirming":  # (a promotion being confirmed stays this sweep's: see `release`)
+        release(store, hid)
     result = {"hypothesis": hid, "decision": decision.decision, "status": decision.status,
               "runs": results.count_runs(store.home, hid, decision.config_hash),
               "criteria": decision.as_dict()["criteria"], "reason": decision.reason,
               "report": results.relative(store.home, path)}
-    if decision.decision == "promote":
+    if decision.status == "confirming":  # the test split and submissions wait for the confirmation
+        result["confirming"] = decision.confirmation["seeds"]
+    elif decision.status == "rolled_back" or (decision.confirmation or {}).get("outcome") == "unconfirmed":
+        from autobench.experiments.confirmation import alert_line
+
+        result["alert"] = alert_line(decision)
+        result["confirmation"] = decision.confirmation
+    if decision.decision == "promote" and decision.status == "promoted":
+        if decision.confirmation:
+            result["confirmation"] = decision.confirmation
         if defer_promotion:
             result["deferred"] = True
         else:
             result.update(_after_promotion(store, now, hid, decision, submission_token))
     return result
+
+
+def release(store: StateStore, hid: str) -> None:
+    """``hid`` is no longer this sweep's (a promotion still confirming when its sweep leaves it
+    is free for the next sweep to confirm)."""
+    with store.edit(SWEEP) as doc:
+        doc.setdefault("running", {}).pop(hid, None)
 
 
 def _after_promotion(store: StateStore, now: dt.datetime, hid: str, decision, token: str | None) -> dict[str, Any]:
@@ -223,6 +242,7 @@ class Progress:
     round: list[dict[str, Any]] = field(default_factory=list)
     over: bool = False  # a turn found nothing more to run: the DAG's later turns are skipped
     turn: int = -1  # the last turn done (the DAG's turn_k), -1 before the first
+    confirming: list[str] = field(default_factory=list)  # promotions kept in flight for their confirmation
 
     @classmethod
     def start(cls, store: StateStore, dag_run_id: str, *, hypothesis: str | None = None, policy: str | None = None,
@@ -240,7 +260,8 @@ class Progress:
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in ("dag_run_id", "parallel", "limit", "hypothesis", "policy", "backend",
-                                                "rounds", "decisions", "why", "round", "over", "turn")}
+                                                "rounds", "decisions", "why", "round", "over", "turn",
+                                                "confirming")}
         return {**data, "picks": [p.as_dict() for p in self.picks]}
 
     @classmethod
@@ -298,9 +319,17 @@ def advance(store: StateStore, now: dt.datetime, progress: Progress,
             done = progress.rounds.get(pick.hypothesis, 0) >= ROUNDS
             step = Round("task") if done else next_round(store, now, pick)
             if not step.requests:
-                progress.decisions.append(decided(pick))
-                progress.picks.remove(pick)
+                result = decided(pick)
                 decided_now = True
+                if result.get("status") == "confirming" and pick.hypothesis not in progress.confirming:
+                    # promoted: it stays in flight for one more round, its confirmation on fresh seeds
+                    progress.confirming.append(pick.hypothesis)
+                    progress.rounds[pick.hypothesis] = ROUNDS - 1
+                    continue
+                if result.get("status") == "confirming":  # its fresh seeds could not all run: left for the next sweep
+                    release(store, pick.hypothesis)
+                progress.decisions.append(result)
+                progress.picks.remove(pick)
                 continue
             steps.append((pick, step))
         if not decided_now:  # every pick in flight has its round: a freed slot was refilled this turn

@@ -150,7 +150,7 @@ def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = N
     still in flight (``extend`` where its seed policy wants more than the turns gave it), and run
     the promotions' test-split evaluation and submissions. ``{"decisions", "stopped"}`` as
     ``autobench sweep --json``. A sweep whose turns did not all finish (one failed) is refused."""
-    from autobench.experiments.sweep import finalize, load_progress, save_progress
+    from autobench.experiments.sweep import finalize, load_progress, release, save_progress
 
     store = _store(home)
     progress = load_progress(store, dag_run_id)
@@ -166,7 +166,10 @@ def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = N
     if not progress.over and progress.picks and progress.why is None:
         progress.why = "the DAG's turns are used up"  # what is in flight is decided now (extend if unsatisfied)
     for pick in list(progress.picks):
-        progress.decisions.append(_decided(finalize(store, now, pick, defer_promotion=True)))
+        result = _decided(finalize(store, now, pick, defer_promotion=True))
+        if result.get("status") == "confirming":  # promoted in the last turn: the next sweep confirms it
+            release(store, pick.hypothesis)
+        progress.decisions.append(result)
         progress.picks.remove(pick)
     decisions = _complete(store, now, progress.decisions, submission_token)
     for d in decisions:
@@ -176,7 +179,10 @@ def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = N
     progress.decisions, progress.over, progress.turn = decisions, True, turns
     save_progress(store, progress)
     print(f"{len(decisions)} decision(s); stopped: {progress.stopped}")
-    return {"decisions": decisions, "stopped": progress.stopped}
+    alerts = [d["alert"] for d in decisions if d.get("alert")]  # promotions rolled back or not confirmed
+    for line in alerts:
+        print(line)
+    return {"decisions": decisions, "stopped": progress.stopped, "alerts": alerts}
 
 
 class SweepIncomplete(AutobenchError):

@@ -29,15 +29,35 @@ if TYPE_CHECKING:
 
 
 def _counts(week: Week) -> tuple[int, int, int]:
-    completed = sum(1 for _, d in week.decisions if d.status in ("promoted", "rejected"))
+    completed = sum(1 for _, d in week.decisions if d.status in ("promoted", "rejected", "rolled_back"))
     failed = sum(1 for _, d in week.decisions if d.status == "failed")
-    promoted = sum(1 for _, d in week.decisions if d.decision == "promote")
+    promoted = sum(1 for _, d in week.decisions if d.decision == "promote" and d.status != "rolled_back")
     return completed, failed, promoted
 
 
 def _gain(decision: Decision) -> float | None:
+    """The gain a promotion reports: its confirmation's on fresh seeds where it has one, else the selection's."""
+    confirmed = (decision.confirmation or {}).get("gain")
+    if isinstance(confirmed, (int, float)):
+        return confirmed
     improvement = decision.criterion("improvement")
     return improvement.value if improvement else None
+
+
+def _promotion(d: Decision, title: str) -> str:
+    """A promotion as the digest tells it: confirmed (the fresh seeds' gain), still confirming
+    (the selection's estimate, said to be one), or rolled back."""
+    from autobench.experiments.explain import confirmation_words
+
+    board = d.projection.get("leaderboard") or ""
+    gain = _gain(d)
+    shown = f"{gain:+.3f}" if isinstance(gain, (int, float)) else "?"
+    words = confirmation_words(d)
+    if d.status == "rolled_back":
+        return f"Rolled back {d.hypothesis} ({title}): {words}"
+    if d.status == "confirming":
+        return f"Promoted {d.hypothesis} ({title}): selection estimate {shown} on {board}, {words}"
+    return f"Promoted {d.hypothesis} ({title}): {shown} on {board}" + (f", {words}" if words else "")
 
 
 def _movement(m: dict[str, Any]) -> tuple:
@@ -110,9 +130,7 @@ def markdown(week: Week, registry: Registry) -> str:
     for _, d in week.decisions:
         if d.decision == "promote":
             hyp = next((h for h in week.queue if h.id == d.hypothesis), None)
-            title = md_text(hyp.title) if hyp else d.hypothesis
-            board = d.projection.get("leaderboard") or ""
-            changed.append(f"- Promoted {d.hypothesis} ({title}): {_gain(d):+.3f} on {md_text(board)}")
+            changed.append(f"- {md_text(_promotion(d, hyp.title if hyp else d.hypothesis))}")
     changed += [f"- {_md(_alert_sentence(a))}" for a in _shown_alerts(week)]
     changed += [f"- {md_text(a.removeprefix('[ALERT] '))}" for a in week.defence]
     lines += changed or ["- no change"]
@@ -179,7 +197,8 @@ def message(week: Week, registry: Registry, files: list[Path] | None = None):
     changed: list = [_movement(m) for m in week.movements]
     for _, d in week.decisions:
         if d.decision == "promote":
-            changed.append(f"Promoted {d.hypothesis}: {_gain(d):+.3f} on {d.projection.get('leaderboard') or ''}")
+            hyp = next((h for h in week.queue if h.id == d.hypothesis), None)
+            changed.append(_promotion(d, hyp.title if hyp else d.hypothesis))
     changed += [_alert_sentence(a) for a in _shown_alerts(week)]
     changed += [a.removeprefix("[ALERT] ") for a in week.defence]
     waiting = sorted([h for h in week.queue if h.status in ("extended", "queued")],
@@ -257,7 +276,9 @@ def technical_log_section(week: Week) -> str:
     for i, h in enumerate(ranked(week.queue), 1):
         lines.append(f"| {i} | {h.id} | {h.status} | {h.priority_score:g} | {h.implementation.effort} | "
                      f"{h.implementation.estimated_gain:+.3f} | {md_cell(h.title)} |")
-    closed = [h for h in week.queue if h.status in ("promoted", "rejected", "failed", "superseded")]
+    from autobench.schemas import CLOSED_STATUSES
+
+    closed = [h for h in week.queue if h.status in CLOSED_STATUSES]
     if closed:
         lines.append("")
         lines.append("Closed: " + ", ".join(f"{h.id} ({h.status})" for h in closed))

@@ -296,6 +296,8 @@ def _decisions_section(view: View) -> str:
                    f'<span class="muted small">{_when(d.decided_at)} · status {esc(d.status)} · '
                    f"<code>{esc(rel)}</code></span></h3>")
         out.append(f'<p class="reason">{esc(d.reason)}</p>')
+        if d.confirmation:
+            out.append(f'<p class="reason">{_badge(d.status)} {esc(explain.confirmation_words(d))}</p>')
         out.append('<table class="grid"><thead><tr><th>Criterion</th><th>Result</th><th>Value</th>'
                    "<th>Requirement</th></tr></thead><tbody>")
         for c in d.criteria:
@@ -348,8 +350,8 @@ tr.ours td { background:var(--ours); font-weight:600; }
 .badge { display:inline-block; font-size:11px; font-weight:600; border-radius:10px; padding:1px 8px;
          background:#e6e9ee; color:#37414d; text-transform:uppercase; letter-spacing:.02em; }
 .b-pass, .b-promote, .b-promoted { background:#dcf5e3; color:var(--ok); }
-.b-fail, .b-reject, .b-rejected, .b-failed { background:#fde2e1; color:var(--bad); }
-.b-running, .b-extend, .b-extended { background:#dbeafe; color:#1e4fa8; }
+.b-fail, .b-reject, .b-rejected, .b-failed, .b-rolled_back { background:#fde2e1; color:var(--bad); }
+.b-running, .b-extend, .b-extended, .b-confirming { background:#dbeafe; color:#1e4fa8; }
 .b-queued { background:#eef2ff; color:#3d4db7; } .b-backlog, .b-superseded { background:#f0f0f0; color:#6b6b6b; }
 article.decision { border:1px solid var(--line); border-radius:6px; padding:4px 12px 8px; margin:10px 0; }
 .reason { margin:4px 0 8px; }

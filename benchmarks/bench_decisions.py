@@ -14,7 +14,10 @@ reported 95% interval over the promoted configs' true gains (the confirmation's 
 are confirmed on fresh seeds: ``+confirm2`` / ``+confirm3``, rolled back when the fresh seeds'
 interval lies below the threshold). Production's controls are shared within a production
 period (one window, or four: ``+windows4``, as ``experiments.control_windows: 4``) unless
-``--controls fresh``; what production's runs cost is beside the candidates'. One JSON (``--out``), a Markdown
+``--controls fresh``; what production's runs cost is beside the candidates'. The last two
+columns: by how much the promotions' summed gain overstates their summed true gain, as the
+selection estimated it and as autobench reports it (the confirmation's estimate, or without one
+the selection's corrected by Tweedie's formula against the stream). One JSON (``--out``), a Markdown
 table on stdout.
 
     .venv/bin/python benchmarks/bench_decisions.py --hypotheses 20000 --out /tmp/decisions.json
@@ -79,14 +82,21 @@ def main() -> int:
         return "n/a" if x is None else f"{x:.4f}"
 
     print("| mix | rules | policy | promotions | false_promotion_share | below_threshold_share | power | power ≥1.5× "
-          "| runs / hypothesis | × fixed (today) | production runs / hypothesis | coverage | rolled back |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| runs / hypothesis | × fixed (today) | production runs / hypothesis | coverage | rolled back "
+          "| Σ gain overstated: selection | reported |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    def signed(x):
+        return "n/a" if x is None else f"{x:+.3f}"
+
     for r in rows:
+        over = r["reported_total_overstated"]
+        reported = "confirmation" if r["confirmation_seeds"] else "shrunk"
         print(f"| {r['mix']} | {r['rules']} | {r['policy']} | {r['promotions']} | {pct(r['false_promotion_share'])} "
               f"| {pct(r['below_threshold_share'])} | {r['power']:.3f} | {pct(r['power_strong'])} "
               f"| {r['runs_per_hypothesis']:.3f} | {r['runs_vs_fixed_today']:.3f} "
               f"| {r['production_runs_per_hypothesis']:.3f} | {pct(r['coverage'])} "
-              f"| {r['rolled_back']} of {r['selected']} ({r['rolled_back_eligible']} ≥ threshold) |")
+              f"| {r['rolled_back']} of {r['selected']} ({r['rolled_back_eligible']} ≥ threshold) "
+              f"| {signed(over['selection'])} | {signed(over[reported])} |")
     print(f"\ncommand: `{' '.join([Path(sys.executable).name, *sys.argv])}`")
     return 0
 

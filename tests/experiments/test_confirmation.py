@@ -199,3 +199,34 @@ def test_control_windows_pair_consecutive_hypotheses_on_different_production_see
     with store.edit(REGISTRY) as doc:
         doc["experiments"]["control_windows"] = 1
     assert decide(store, "H-002", NOW, write=False).next_runs["seeds"] == [1, 2, 3]
+
+
+def test_an_unconfirmed_promotion_reports_its_gain_shrunk_toward_the_stream(store):
+    """Without a confirmation, the CHANGELOG and the digest report the selection's gain corrected
+    for selection against the stream of final decisions (statistics.shrink), the record keeps both."""
+    from autobench.experiments.statistics import shrink
+    from autobench.reporting.digest import cycle as digest_cycle
+
+    production_runs(store)
+    candidate_runs(store, "H-001", {1: 0.0005, 2: -0.0004, 3: 0.0002}, fast_gain=0.0)
+    base = decide(store, "H-001", NOW)  # a rejection: its record is the template of the stream
+    assert base.decision == "reject" and base.margin["shrunk"] is None  # one decision: nothing to shrink toward
+    gains = [0.0004 * ((i * 7) % 9 - 4) for i in range(12)]
+    for i, g in enumerate(gains):
+        fake = base.model_copy(update={"hypothesis": f"H-{100 + i}", "config_hash": f"{i:012x}",
+                                       "margin": {**base.margin, "gain": g, "se": 0.0008}})
+        results.write_decision(store.home, fake)
+    chash = candidate_runs(store, "H-002", SELECTION, fast_gain=0.01)
+    record = decide(store, "H-002", NOW)
+    shrunk = record.margin["shrunk"]
+    assert record.decision == "promote" and shrunk["k"] == 14
+    stream_z = [base.margin["gain"] / base.margin["se"], *[g / 0.0008 for g in gains],
+                record.margin["gain"] / record.margin["se"]]
+    expected = shrink(record.margin["gain"], record.margin["se"], stream_z)
+    assert shrunk["shrunk"] == pytest.approx(expected["shrunk"], abs=1e-7)
+    assert 0 < shrunk["shrunk"] <= record.margin["gain"]
+    changelog = (store.home / "CHANGELOG.md").read_text()
+    assert f"Tweedie: {shrunk['shrunk']:+.4f})" in changelog
+    assert results.read_decision(store.home, "H-002", chash).margin["shrunk"] == shrunk
+    digest = digest_cycle(store, parse_now("2026-01-08T09:00:00Z"))["markdown"]
+    assert f"{shrunk['shrunk']:+.3f} on MemoryBench, corrected for selection against 14 decisions" in digest

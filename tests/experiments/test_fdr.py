@@ -91,3 +91,31 @@ def test_enforced_control_turns_a_promotion_outside_its_level_into_a_rejection(s
     assert lines[0].startswith("- against the threshold (margin rule): 95% lower bound +0.00")
     assert lines[1].startswith("- stream-wide test #1 (LORD++, budget 0.05): level 0.000268")
     assert "no discovery" in lines[1] and "recorded, not enforced" not in lines[1]
+
+
+def test_a_decision_waits_for_the_stream_lock_so_two_deciders_cannot_share_a_test_number(store):
+    """While another decider holds the stream's lock (between reading the stream and writing its
+    record), `autobench decide` in another process waits, then takes the next test number."""
+    import subprocess
+    import time
+
+    from conftest import autobench_cmd
+
+    from autobench.experiments import results
+    from autobench.experiments.decide import STREAM_LOCK
+
+    production_runs(store)
+    candidate_runs(store, "H-001", {1: -0.0021, 2: -0.0012, 3: -0.0019}, fast_gain=-0.001)
+    chash = candidate_runs(store, "H-002", {1: 0.0091, 2: 0.0088, 3: 0.0095}, fast_gain=0.01)
+    with store.lock(STREAM_LOCK):
+        proc = subprocess.Popen([*autobench_cmd(), "decide", "H-002", "--now", "2026-01-07T08:00:00Z", "--json",
+                                 "--home", str(store.home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (store.home / ".locks").exists():
+            time.sleep(0.1)
+        time.sleep(3.0)  # long enough for the child to reach the lock
+        assert proc.poll() is None and results.read_decision(store.home, "H-002", chash) is None
+        first = decide(store, "H-001", NOW)  # this process holds the lock: it decides first (re-entrant)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert first.fdr["test"] == 1 and json.loads(out)["fdr"]["test"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -192,3 +193,26 @@ def test_welch_t_is_the_one_unpaired_test_one_sided_as_the_defence_uses_it():
     assert welch_t([1.0, 1.0], [1.0, 1.0], "less").p == 1.0
     with pytest.raises(StatisticsError, match="at least 2 values"):
         welch_t([1.0], [1.0, 2.0])
+
+
+def test_shrink_is_tweedies_formula_and_matches_the_normal_posterior_mean():
+    """z-scores from a normal prior N(0, A) plus unit noise: the posterior mean is z·A/(1 + A);
+    Tweedie's formula on a kernel density of 20,000 of them gives it back (Efron 2011)."""
+    from autobench.experiments.statistics import shrink
+
+    rng = np.random.default_rng(7)
+    a = 3.0
+    z = rng.normal(0.0, math.sqrt(1 + a), 20_000)
+    se = 0.002
+    for zz in (-2.0, -0.5, 0.8, 2.5):
+        found = shrink(zz * se, se, [*z, zz])
+        assert found["posterior_z"] == pytest.approx(zz * a / (1 + a), abs=0.08)
+        assert found["shrunk"] == pytest.approx(found["posterior_z"] * se)
+    # a mostly-null stream with a few clear effects: a near-null winner shrinks hard, a clear one barely
+    sparse = [*rng.normal(0.0, 1.0, 9_000), *rng.normal(6.0, 1.0, 1_000)]
+    near, clear = shrink(2.0 * se, se, sparse), shrink(6.0 * se, se, sparse)
+    assert near["posterior_z"] < 1.0 and clear["posterior_z"] == pytest.approx(6.0, abs=0.3)
+    # kept between the stream's mean and the estimate; nothing to correct against in a short stream
+    far = shrink(40 * se, se, z)
+    assert float(np.mean(z)) <= far["posterior_z"] <= 40
+    assert shrink(0.004, se, z[:5]) is None and shrink(0.004, 0.0, z) is None

@@ -169,9 +169,12 @@ def changelog(store: StateStore, hyp: Hypothesis, decision: Decision, now: dt.da
                 f"P(#1) {pj['p_first']:.2f}" if pj.get("current_rank") else "")
         patch = ", ".join(f"{k}: {v}" for k, v in hyp.implementation.config_patch.items()) or "no change"
         seeds = len(decision.evidence.seeds)
+        shrunk = ((decision.margin or {}).get("shrunk") or {}).get("shrunk")
+        corrected = (f" (corrected for selection against {decision.margin['shrunk']['k']} decisions, Tweedie: "
+                     f"{shrunk:+.4f})" if isinstance(shrunk, (int, float)) else "")
         measured = (f"selection estimate {gain:+.4f} over {seeds} paired seeds, to be confirmed on "
                     f"{len((decision.confirmation or {}).get('seeds', []))} fresh seeds" if confirming
-                    else f"{gain:+.4f} over {seeds} paired seeds")
+                    else f"{gain:+.4f} over {seeds} paired seeds{corrected}")
         entry = (f"\n## {iso(now)[:10]} — promoted {hyp.id}{' (confirming)' if confirming else ''}: "
                  f"{md_text(hyp.title)}\n{marker}\n\n"
                  f"- change: {md_text(patch)} (config {decision.production_hash} → {decision.config_hash})\n"

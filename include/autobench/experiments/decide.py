@@ -222,6 +222,8 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
         fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits))
         decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash,
                              now, margin, fdr)
+        if decision.margin and step.outcome != "extend" and step.status != "failed":
+            decision.margin = {**decision.margin, "shrunk": _shrunk(home, hid, margin)}
         _confirming(decision, registry, got)
         if write:
             apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds},
@@ -327,6 +329,26 @@ def stream(home: Path, budget: float, exclude: str = "") -> Any:
     tests = sorted((r.fdr["test"], r.decided_at, bool(r.fdr["discovery"]), r.hypothesis)
                    for _, r in found.valid if r.fdr and r.hypothesis != exclude)
     return replay([(t, discovery, hid) for t, (_, _, discovery, hid) in enumerate(tests, 1)], budget)
+
+
+def _shrunk(home: Path, hid: str, margin: Any) -> dict[str, Any] | None:
+    """The gain corrected for its selection from the stream of final decisions (Tweedie's formula,
+    :func:`~autobench.experiments.statistics.shrink`): what is reported of a promotion until a
+    confirmation on fresh seeds measures it."""
+    from autobench.experiments.statistics import shrink
+
+    found = results.decisions(home)
+    stream_z = []
+    for _, r in found.valid:
+        m = r.margin or {}
+        if (r.hypothesis != hid and r.decision != "extend" and r.status != "failed"
+                and isinstance(m.get("gain"), (int, float)) and isinstance(m.get("se"), (int, float))
+                and m["se"] > 0):
+            stream_z.append(float(m["gain"]) / float(m["se"]))
+    if not (math.isfinite(margin.gain) and math.isfinite(margin.se)) or margin.se <= 0:
+        return None
+    out = shrink(margin.gain, margin.se, [*stream_z, margin.gain / margin.se])
+    return None if out is None else {k: round(v, 8) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Gathered, rule: str,

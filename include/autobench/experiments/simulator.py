@@ -280,6 +280,9 @@ class _Tally:
     """What the stream of hypotheses did, counted as it goes."""
 
     runs_per: list[int] = field(default_factory=list)  # seed runs of each hypothesis, the fast run included
+    stream_z: list[float] = field(default_factory=list)  # every final decision's z-score (gain / se)
+    reported: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("true", "selection", "shrunk", "confirmation"), 0.0))  # Σ over the promotions that stand
     promoted_true: list[float] = field(default_factory=list)  # the true gain of each promoted config
     covered: int = 0  # promotions whose reported 95% interval holds the true gain
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # seed runs by kind of effect
@@ -375,6 +378,21 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
                 counts["rolled_back_eligible"] += int(delta >= sc.threshold)
         if selected:  # production changed: its runs are drawn again, a new period starts
             period.new_period()
+        shrunk = None
+        if diffs:  # a final decision: the stream a winner's gain is corrected against (as decide does)
+            test = margin_test(diffs, 0.0, noise, rule)
+            if math.isfinite(test.se) and test.se > 0:
+                tally.stream_z.append(test.gain / test.se)
+                if promoted:
+                    from autobench.experiments.statistics import shrink
+
+                    shrunk = shrink(test.gain, test.se, tally.stream_z)
+        if promoted:
+            gain = sum(diffs) / len(diffs)
+            tally.reported["true"] += delta
+            tally.reported["selection"] += gain
+            tally.reported["shrunk"] += shrunk["shrunk"] if shrunk else gain
+            tally.reported["confirmation"] += sum(reported) / len(reported) if confirmation_seeds else gain
         tally.runs_per.append(runs)
         ledger.add(fast_diff, diffs, reference=noise)
         tally.by_kind.setdefault(kind, []).append(runs)
@@ -509,6 +527,11 @@ def _summary(policy: SeedPolicy, sc: Scenario, seed: int, hypotheses: int, tally
         "rolled_back": counts["rolled_back"],
         "rolled_back_eligible": counts["rolled_back_eligible"],
         "confirmation_runs_per_hypothesis": counts["confirmation_runs"] / hypotheses,
+        # Σ reported gain / Σ true gain − 1 over the promotions that stand: the selection's estimate,
+        # shrunk toward the stream, and the confirmation's (the selection's when there is none)
+        "reported_total_overstated": {k: (tally.reported[k] / tally.reported["true"] - 1
+                                          if tally.reported["true"] > 0 else None)
+                                      for k in ("selection", "shrunk", "confirmation")},
         "mean_true_gain_promoted": float(np.mean(tally.promoted_true)) if tally.promoted_true else None,
         "seed_runs_per_hypothesis_by_effect": {k: round(float(np.mean(v)), 3)
                                                for k, v in sorted(tally.by_kind.items())},

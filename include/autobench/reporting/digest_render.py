@@ -36,10 +36,16 @@ def _counts(week: Week) -> tuple[int, int, int]:
 
 
 def _gain(decision: Decision) -> float | None:
-    """The gain a promotion reports: its confirmation's on fresh seeds where it has one, else the selection's."""
+    """The gain a promotion reports: its confirmation's on fresh seeds where it has one, else the
+    selection's corrected for its selection from the stream of decisions (Tweedie's formula,
+    :func:`autobench.experiments.statistics.shrink`, where the stream is long enough),
+    else the selection's."""
     confirmed = (decision.confirmation or {}).get("gain")
     if isinstance(confirmed, (int, float)):
         return confirmed
+    shrunk = ((decision.margin or {}).get("shrunk") or {}).get("shrunk")
+    if isinstance(shrunk, (int, float)):
+        return shrunk
     improvement = decision.criterion("improvement")
     return improvement.value if improvement else None
 
@@ -57,6 +63,9 @@ def _promotion(d: Decision, title: str) -> str:
         return f"Rolled back {d.hypothesis} ({title}): {words}"
     if d.status == "confirming":
         return f"Promoted {d.hypothesis} ({title}): selection estimate {shown} on {board}, {words}"
+    shrunk = (d.margin or {}).get("shrunk") or {}
+    if not words and isinstance(shrunk.get("shrunk"), (int, float)):
+        words = f"corrected for selection against {shrunk['k']} decisions (measured {shrunk['estimate']:+.3f})"
     return f"Promoted {d.hypothesis} ({title}): {shown} on {board}" + (f", {words}" if words else "")
 
 

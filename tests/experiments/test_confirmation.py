@@ -144,6 +144,11 @@ def test_a_winner_that_crashes_on_a_fresh_seed_is_rolled_back(store):
 
 
 def test_rollback_leaves_a_production_that_moved_on_and_says_so(store):
+    from autobench import hypothesis_queue as hq
+
+    hq.add(store, "x.yaml", {"title": "wider again", "target_leaderboards": ["MemoryBench"],
+                             "implementation": {"change": "width 64", "effort": "Low", "estimated_gain": 0.001,
+                                                "config_patch": {"width": 64}}}, NOW)
     chash, prod_hash, _ = _promoted(store)
     with store.edit(REGISTRY) as doc:  # another promotion built on the winner since
         doc["our_solution"]["config"]["width"] = 96
@@ -151,8 +156,11 @@ def test_rollback_leaves_a_production_that_moved_on_and_says_so(store):
     record = decide(store, "H-002", LATER)
     assert record.status == "rolled_back" and record.confirmation["restored"] is False
     assert store.load(REGISTRY).our_solution.config["width"] == 96
-    assert "NOT restored" in confirmation.alert_line(record)
+    assert "NOT restored" in confirmation.alert_line(record) and "restored" not in confirmation.alert_line(
+        record).split("NOT restored")[0]
     assert "not restored, review it" in (store.home / "CHANGELOG.md").read_text()
+    assert status_of(store, "H-003") == "superseded"  # production still holds the patch: it stays moot
+    assert "Then rolled back on fresh seeds 11, 12, 13" in record.reason
 
 
 def test_the_confirmation_interval_is_the_t_interval_without_known_noise():
@@ -230,3 +238,61 @@ def test_an_unconfirmed_promotion_reports_its_gain_shrunk_toward_the_stream(stor
     assert results.read_decision(store.home, "H-002", chash).margin["shrunk"] == shrunk
     digest = digest_cycle(store, parse_now("2026-01-08T09:00:00Z"))["markdown"]
     assert f"{shrunk['shrunk']:+.3f} on MemoryBench, corrected for selection against 14 decisions" in digest
+
+
+def test_a_half_done_promotion_is_decided_again_not_confirmed(store):
+    """The record says confirming but the worker died before the queue did: the sweep's plan
+    does not ask for confirmation runs (the promoted config may not exist yet); decide finishes
+    the promotion."""
+    from autobench.experiments import apply as apply_module
+    from autobench.experiments.pick import Pick
+    from autobench.experiments.sweep import plan
+
+    _confirm_on(store)
+    production_runs(store)
+    candidate_runs(store, "H-002", SELECTION, fast_gain=0.01)
+    real = apply_module.promote
+
+    def dies(*args, **kwargs):
+        raise OSError("the worker was killed")
+
+    apply_module.promote = dies
+    try:
+        with pytest.raises(OSError):
+            decide(store, "H-002", NOW)
+    finally:
+        apply_module.promote = real
+    assert confirmation.pending(store.home, "H-002") is not None and status_of(store, "H-002") != "confirming"
+    assert confirmation.wanted(store, "H-002") == []
+    assert plan(store, NOW, Pick("H-002", "fixed", "local", "manual__x")) == []  # nothing to run: decide it
+    assert decide(store, "H-002", NOW).status == "confirming" and status_of(store, "H-002") == "confirming"
+    assert len(confirmation.wanted(store, "H-002")) == 6
+
+
+def test_an_unconfirmed_promotion_keeps_a_score_from_its_own_runs(store):
+    """The replaced config failed on every fresh seed: nothing pairs, the promotion stands
+    unconfirmed with an alert, and current_scores gets the winner's fresh runs."""
+    chash, prod_hash, _ = _promoted(store)
+    for s in (11, 12, 13):
+        write_run(store.home, "production", prod_hash, "full", s, None, error="OOM")
+        write_run(store.home, "H-002", chash, "full", s, metrics(0.9950))
+    record = decide(store, "H-002", LATER)
+    assert record.status == "promoted" and record.confirmation["outcome"] == "unconfirmed"
+    assert confirmation.alert_line(record).startswith("[ALERT] Promotion of H-002 could not be confirmed")
+    assert store.load(REGISTRY).our_solution.current_scores["MemoryBench"] == pytest.approx(0.9950)
+
+
+def test_a_promotion_another_live_sweep_confirms_is_not_swept_twice(store):
+    from autobench.clock import iso
+    from autobench.experiments.pick import pick_many, wall_clock
+    from autobench.schemas import SWEEP
+
+    _promoted(store)
+    with store.edit(SWEEP) as doc:
+        doc.setdefault("running", {})["H-002"] = {"run_id": "scheduled__other", "since": iso(NOW),
+                                                  "lease": iso(wall_clock()), "policy": "fixed", "backend": "local"}
+    with pytest.raises(AutobenchError, match="being confirmed by sweep scheduled__other"):
+        pick_many(store, NOW, "manual__mine", 1, hypothesis="H-002")
+    picks, _ = pick_many(store, NOW, "manual__mine", 1)  # the top of the queue skips it too
+    assert [p.hypothesis for p in picks] != ["H-002"]
+    assert status_of(store, "H-002") == "confirming"

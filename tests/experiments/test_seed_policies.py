@@ -177,3 +177,45 @@ def test_variance_and_power_cli(tmp_path, home):
     assert out["effect"] == 0.005 and out["n"] >= 2
     proc = run_cli("variance", "H-002", home=home)
     assert proc.returncode == 1 and "no complete full runs" in proc.stderr
+
+
+def test_the_adaptive_policys_stagewise_p_value_is_valid_under_its_stopping_rule():
+    """Under "no gain", paths of z over the policy's looks (3, 5, 8 seeds; efficacy at the first
+    two when z crosses the boundary): the stage-wise p-value at the stop is uniform, P(p ≤ a) ≈ a,
+    where reading the stopped z as if the seed count had been fixed is not. A single look is the
+    plain normal p-value."""
+    from scipy import special
+
+    policy = seed_policies.get("adaptive")
+    rng = np.random.default_rng(11)
+    looks = [3, 5, 8]
+    bounds = [policy.boundary(n, False, math.inf) for n in looks[:-1]]
+    m = 3000
+    increments = rng.standard_normal((m, 8))
+    p_stage, p_naive = [], []
+    for row in increments:
+        for i, n in enumerate(looks):
+            z = row[:n].sum() / math.sqrt(n)
+            if i == len(looks) - 1 or z >= bounds[i]:
+                p_stage.append(policy.stagewise_p(z, n, False, math.inf))
+                p_naive.append(float(special.ndtr(-z)))
+                break
+    p_stage, p_naive = np.asarray(p_stage), np.asarray(p_naive)
+    for a in (0.01, 0.025, 0.05, 0.2, 0.5):
+        assert abs((p_stage <= a).mean() - a) < 3 * math.sqrt(a * (1 - a) / m) + 0.002, a
+    assert (p_naive <= 0.025).mean() >= (p_stage <= 0.025).mean()
+    assert policy.stagewise_p(1.7, 3, False, math.inf) == pytest.approx(float(special.ndtr(-1.7)))
+    # the density recursion against scipy's multivariate normal (corr √(t_i / t_j)), fast run included
+    from scipy import stats
+
+    ratio = 2.0
+    for z, n in ((2.0, 5), (2.6, 8), (-0.5, 8)):
+        earlier = [s for s in (3, 5) if s < n]
+        info = [(s + 0.25) / 8.25 for s in [*earlier, n]]
+        cov = [[math.sqrt(min(a, b) / max(a, b)) for b in info] for a in info]
+        upper = [policy.boundary(s, True, ratio) for s in earlier] + [z]
+        reference = 1 - stats.multivariate_normal.cdf(upper, mean=[0.0] * len(info), cov=cov, abseps=1e-8,
+                                                      releps=1e-8, rng=np.random.default_rng(1))
+        assert policy.stagewise_p(z, n, True, ratio) == pytest.approx(reference, abs=2e-6)
+    # the same z is weaker evidence at a later look, after the earlier looks let it go on
+    assert policy.stagewise_p(2.2, 8, False, math.inf) > float(special.ndtr(-2.2))

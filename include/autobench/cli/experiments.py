@@ -192,7 +192,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
                      f"-> #{pj.get('projected_rank')}, P(#1) = {pj.get('p_first')}")
         lines.append(record.reason)
         if record.confirmation:
+            from autobench.experiments.confirmation import alert_line
+
             lines.append(explain.confirmation_words(record))
+            if alert_line(record):
+                lines.append(alert_line(record))
         if args.dry_run:
             lines.append("(dry run: nothing written)")
         return "\n".join(lines)

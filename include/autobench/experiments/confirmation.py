@@ -52,8 +52,17 @@ def fresh_seeds(used: set[int], k: int) -> list[int]:
     return list(range(start, start + k))
 
 
+def confirming(store: StateStore, hid: str) -> Decision | None:
+    """``hid``'s promotion waiting for its confirmation: the queue says ``confirming`` (the
+    promotion's writes are done) and the record's confirmation has not concluded; else None."""
+    hyp = next((h for h in store.load(QUEUE).hypotheses if h.id == hid), None)
+    if hyp is None or hyp.status != "confirming":
+        return None
+    return pending(store.home, hid)
+
+
 def pending(home: Path, hid: str) -> Decision | None:
-    """``hid``'s promotion whose confirmation has not concluded, else None."""
+    """``hid``'s latest record if it is a promotion whose confirmation has not concluded, else None."""
     record = results.latest_decision(home, hid)
     if record is None or record.decision != "promote" or not record.confirmation:
         return None
@@ -97,7 +106,7 @@ def specs(store: StateStore, record: Decision):
 def wanted(store: StateStore, hid: str) -> list[tuple[Any, int]]:
     """The confirmation runs still to do: (spec, seed) for each fresh seed either config lacks
     (a run that failed twice is not run again)."""
-    record = pending(store.home, hid)
+    record = confirming(store, hid)
     if record is None:
         return []
     out = []
@@ -141,18 +150,25 @@ def conclude(store: StateStore, hyp: Hypothesis, now: dt.datetime, *, write: boo
     fresh seed has run on both configs; before that, the pending record as it is. With
     ``write``, the outcome is recorded and made true (a concluded record's writes are finished:
     a retry)."""
+    import contextlib
+
+    from autobench.experiments.decide import STREAM_LOCK
+
     record = results.latest_decision(store.home, hyp.id)
     if record is None or record.decision != "promote" or not record.confirmation:
         raise AutobenchError(f"confirm {hyp.id}: it is confirming but has no promotion on record to confirm")
-    if record.confirmation.get("outcome") == "pending":
-        found = _judge(store, record, now)
-        if found is None:
-            return record  # fresh seeds still to run
-        record = found
+    # under the lock promotions hold from reading production to editing the registry: a rollback's
+    # check that production is still the winner and its restore cannot interleave with one
+    with store.lock(STREAM_LOCK) if write else contextlib.nullcontext():
+        if record.confirmation.get("outcome") == "pending":
+            found = _judge(store, record, now)
+            if found is None:
+                return record  # fresh seeds still to run
+            record = found
+            if write:
+                results.write_decision(store.home, record)
         if write:
-            results.write_decision(store.home, record)
-    if write:
-        _apply(store, hyp, record, now)
+            _apply(store, hyp, record, now)
     return record
 
 
@@ -173,14 +189,17 @@ def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | 
     diffs = [sign * (candidate[str(s)] - control[str(s)]) for s in paired]
     found = estimate(diffs, threshold, _noise(record))
     crashed = sorted(s for s in seeds if s in w_failed or (s in w_done and not _number(w_done[s], metric)))
+    both = [s for s in crashed if s in r_failed]  # the config it replaced failed there too: the environment
+    crashed = [s for s in crashed if s not in r_failed]
     selected = record.criterion("improvement").value if record.criterion("improvement") else None
     if crashed:
         outcome = "rolled_back"
         why = f"the winner failed on fresh seed {crashed[0]}: {w_failed.get(crashed[0], f'no {metric}')}"
     elif found["gain"] is None or found["interval"] is None and found["n"] < 2:
         outcome = "unconfirmed"
-        why = (f"the config it replaced ran on {len(paired)} of the {len(seeds)} fresh seeds: nothing to pair with; "
-               "the promotion stands unconfirmed")
+        why = (f"{len(paired)} of the {len(seeds)} fresh seeds ran on both configs"
+               + (f" (both failed on seed {both[0]}: the environment, not the winner?)" if both else "")
+               + ": nothing to pair with; the promotion stands unconfirmed")
     elif found["contradicts"]:
         outcome = "rolled_back"
         why = (f"on {found['n']} fresh seeds the gain is {found['gain']:+.4f}, 95% interval "
@@ -191,9 +210,11 @@ def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | 
         low, high = found["interval"] or (math.nan, math.nan)
         why = (f"on {found['n']} fresh seeds the gain is {found['gain']:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]"
                f" (the selection estimated {selected:+.4f})")
+    ran = [s for s in seeds if s in w_done]  # the winner's own fresh runs: its score, paired or not
     means = {}
-    for key in sorted({k for s in paired for k, v in w_done[s].items() if _number(w_done[s], k)}):
-        means[key] = sum(float(w_done[s][key]) for s in paired) / len(paired)
+    for key in sorted({k for s in ran for k in w_done[s] if _number(w_done[s], k)}):
+        values = [float(w_done[s][key]) for s in ran if _number(w_done[s], key)]
+        means[key] = sum(values) / len(values)
     confirmation = {**record.confirmation, "outcome": outcome, "why": why, "threshold": threshold,
                     "selection_gain": selected, "control": control, "candidate": candidate, "diffs": diffs,
                     **{k: found[k] for k in ("n", "gain", "se", "df", "interval", "confidence", "noise")},
@@ -202,7 +223,11 @@ def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | 
     written = list(record.files_written)
     if outcome == "rolled_back":
         written.append(results.archived_file(record.hypothesis, _stamp(now)))
-    return record.model_copy(update={"confirmation": confirmation, "status": status, "files_written": written})
+    from autobench.experiments.explain import confirmation_words
+
+    out = record.model_copy(update={"confirmation": confirmation, "status": status, "files_written": written})
+    out.reason = f"{record.reason} Then {confirmation_words(out)}."
+    return out
 
 
 def _production_hash(registry: Registry) -> str:
@@ -224,11 +249,10 @@ def alert_line(record: Decision) -> str | None:
     """The alert a rolled-back or unconfirmed promotion sends (None for a confirmed one)."""
     conf = record.confirmation or {}
     if conf.get("outcome") == "rolled_back":
-        kept = "" if conf.get("restored", True) else (
-            f"; production has moved on since (config {conf.get('production_now')}), so it was NOT restored: "
-            "review it by hand")
-        return (f"[ALERT] Promotion of {record.hypothesis} rolled back: {conf.get('why')}; production's previous "
-                f"config {record.production_hash} restored{kept}")
+        kept = (f"production's previous config {record.production_hash} restored" if conf.get("restored", True)
+                else f"production has moved on since (config {conf.get('production_now')}) and still holds its "
+                     "patch: NOT restored, review it by hand")
+        return f"[ALERT] Promotion of {record.hypothesis} rolled back: {conf.get('why')}; {kept}"
     if conf.get("outcome") == "unconfirmed":
         return f"[ALERT] Promotion of {record.hypothesis} could not be confirmed: {conf.get('why')}"
     return None
@@ -246,7 +270,7 @@ def _apply(store: StateStore, hyp: Hypothesis, record: Decision, now: dt.datetim
     registry: Registry = store.load(REGISTRY)
     when = dt.datetime.fromisoformat(conf["concluded_at"])
     if outcome in ("confirmed", "unconfirmed"):
-        means = conf.get("winner_means") or {}
+        means = conf.get("winner_means") or promoted_file(store.home, record).get("validation_means") or {}
         scores = {b: round(means[m], 6) for b, m in registry.our_solution.metric_map.items() if m in means}
         if scores and _production_hash(registry) == record.config_hash:
             with store.edit(REGISTRY) as doc:
@@ -282,9 +306,10 @@ def _apply(store: StateStore, hyp: Hypothesis, record: Decision, now: dt.datetim
     apply.changelog_confirmation(store, hyp, record, when)
     changes = [(hyp.id, "rolled_back", f"rolled back: {conf.get('why')} (see {record.files_written[0]})")]
     marker = f"(promoted {hyp.id})"
-    changes += [(h.id, "queued", f"production no longer has its patch: {hyp.id} was rolled back")
-                for h in store.load(QUEUE).hypotheses
-                if h.status == "superseded" and h.notes and marker in str(h.notes[-1])]
+    if conf.get("restored"):  # (production that moved on still holds the patch: they stay superseded)
+        changes += [(h.id, "queued", f"production no longer has its patch: {hyp.id} was rolled back")
+                    for h in store.load(QUEUE).hypotheses
+                    if h.status == "superseded" and h.notes and marker in str(h.notes[-1])]
     set_status(store, changes, when)
 
 

@@ -145,6 +145,7 @@ class _Gathered:
     noise: Noise | None
     production_full_scores: list[float] = field(default_factory=list)  # every cached full run of production
     hypothesis: str = ""
+    production_full_failed: dict[int, str] = field(default_factory=dict)
 
     @property
     def sign(self) -> float:
@@ -219,7 +220,8 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
     # the stream's next test number and level are read, and the record holding them written,
     # under one lock: two decisions at once (a CLI sweep beside the DAG's) cannot share a level
     with store.lock(STREAM_LOCK) if write else contextlib.nullcontext():
-        fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits))
+        fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits),
+                           chosen.sequential_p(evidence) if got.diffs else None)
         decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash,
                              now, margin, fdr)
         if decision.margin and step.outcome != "extend" and step.status != "failed":
@@ -264,7 +266,7 @@ def _gather(home: Path, registry: Registry, hyp: Hypothesis, cand: RunSpec, prod
 
     c_full, c_full_failed = results.runs(home, hid, cand.config_hash, "full")
     c_fast, c_fast_failed = results.runs(home, hid, cand.config_hash, "fast")
-    p_full, _ = results.runs(home, PRODUCTION_ID, prod.config_hash, "full")
+    p_full, p_full_failed = results.runs(home, PRODUCTION_ID, prod.config_hash, "full")
     p_fast, _ = results.runs(home, PRODUCTION_ID, prod.config_hash, "fast")
 
     paired = [s for s in c_full if s in p_full]
@@ -279,7 +281,8 @@ def _gather(home: Path, registry: Registry, hyp: Hypothesis, cand: RunSpec, prod
     prior = noise_from_production(prod_full_scores, prod_fast_scores)
     noise = ledger(home, metric, exclude=hid, prior=prior).noise(prior)
     return _Gathered(metric, hib, registry.promotion_threshold, c_full, c_full_failed, c_fast, c_fast_failed,
-                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise, prod_full_scores, hid)
+                     p_full, p_fast, paired, control, candidate, diffs, prod_fast_scores, noise, prod_full_scores, hid,
+                     p_full_failed)
 
 
 def _screen(got: _Gathered, hid: str, config_hash: str) -> _Screen:
@@ -352,15 +355,18 @@ def _shrunk(home: Path, hid: str, margin: Any) -> dict[str, Any] | None:
 
 
 def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Gathered, rule: str,
-                 all_pass: bool) -> dict[str, Any] | None:
+                 all_pass: bool, sequential: float | None = None) -> dict[str, Any] | None:
     """A final decision on a config that ran is the stream's next test (:mod:`autobench.experiments.fdr`);
     under ``false_promotion_control: enforce`` a promotion outside its level becomes a rejection
-    (``step`` is changed in place)."""
+    (``step`` is changed in place). Its p-value is the margin test's on the seeds run, or, for a
+    policy that chose when to stop, the larger of that and the policy's ``sequential`` one (valid
+    under its stopping rule)."""
     if step.status == "failed" or step.outcome == "extend" or not got.diffs:
         return None
     settings = registry.experiments
-    p = margin_test(got.diffs, got.threshold if rule == "margin" else 0.0, got.noise, rule).p_value
-    p = 1.0 if p != p else p  # one seed and no known noise: no evidence
+    fixed = margin_test(got.diffs, got.threshold if rule == "margin" else 0.0, got.noise, rule).p_value
+    fixed = 1.0 if fixed != fixed else fixed  # one seed and no known noise: no evidence
+    p = fixed if sequential is None or sequential != sequential else max(fixed, sequential)
     test = stream(home, settings.false_promotion_budget, exclude=hid).test(p, hid, eligible=all_pass
                                                                           and step.outcome == "promote")
     enforced = settings.false_promotion_control == "enforce"
@@ -368,7 +374,8 @@ def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Ga
         step.outcome, step.status = "reject", "rejected"
         step.why += (f"; stream-wide control (LORD++, budget {settings.false_promotion_budget:g}): p = {p:.3g} "
                      f"is above this decision's level {test.level:.3g}")
-    return test.as_dict(settings.false_promotion_budget, enforced)
+    return {**test.as_dict(settings.false_promotion_budget, enforced), "p_fixed_n": fixed,
+            "p_sequential": sequential}
 
 
 def _confirming(decision: Decision, registry: Registry, got: _Gathered) -> None:
@@ -380,7 +387,7 @@ def _confirming(decision: Decision, registry: Registry, got: _Gathered) -> None:
     from autobench.experiments.confirmation import fresh_seeds
 
     used = (set(got.candidate_full) | set(got.candidate_full_failed) | set(got.production_full)
-            | set(registry.our_solution.seeds))
+            | set(got.production_full_failed) | set(registry.our_solution.seeds))
     decision.status = "confirming"
     decision.confirmation = {"seeds": fresh_seeds(used, k), "outcome": "pending"}
 

@@ -190,6 +190,10 @@ def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, h
                 raise AutobenchError(f"sweep: no hypothesis {hypothesis!r} in {QUEUE}")
             if any(p.hypothesis == hypothesis for p in mine):
                 return mine, None
+            entry = sweep.running.get(hypothesis)
+            if chosen.status == "confirming" and entry is not None and not _stale(entry, registry, dag_run_id):
+                raise AutobenchError(f"sweep: {hypothesis} is being confirmed by sweep {entry.run_id}; "
+                                     "it is not swept twice at once")
             if chosen.status not in ("queued", "backlog", "extended", "confirming"):
                 raise AutobenchError(f"sweep: {hypothesis} is {chosen.status}; only queued, backlog, extended or "
                                      "confirming hypotheses can be swept")
@@ -205,7 +209,7 @@ def pick_many(store: StateStore, now: dt.datetime, dag_run_id: str, n: int, *, h
             for h in order:
                 if len(mine) + len(new) >= n:
                     break
-                if spent and not _urgent(store, h):
+                if spent and not _urgent(store, h) and h.status != "confirming":  # (production already moved)
                     held_back = True  # only urgent work runs once today's budget is spent
                     continue
                 new.append(h)

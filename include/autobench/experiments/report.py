@@ -111,7 +111,8 @@ def _configuration(registry: Registry, hyp: Hypothesis, decision: Decision) -> l
     """The decision line, then both configs as YAML, fenced with more backticks than it holds."""
     import yaml
 
-    config_yaml = yaml.safe_dump({"production": registry.our_solution.config if decision.decision != "promote" else
+    promoted = decision.decision == "promote" and decision.status != "rolled_back"
+    config_yaml = yaml.safe_dump({"production": registry.our_solution.config if not promoted else
                                   "(now the candidate's config)",
                                   hyp.id: {"config_patch": hyp.implementation.config_patch,
                                            "config_hash": decision.config_hash}},

@@ -361,7 +361,10 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
         counts["stopped_early"] += int(stopped_early)
         if stream is not None and diffs:  # a final decision on full runs is a test (as in decide)
             p = margin_test(diffs, sc.threshold if rule == "margin" else 0.0, noise, rule).p_value
-            promoted = stream.test(p if p == p else 1.0, eligible=promoted).discovery
+            p = 1.0 if p != p else p
+            sequential = policy.sequential_p(Evidence(sc.threshold, fast_diff, diffs, noise, rule=rule))
+            p = p if sequential is None else max(p, sequential)  # (as decide feeds the stream)
+            promoted = stream.test(p, eligible=promoted).discovery
         reported = diffs
         selected = promoted
         if selected:
@@ -376,8 +379,8 @@ def simulate(hypotheses: int, policy: SeedPolicy, scenario: str | Scenario = "de
                 promoted = False
                 counts["rolled_back"] += 1
                 counts["rolled_back_eligible"] += int(delta >= sc.threshold)
-        if selected:  # production changed: its runs are drawn again, a new period starts
-            period.new_period()
+        if promoted:  # production changed: its runs are drawn again, a new period starts (a rollback
+            period.new_period()  # restores the production whose runs are cached)
         shrunk = None
         if diffs:  # a final decision: the stream a winner's gain is corrected against (as decide does)
             test = margin_test(diffs, 0.0, noise, rule)
@@ -448,15 +451,31 @@ def _covers(diffs: list[float], delta: float, noise: Noise | None = None, thresh
     return mean - half <= delta <= mean + half
 
 
-def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta: float, fast_diff: float,
-               noise: Noise | None, rule: str = "estimate", reproducibility: str = "mean_share",
-               production: list[float] | None = None,
-               period: _Controls | None = None) -> tuple[int, list[float], bool, bool]:
-    """One healthy hypothesis after its fast run: paired full seeds (correlated with production's
-    on the same seed) as long as the policy asks for them. (seed runs with the fast one, the
-    paired differences, promoted, stopped early)."""
+def pair_draws(rng, sc: Scenario, delta: float, period: _Controls | None = None):
+    """``draw(start, k)``: production's and the candidate's full runs on the next ``k`` seeds
+    (correlated on the same seed; production's from ``period``)."""
     rho = sc.correlation
     period = period or _Controls("fresh")
+
+    def draw(start: int, k: int) -> tuple[list[float], list[float]]:
+        z1, drop = period.take(rng, sc, start, k)
+        z2 = _z(rng, sc, k)
+        control = (sc.production + sc.sd * z1 - drop).tolist()
+        candidate = (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)
+                     - _collapse(rng, sc, k)).tolist()
+        return control, candidate
+
+    return draw
+
+
+def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta: float, fast_diff: float,
+               noise: Noise | None, rule: str = "estimate", reproducibility: str = "mean_share",
+               production: list[float] | None = None, period: _Controls | None = None,
+               draw=None) -> tuple[int, list[float], bool, bool]:
+    """One healthy hypothesis after its fast run: paired full seeds (``draw``, by default
+    :func:`pair_draws`) as long as the policy asks for them. (seed runs with the fast one, the
+    paired differences, promoted, stopped early)."""
+    draw = draw or pair_draws(rng, sc, delta, period)
     control: list[float] = []
     candidate: list[float] = []
     runs = 1  # the fast validation
@@ -469,11 +488,9 @@ def _full_runs(policy: SeedPolicy, sc: Scenario, rng, standing: Standing, delta:
         step = policy.next_step(ev)
         if step.action == "full":
             k = step.runs
-            z1, drop = period.take(rng, sc, len(control), k)
-            z2 = _z(rng, sc, k)
-            control += (sc.production + sc.sd * z1 - drop).tolist()
-            candidate += (sc.production + delta + sc.sd * (rho * z1 + math.sqrt(1 - rho**2) * z2)
-                          - _collapse(rng, sc, k)).tolist()
+            more_control, more_candidate = draw(len(control), k)
+            control += more_control
+            candidate += more_candidate
             runs += k
             if runs > MAX_RUNS_PER_HYPOTHESIS:
                 raise AutobenchError(f"simulate: policy {policy.name} asked for more than "

@@ -47,7 +47,8 @@ def dag_turns(settings) -> int:
     import math
 
     waves = math.ceil(settings.max_hypotheses_per_sweep / max(1, settings.max_parallel_hypotheses))
-    return min(MAX_TURNS, ROUNDS * max(1, waves))
+    per = ROUNDS + (1 if settings.confirmation_seeds > 0 else 0)  # a promotion's round on fresh seeds
+    return min(MAX_TURNS, per * max(1, waves))
 
 
 def backend_for(store: StateStore, pick: Pick):
@@ -68,7 +69,7 @@ def plan(store: StateStore, now: dt.datetime, pick: Pick | None) -> list[dict[st
 
     if pick is None:
         return []
-    if confirmation.pending(store.home, pick.hypothesis) is not None:  # a promotion's fresh seeds, both configs
+    if confirmation.confirming(store, pick.hypothesis) is not None:  # a promotion's fresh seeds, both configs
         return [_request(spec, seed, "full") for spec, seed in confirmation.wanted(store, pick.hypothesis)]
     decision = decide(store, pick.hypothesis, now, policy=pick.policy, write=False)
     if decision.decision != "extend" or not decision.next_runs:

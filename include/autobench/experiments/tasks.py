@@ -156,12 +156,15 @@ def sweep_finish(turns: int, now, dag_run_id: str, task_outputs: list | None = N
     progress = load_progress(store, dag_run_id)
     if progress is None or not (progress.over or progress.turn == turns - 1):
         done = "no turn" if progress is None else f"turn_{progress.turn}"
+        alerts = []
         if progress is not None:  # what was promoted before the failed turn still gets its evaluation
             progress.decisions = _complete(store, now, progress.decisions, submission_token)
             save_progress(store, progress)
+            alerts = [d["alert"] for d in progress.decisions if d.get("alert")]
+        # (the failure alert carries the rollbacks concluded before the failed turn)
         raise SweepIncomplete(f"sweep: its turns did not all finish ({done} is the last on record in "
                               "state/sweep.json; see the failed turn's log): its hypotheses go back to the queue "
-                              "once their lease expires")
+                              "once their lease expires" + "".join(f"\n{line}" for line in alerts))
     _collect_round(store, now, progress, task_outputs, pod_outputs)
     if not progress.over and progress.picks and progress.why is None:
         progress.why = "the DAG's turns are used up"  # what is in flight is decided now (extend if unsatisfied)

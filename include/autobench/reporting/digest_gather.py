@@ -56,8 +56,12 @@ def _decisions(home: Path, start: dt.datetime, end: dt.datetime) -> list[tuple[s
     record is skipped."""
     from autobench.experiments import results
 
+    def concluded(decision: Decision) -> bool:  # a confirmation that concluded this week (promoted before)
+        when = (decision.confirmation or {}).get("concluded_at")
+        return bool(when) and start <= dt.datetime.fromisoformat(str(when).replace("Z", "+00:00")) < end
+
     out = [(rel, decision) for rel, decision in results.decisions(home).valid
-           if start <= decision.decided_at < end and decision.decision != "extend"]
+           if decision.decision != "extend" and (start <= decision.decided_at < end or concluded(decision))]
     out.sort(key=lambda item: item[1].decided_at)
     return out
 
@@ -189,7 +193,7 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
                                   "experiment was queued. Someone should read it and decide whether to "
                                   "reverse-engineer it.\n\n" + safe_entry(entry)})
     for path, decision in week.decisions:
-        if decision.decision != "promote":
+        if decision.decision != "promote" or decision.status == "rolled_back":
             continue
         regression = decision.criterion("regression")
         reg = (regression.value if regression else None) or {}

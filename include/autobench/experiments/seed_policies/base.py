@@ -106,3 +106,9 @@ class SeedPolicy(ABC):
     def knobs(self) -> dict[str, Any]:
         """The policy's settings, as written into every decision."""
         return {}
+
+    def sequential_p(self, evidence: Evidence) -> float | None:
+        """The one-sided p-value of "no gain beyond the rule's margin" that stays valid for the way
+        this policy decided when to stop (what the stream-wide control is fed); None when the policy
+        takes its seeds regardless of what they show, so the fixed-n p-value is valid."""
+        return None

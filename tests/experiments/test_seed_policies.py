@@ -190,7 +190,7 @@ def test_the_adaptive_policys_stagewise_p_value_is_valid_under_its_stopping_rule
     rng = np.random.default_rng(11)
     looks = [3, 5, 8]
     bounds = [policy.boundary(n, False, math.inf) for n in looks[:-1]]
-    m = 3000
+    m = 2000
     increments = rng.standard_normal((m, 8))
     p_stage, p_naive = [], []
     for row in increments:

@@ -219,3 +219,15 @@ def test_the_adaptive_policys_stagewise_p_value_is_valid_under_its_stopping_rule
         assert policy.stagewise_p(z, n, True, ratio) == pytest.approx(reference, abs=2e-6)
     # the same z is weaker evidence at a later look, after the earlier looks let it go on
     assert policy.stagewise_p(2.2, 8, False, math.inf) > float(special.ndtr(-2.2))
+
+
+def test_the_adaptive_policy_reads_its_t_statistic_on_the_normal_scale():
+    """The noise is estimated, so the efficacy statistic is a t: its boundary and p-value are
+    taken at the normal z with the same tail (a t of 3.48 on 6 df is not a 0.00025 event)."""
+    from scipy import special, stats
+
+    from autobench.experiments.seed_policies.adaptive import normal_equivalent
+
+    z = normal_equivalent(3.48, 6)
+    assert special.ndtr(-z) == pytest.approx(stats.t.sf(3.48, 6), rel=1e-9) and z < 3.0
+    assert normal_equivalent(2.0, math.inf) == 2.0 and math.isnan(normal_equivalent(float("nan"), 4))

@@ -212,7 +212,21 @@ def test_shrink_is_tweedies_formula_and_matches_the_normal_posterior_mean():
     sparse = [*rng.normal(0.0, 1.0, 9_000), *rng.normal(6.0, 1.0, 1_000)]
     near, clear = shrink(2.0 * se, se, sparse), shrink(6.0 * se, se, sparse)
     assert near["posterior_z"] < 1.0 and clear["posterior_z"] == pytest.approx(6.0, abs=0.3)
-    # kept between the stream's mean and the estimate; nothing to correct against in a short stream
+    # kept between the stream's median and the estimate; nothing to correct against in a short stream
     far = shrink(40 * se, se, z)
-    assert float(np.mean(z)) <= far["posterior_z"] <= 40
+    assert float(np.median(z)) <= far["posterior_z"] <= 40
     assert shrink(0.004, se, z[:5]) is None and shrink(0.004, 0.0, z) is None
+
+
+def test_a_few_far_off_z_scores_do_not_switch_the_correction_off():
+    """The bandwidth reads min(sd, IQR / 1.349): three harm stops at z ≈ −35 in a null stream do not
+    widen the kernel until the best null result keeps its selection bias."""
+    from autobench.experiments.statistics import shrink
+
+    rng = np.random.default_rng(3)
+    rng.standard_normal(30)
+    stream = list(rng.standard_normal(200))
+    best = max(stream)
+    plain = shrink(best * 0.001, 0.001, stream)["posterior_z"]
+    with_outliers = shrink(best * 0.001, 0.001, [*stream, -35.0, -34.0, -36.0])["posterior_z"]
+    assert with_outliers < best - 1.0 and abs(with_outliers - plain) < 0.2

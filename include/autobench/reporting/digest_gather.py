@@ -50,6 +50,12 @@ class Week:
     def label(self) -> str:
         return self.start.date().isoformat()
 
+    @property
+    def decided(self) -> list[tuple[str, Decision]]:
+        """The decisions made this week (without the earlier promotions whose confirmation
+        concluded this week, which ``decisions`` also holds for their line)."""
+        return [(rel, d) for rel, d in self.decisions if self.start <= d.decided_at < self.end]
+
 
 def _decisions(home: Path, start: dt.datetime, end: dt.datetime) -> list[tuple[str, Decision]]:
     """The week's closing decisions (not ``extend``) with their files, oldest first; an invalid
@@ -192,7 +198,7 @@ def escalations(store: StateStore, registry: Registry, week: Week, ranked_open: 
                         "detail": "Its post names no technique that maps onto our solution's knobs, so no "
                                   "experiment was queued. Someone should read it and decide whether to "
                                   "reverse-engineer it.\n\n" + safe_entry(entry)})
-    for path, decision in week.decisions:
+    for path, decision in week.decided:
         if decision.decision != "promote" or decision.status == "rolled_back":
             continue
         regression = decision.criterion("regression")

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 
 def _counts(week: Week) -> tuple[int, int, int]:
-    completed = sum(1 for _, d in week.decisions if d.status in ("promoted", "rejected", "rolled_back"))
-    failed = sum(1 for _, d in week.decisions if d.status == "failed")
-    promoted = sum(1 for _, d in week.decisions if d.decision == "promote" and d.status != "rolled_back")
+    completed = sum(1 for _, d in week.decided if d.status in ("promoted", "rejected", "rolled_back"))
+    failed = sum(1 for _, d in week.decided if d.status == "failed")
+    promoted = sum(1 for _, d in week.decided if d.decision == "promote" and d.status != "rolled_back")
     return completed, failed, promoted
 
 
@@ -62,6 +62,8 @@ def _promotion(d: Decision, title: str) -> str:
     if d.status == "rolled_back":
         return f"Rolled back {d.hypothesis} ({title}): {words}"
     if d.status == "confirming":
+        selected = d.criterion("improvement").value if d.criterion("improvement") else None
+        shown = f"{selected:+.3f}" if isinstance(selected, (int, float)) else "?"
         return f"Promoted {d.hypothesis} ({title}): selection estimate {shown} on {board}, {words}"
     shrunk = (d.margin or {}).get("shrunk") or {}
     if not words and isinstance(shrunk.get("shrunk"), (int, float)):
@@ -167,7 +169,7 @@ def markdown(week: Week, registry: Registry) -> str:
 
 def stream_line(week: Week) -> str | None:
     """The stream-wide false-promotion control after the week's last final decision, in words."""
-    tested = [d.fdr for _, d in week.decisions if d.fdr]
+    tested = [d.fdr for _, d in week.decided if d.fdr]
     if not tested:
         return None
     last = max(tested, key=lambda f: f["test"])

@@ -38,6 +38,17 @@ from typing import Any
 from autobench.experiments.seed_policies.base import Evidence, SeedPolicy, Step
 from autobench.experiments.statistics import t_quantile
 
+def normal_equivalent(t: float, df: float) -> float:
+    """The standard normal z with the same one-sided tail as Student's ``t`` on ``df`` degrees of
+    freedom (the boundaries and the stage-wise p-value are drawn for normal z; the noise is
+    estimated, so the statistic is a t)."""
+    if math.isinf(df) or not math.isfinite(t):
+        return t
+    from scipy import special
+
+    return float(-special.ndtri(special.stdtr(df, -t)))
+
+
 GRID = 1001  # points of the stage-wise p-value's density recursion (error ~1e-6, a few ms)
 
 
@@ -82,6 +93,8 @@ class AdaptivePolicy(SeedPolicy):
             if df <= 0:  # nothing known about the noise yet: no bound can be drawn
                 return (sum(diffs) / n if n else ev.fast_diff or 0.0), math.inf, 1.0
             var = (df0 * sd0**2 + ss) / df
+        if n >= 2 and ss / (n - 1) > var:  # noisier than the shared noise: its own spread (as margin_test)
+            var, df = ss / (n - 1), float(n - 1)
         var = max(var, 1e-18)
         w_fast = 1.0 / ratio**2 if ev.fast_diff is not None and math.isfinite(ratio) else 0.0
         if n + w_fast == 0:
@@ -120,7 +133,8 @@ class AdaptivePolicy(SeedPolicy):
 
         w_fast = 1.0 / ratio**2 if fast and math.isfinite(ratio) else 0.0
         info_max = self.stages[-1] + w_fast
-        earlier = [s for s in self.stages if self.min_full <= s < n_full]
+        # (past the last stage the policy stops whatever it sees: this look is the final one)
+        earlier = [s for s in self.stages if self.min_full <= s < min(n_full, self.stages[-1])]
         if not earlier:
             return float(special.ndtr(-z))
         t = [(s + w_fast) / info_max for s in [*earlier, n_full]]
@@ -144,12 +158,15 @@ class AdaptivePolicy(SeedPolicy):
     def sequential_p(self, ev: Evidence) -> float | None:
         if ev.n_full == 0:
             return None
-        gain, se, _ = self.estimate(ev)
+        gain, se, df = self.estimate(ev)
         if not math.isfinite(se) or se <= 0:
             return None
         margin = ev.threshold if ev.rule == "margin" else 0.0
+        z = normal_equivalent((gain - margin) / se, df)
+        if not math.isfinite(z):
+            return None
         ratio = ev.noise.fast_ratio if ev.noise else math.inf
-        return self.stagewise_p((gain - margin) / se, ev.n_full, ev.fast_diff is not None, ratio)
+        return self.stagewise_p(z, ev.n_full, ev.fast_diff is not None, ratio)
 
     # ------------------------------------------------------------------ the decisive method
 
@@ -169,7 +186,7 @@ class AdaptivePolicy(SeedPolicy):
                                    f"below the threshold {ev.threshold:g}")
         if n >= self.min_full and n in self.stages:
             margin = ev.threshold if ev.rule == "margin" else 0.0  # margin: the gain beyond the threshold
-            z = (gain - margin) / se
+            z = normal_equivalent((gain - margin) / se, df)
             bound = self.boundary(n, ev.fast_diff is not None, ratio)
             if z >= bound and ev.all_pass():
                 against = " (gain − threshold)" if margin else ""

@@ -110,5 +110,7 @@ class SeedPolicy(ABC):
     def sequential_p(self, evidence: Evidence) -> float | None:
         """The one-sided p-value of "no gain beyond the rule's margin" that stays valid for the way
         this policy decided when to stop (what the stream-wide control is fed); None when the policy
-        takes its seeds regardless of what they show, so the fixed-n p-value is valid."""
+        has none, so the fixed-n p-value is used (exact for a policy that takes its seeds regardless
+        of what they show; the fixed protocol's one extension for a high-variance result makes it
+        approximate there)."""
         return None

@@ -38,6 +38,7 @@ from typing import Any
 from autobench.experiments.seed_policies.base import Evidence, SeedPolicy, Step
 from autobench.experiments.statistics import t_quantile
 
+
 def normal_equivalent(t: float, df: float) -> float:
     """The standard normal z with the same one-sided tail as Student's ``t`` on ``df`` degrees of
     freedom (the boundaries and the stage-wise p-value are drawn for normal z; the noise is

@@ -152,7 +152,7 @@ def conclude(store: StateStore, hyp: Hypothesis, now: dt.datetime, *, write: boo
     a retry)."""
     import contextlib
 
-    from autobench.experiments.decide import STREAM_LOCK
+    from autobench.experiments.fdr import STREAM_LOCK
 
     record = results.latest_decision(store.home, hyp.id)
     if record is None or record.decision != "promote" or not record.confirmation:

@@ -38,6 +38,7 @@ from autobench.clock import iso
 from autobench.errors import AutobenchError
 from autobench.experiments import apply, explain, results
 from autobench.experiments.config import spec_for
+from autobench.experiments.fdr import STREAM_LOCK
 from autobench.experiments.promotion import (
     NoiseLedger,
     Standing,
@@ -58,8 +59,6 @@ from autobench.schemas import (
     Registry,
 )
 from autobench.store import StateStore
-
-STREAM_LOCK = "experiments/fdr_stream"  # held from reading the stream of tests to writing the record
 
 # ----------------------------------------------------------------------------- reading evidence
 

@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROCEDURE = "LORD++"
+# held from reading the stream of tests to writing the record that extends it (decide), and by a
+# confirmation's rollback (which checks production and restores it)
+STREAM_LOCK = "experiments/fdr_stream"
 GAMMA_CONSTANT = 0.07720838  # γ_j's normalising constant (Javanmard & Montanari 2018, eq. 31)
 W0_SHARE = 0.1  # the initial wealth is a tenth of the budget (onlineFDR's default)
 

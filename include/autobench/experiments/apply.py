@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from autobench import fsio
@@ -37,7 +38,7 @@ CHANGELOG = "CHANGELOG.md"
 CHANGELOG_HEAD = "# Changelog\n\nProduction configs promoted by autobench, newest last.\n"
 
 
-def _stamp(now: dt.datetime) -> str:
+def stamp(now: dt.datetime) -> str:
     return iso(now).replace(":", "").replace("-", "")
 
 
@@ -47,9 +48,9 @@ def apply(store: StateStore, registry: Registry, hyp: Hypothesis, decision: Deci
     home = store.home
     written = [results.decision_file(hyp.id, decision.config_hash)]
     if decision.decision == "promote":  # (also a promotion that is confirming)
-        written += [results.promoted_file(hyp.id, _stamp(now)), REGISTRY, CHANGELOG]
+        written += [results.promoted_file(hyp.id, stamp(now)), REGISTRY, CHANGELOG]
     elif decision.decision == "reject":
-        written.append(results.archived_file(hyp.id, _stamp(now)))
+        written.append(results.archived_file(hyp.id, stamp(now)))
     written.append(QUEUE)
     decision.files_written = written
     results.write_decision(home, decision)
@@ -69,13 +70,28 @@ def notes_line(decision: Decision) -> str:
     return f"{decision.decision}: {decision.reason} (see {decision.files_written[0]})"
 
 
-def _means(c_full: dict[int, dict[str, Any]]) -> dict[str, float]:
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): a metric that can be averaged."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def means_of(runs: dict[int, dict[str, Any]]) -> dict[str, float]:
+    """Each numeric metric's mean over ``runs`` (seed → metrics), where it is a finite number."""
     means = {}
-    metrics = sorted({k for m in c_full.values() for k, v in m.items() if isinstance(v, (int, float))})
-    for key in metrics:
-        values = [float(m[key]) for m in c_full.values() if isinstance(m.get(key), (int, float))]
+    for key in sorted({k for m in runs.values() for k, v in m.items() if is_number(v)}):
+        values = [float(m[key]) for m in runs.values() if is_number(m.get(key))]
         means[key] = sum(values) / len(values)
     return means
+
+
+def set_scores(ours: Any, scores: dict[str, float]) -> None:
+    """Write ``scores`` into a round-trip ``our_solution`` mapping's ``current_scores`` (made if absent)."""
+    if not scores:
+        return
+    if ours.get("current_scores") is None:
+        ours["current_scores"] = {}
+    for board, value in scores.items():
+        ours["current_scores"][board] = value
 
 
 def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: Decision,
@@ -90,7 +106,7 @@ def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: De
 
     home = store.home
     when = decision.decided_at
-    means = _means(c_full)
+    means = means_of(c_full)
     promoted_file = home / decision.files_written[1]
     if not promoted_file.exists():
         promoted = {"hypothesis": hyp.id, "title": hyp.title, "promoted_at": iso(decision.decided_at),
@@ -109,11 +125,8 @@ def promote(store: StateStore, registry: Registry, hyp: Hypothesis, decision: De
             _replace_mapping(ours, "config", config)
             scores = {board: round(means[metric], 6) for board, metric in registry.our_solution.metric_map.items()
                       if metric in means}
-            if scores and decision.status != "confirming":  # a confirmed gain's scores come from its fresh seeds
-                if ours.get("current_scores") is None:
-                    ours["current_scores"] = {}
-                for board, value in scores.items():
-                    ours["current_scores"][board] = value
+            if decision.status != "confirming":  # a confirmed gain's scores come from its fresh seeds
+                set_scores(ours, scores)
     changelog(store, hyp, decision, when)
     changes = [(hyp.id, decision.status, notes_line(decision))]
     changes += superseded(store.load(QUEUE), config, f"production now has its patch (promoted {hyp.id})",

@@ -173,6 +173,8 @@ def conclude(store: StateStore, hyp: Hypothesis, now: dt.datetime, *, write: boo
 
 
 def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | None:
+    from autobench.experiments.apply import is_number, means_of, stamp
+
     winner, replaced = specs(store, record)
     seeds = record.confirmation["seeds"]
     w_done, w_failed = results.runs(store.home, winner.experiment_id, winner.config_hash, "full")
@@ -182,13 +184,13 @@ def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | 
     registry: Registry = store.load(REGISTRY)
     metric, sign = record.evidence.metric, 1.0 if record.evidence.higher_is_better else -1.0
     threshold = registry.promotion_threshold
-    paired = [s for s in seeds if s in w_done and s in r_done and _number(w_done[s], metric)
-              and _number(r_done[s], metric)]
+    paired = [s for s in seeds if s in w_done and s in r_done and is_number(w_done[s].get(metric))
+              and is_number(r_done[s].get(metric))]
     control = {str(s): float(r_done[s][metric]) for s in paired}
     candidate = {str(s): float(w_done[s][metric]) for s in paired}
     diffs = [sign * (candidate[str(s)] - control[str(s)]) for s in paired]
     found = estimate(diffs, threshold, _noise(record))
-    crashed = sorted(s for s in seeds if s in w_failed or (s in w_done and not _number(w_done[s], metric)))
+    crashed = sorted(s for s in seeds if s in w_failed or (s in w_done and not is_number(w_done[s].get(metric))))
     both = [s for s in crashed if s in r_failed]  # the config it replaced failed there too: the environment
     crashed = [s for s in crashed if s not in r_failed]
     selected = record.criterion("improvement").value if record.criterion("improvement") else None
@@ -210,11 +212,7 @@ def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | 
         low, high = found["interval"] or (math.nan, math.nan)
         why = (f"on {found['n']} fresh seeds the gain is {found['gain']:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]"
                f" (the selection estimated {selected:+.4f})")
-    ran = [s for s in seeds if s in w_done]  # the winner's own fresh runs: its score, paired or not
-    means = {}
-    for key in sorted({k for s in ran for k in w_done[s] if _number(w_done[s], k)}):
-        values = [float(w_done[s][key]) for s in ran if _number(w_done[s], key)]
-        means[key] = sum(values) / len(values)
+    means = means_of({s: w_done[s] for s in seeds if s in w_done})  # the winner's own fresh runs, paired or not
     confirmation = {**record.confirmation, "outcome": outcome, "why": why, "threshold": threshold,
                     "selection_gain": selected, "control": control, "candidate": candidate, "diffs": diffs,
                     **{k: found[k] for k in ("n", "gain", "se", "df", "interval", "confidence", "noise")},
@@ -222,7 +220,7 @@ def _judge(store: StateStore, record: Decision, now: dt.datetime) -> Decision | 
     status = {"confirmed": "promoted", "unconfirmed": "promoted", "rolled_back": "rolled_back"}[outcome]
     written = list(record.files_written)
     if outcome == "rolled_back":
-        written.append(results.archived_file(record.hypothesis, _stamp(now)))
+        written.append(results.archived_file(record.hypothesis, stamp(now)))
     from autobench.experiments.explain import confirmation_words
 
     out = record.model_copy(update={"confirmation": confirmation, "status": status, "files_written": written})
@@ -234,15 +232,6 @@ def _production_hash(registry: Registry) -> str:
     from autobench.experiments.runner import config_hash
 
     return config_hash(registry.our_solution.solution, registry.our_solution.config)
-
-
-def _number(metrics: dict[str, Any], key: str) -> bool:
-    v = metrics.get(key)
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _stamp(now: dt.datetime) -> str:
-    return iso(now).replace(":", "").replace("-", "")
 
 
 def alert_line(record: Decision) -> str | None:
@@ -269,36 +258,29 @@ def _apply(store: StateStore, hyp: Hypothesis, record: Decision, now: dt.datetim
         return
     registry: Registry = store.load(REGISTRY)
     when = dt.datetime.fromisoformat(conf["concluded_at"])
+    production_now = _production_hash(registry)
     if outcome in ("confirmed", "unconfirmed"):
         means = conf.get("winner_means") or promoted_file(store.home, record).get("validation_means") or {}
         scores = {b: round(means[m], 6) for b, m in registry.our_solution.metric_map.items() if m in means}
-        if scores and _production_hash(registry) == record.config_hash:
+        if scores and production_now == record.config_hash:
             with store.edit(REGISTRY) as doc:
-                ours = doc["our_solution"]
-                if ours.get("current_scores") is None:
-                    ours["current_scores"] = {}
-                for board, value in scores.items():
-                    ours["current_scores"][board] = value
+                apply.set_scores(doc["our_solution"], scores)
         apply.changelog_confirmation(store, hyp, record, when)
         set_status(store, [(hyp.id, "promoted", f"{outcome}: {conf.get('why')}")], when)
         return
     # rolled back
     kept = promoted_file(store.home, record)
-    restore = _production_hash(registry) == record.config_hash
+    restore = production_now == record.config_hash
     if restore or "restored" not in conf:
-        conf["restored"] = restore or _production_hash(registry) == record.production_hash
-        conf["production_now"] = _production_hash(registry)
+        conf["restored"] = restore or production_now == record.production_hash
+        conf["production_now"] = production_now
         results.write_decision(store.home, record)
     if restore:
         with store.edit(REGISTRY) as doc:
             ours = doc["our_solution"]
             apply._replace_mapping(ours, "config", kept["replaces_config"])
             previous = kept.get("replaces_scores")
-            if isinstance(previous, dict) and previous:
-                if ours.get("current_scores") is None:
-                    ours["current_scores"] = {}
-                for board, value in previous.items():
-                    ours["current_scores"][board] = value
+            apply.set_scores(ours, previous if isinstance(previous, dict) else {})
     note = store.home / record.files_written[-1]
     if not note.exists():
         note.parent.mkdir(parents=True, exist_ok=True)

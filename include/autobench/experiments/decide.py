@@ -219,12 +219,14 @@ def decide(store: StateStore, hid: str, now: dt.datetime, *, policy: str | None 
     # the stream's next test number and level are read, and the record holding them written,
     # under one lock: two decisions at once (a CLI sweep beside the DAG's) cannot share a level
     with store.lock(STREAM_LOCK) if write else contextlib.nullcontext():
-        fdr = _stream_test(home, registry, hid, step, got, rule, all(c.passed for c in crits),
+        final = step.status != "failed" and step.outcome != "extend" and bool(got.diffs)
+        found = results.decisions(home) if final else None  # the stream so far, read once under the lock
+        fdr = _stream_test(found, registry, hid, step, got, rule, all(c.passed for c in crits),
                            chosen.sequential_p(evidence) if got.diffs else None)
         decision = _decision(hyp, got, screen, step, chosen, crits, projection, cand.config_hash, prod.config_hash,
                              now, margin, fdr)
-        if decision.margin and step.outcome != "extend" and step.status != "failed":
-            decision.margin = {**decision.margin, "shrunk": _shrunk(home, hid, margin)}
+        if found is not None and decision.margin:
+            decision.margin = {**decision.margin, "shrunk": _shrunk(found, hid, margin)}
         _confirming(decision, registry, got)
         if write:
             apply.apply(store, registry, hyp, decision, cand.config, {s: got.candidate_full[s] for s in got.seeds},
@@ -324,22 +326,25 @@ def _next(chosen: SeedPolicy, evidence: Evidence, got: _Gathered, screen: _Scree
 def stream(home: Path, budget: float, exclude: str = "") -> Any:
     """The stream of final decisions so far (LORD++ over every decision record that holds a test,
     in test order, renumbered: two sweeps deciding at once cannot leave a gap)."""
+    return _stream_of(results.decisions(home), budget, exclude)
+
+
+def _stream_of(found: Any, budget: float, exclude: str = "") -> Any:
+    """:func:`stream` over decision records already read."""
     from autobench.experiments.fdr import replay
 
-    found = results.decisions(home)
     found.raise_invalid()
     tests = sorted((r.fdr["test"], r.decided_at, bool(r.fdr["discovery"]), r.hypothesis)
                    for _, r in found.valid if r.fdr and r.hypothesis != exclude)
     return replay([(t, discovery, hid) for t, (_, _, discovery, hid) in enumerate(tests, 1)], budget)
 
 
-def _shrunk(home: Path, hid: str, margin: Any) -> dict[str, Any] | None:
+def _shrunk(found: Any, hid: str, margin: Any) -> dict[str, Any] | None:
     """The gain corrected for its selection from the stream of final decisions (Tweedie's formula,
     :func:`~autobench.experiments.statistics.shrink`): what is reported of a promotion until a
     confirmation on fresh seeds measures it."""
     from autobench.experiments.statistics import shrink
 
-    found = results.decisions(home)
     stream_z = []
     for _, r in found.valid:
         m = r.margin or {}
@@ -353,21 +358,21 @@ def _shrunk(home: Path, hid: str, margin: Any) -> dict[str, Any] | None:
     return None if out is None else {k: round(v, 8) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def _stream_test(home: Path, registry: Registry, hid: str, step: _Next, got: _Gathered, rule: str,
+def _stream_test(found: Any, registry: Registry, hid: str, step: _Next, got: _Gathered, rule: str,
                  all_pass: bool, sequential: float | None = None) -> dict[str, Any] | None:
     """A final decision on a config that ran is the stream's next test (:mod:`autobench.experiments.fdr`);
     under ``false_promotion_control: enforce`` a promotion outside its level becomes a rejection
     (``step`` is changed in place). Its p-value is the margin test's on the seeds run, or, for a
     policy that chose when to stop, the larger of that and the policy's ``sequential`` one (valid
     under its stopping rule)."""
-    if step.status == "failed" or step.outcome == "extend" or not got.diffs:
+    if found is None:  # not a final decision on a config that ran
         return None
     settings = registry.experiments
     fixed = margin_test(got.diffs, got.threshold if rule == "margin" else 0.0, got.noise, rule).p_value
     fixed = 1.0 if fixed != fixed else fixed  # one seed and no known noise: no evidence
     p = fixed if sequential is None or sequential != sequential else max(fixed, sequential)
-    test = stream(home, settings.false_promotion_budget, exclude=hid).test(p, hid, eligible=all_pass
-                                                                          and step.outcome == "promote")
+    eligible = all_pass and step.outcome == "promote"
+    test = _stream_of(found, settings.false_promotion_budget, exclude=hid).test(p, hid, eligible=eligible)
     enforced = settings.false_promotion_control == "enforce"
     if enforced and step.outcome == "promote" and not test.discovery:
         step.outcome, step.status = "reject", "rejected"

@@ -106,6 +106,8 @@ REGISTRY_CASES = [
     ("experiments.compute_budget_gpu_hours_per_day", 0, "experiments.compute_budget_gpu_hours_per_day",
      "greater than 0"),
     ("experiments.fast_subset", 2, "experiments.fast_subset", "less than or equal to 1"),
+    ("experiments.confirmation_seeds", -1, "experiments.confirmation_seeds", "greater than or equal to 0"),
+    ("experiments.control_windows", 0, "experiments.control_windows", "greater than or equal to 1"),
     ("experiments.kubernetes.gpus", -1, "experiments.kubernetes.gpus", "greater than or equal to 0"),
     ("experiments.kubernetes.seeds_per_pod", 0, "experiments.kubernetes.seeds_per_pod", "greater than or equal to 1"),
     ("our_solution.config.eval_split", "test", "our_solution.config", "decisions use the validation split only"),

@@ -281,3 +281,42 @@ def test_the_ledger_sets_aside_a_hypothesis_the_shared_noise_cannot_explain():
     unguarded = NoiseLedger()
     unguarded.add(0.001, [0.0010, 0.0031, -0.0712, 0.0004])  # no reference: pooled as before
     assert unguarded.noise(prior).sd_diff > 0.01
+
+
+def test_the_simulator_models_shared_controls_windows_and_confirmations(tmp_path):
+    """One window of shared control runs starves the fixed protocol on a stream with collapsed
+    runs (one bad production run sits in every pair of its period); four windows or fresh controls
+    do not. Confirmations run 2k seeds per promotion, their interval is what coverage reads, and
+    the summed gains they report overstate the truth less than the selection's."""
+    from autobench.experiments.simulator import scenario_with, simulate
+
+    sc = scenario_with("default", collapse_rate=0.03)
+    policy = get("fixed")
+    shared = simulate(2000, policy, sc, seed=0)
+    windows = simulate(2000, policy, sc, seed=0, control_windows=4)
+    fresh = simulate(2000, policy, sc, seed=0, controls="fresh")
+    assert shared["controls"] == "shared" and windows["control_windows"] == 4
+    assert shared["power"] < 0.2 < windows["power"] and shared["power"] < fresh["power"]
+    assert shared["production_runs_per_hypothesis"] < windows["production_runs_per_hypothesis"] \
+        < fresh["production_runs_per_hypothesis"]
+
+    confirmed = simulate(3000, get("adaptive"), "default", seed=1, confirmation_seeds=3)
+    plain = simulate(3000, get("adaptive"), "default", seed=1)
+    assert confirmed["confirmation_seeds"] == 3 and confirmed["selected"] >= confirmed["promotions"]
+    assert confirmed["selected"] - confirmed["promotions"] == confirmed["rolled_back"]
+    assert confirmed["confirmation_runs_per_hypothesis"] == pytest.approx(6 * confirmed["selected"] / 3000)
+    assert confirmed["runs_per_hypothesis"] > plain["runs_per_hypothesis"]
+    over = confirmed["reported_total_overstated"]
+    assert abs(over["confirmation"]) < over["selection"]
+    for bad, match in (({"controls": "borrowed"}, "unknown controls"), ({"control_windows": 0}, "control-windows"),
+                       ({"confirmation_seeds": 21}, "confirmation-seeds")):
+        with pytest.raises(AutobenchError, match=match):
+            simulate(10, policy, sc, **bad)
+    proc = run_cli("simulate", "--hypotheses", "300", "--policy", "adaptive", "--confirmation-seeds", "2",
+                   "--controls", "fresh", "--control-windows", "2", "--json", home=tmp_path / "none")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["confirmation_seeds"], out["controls"], out["control_windows"]) == (2, "fresh", 2)
+    proc = run_cli("simulate", "--hypotheses", "10", "--policy", "fixed", "--controls", "borrowed",
+                   home=tmp_path / "none")
+    assert proc.returncode != 0 and "borrowed" in proc.stderr
